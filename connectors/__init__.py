@@ -1,0 +1,1 @@
+"""Agency connectors: export files in, pseudonymised events out."""

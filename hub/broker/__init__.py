@@ -1,0 +1,1 @@
+"""The local development broker (Apache Kafka, KRaft mode)."""

@@ -1,0 +1,373 @@
+"""The local Apache Kafka broker: KRaft, single node, on 127.0.0.1 only.
+
+Jars come from Maven Central through ``deploy/kafka/pom.xml`` (resolved once into a
+git-ignored folder); data, logs and the pid file live under ``<home>/kafka``. The broker runs
+as a background process in its own session, so it outlives the command that started it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import BrokerError
+from hub.paths import KAFKA_DEPLOY_DIR
+
+POM = KAFKA_DEPLOY_DIR / "pom.xml"
+MIN_JAVA = 17
+Progress = Callable[[str], None]
+
+
+def kafka_version(pom: Path = POM) -> str:
+    """The Kafka version pinned in the pom."""
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom.read_text())
+    if not match:
+        raise BrokerError(f"{pom} does not pin <kafka.version>")
+    return match.group(1).strip()
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    data_dir: Path
+    log_file: Path
+
+    def describe(self) -> str:
+        if self.running:
+            return (
+                f"running: pid {self.pid}, bootstrap {self.bootstrap}, "
+                f"data {self.data_dir}, log {self.log_file}"
+            )
+        return f"not running (data {self.data_dir})"
+
+
+class LocalBroker:
+    """Start, stop and inspect the single-node development broker."""
+
+    def __init__(
+        self,
+        home: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        libs_root: Path = KAFKA_DEPLOY_DIR / "lib",
+        heap: str = "1g",
+        pom: Path = POM,
+    ):
+        self.dir = Path(home) / "kafka"
+        self.port = port
+        self.controller_port = controller_port
+        self.pom = pom
+        self.version = kafka_version(pom)
+        self.libs = Path(libs_root) / self.version
+        self.heap = heap
+        self.data_dir = self.dir / "data"
+        self.log_dir = self.dir / "logs"
+        self.config_file = self.dir / "server.properties"
+        self.state_file = self.dir / "broker.json"
+
+    # ------------------------------------------------------------------ status
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "server.log"
+
+    def _state(self) -> dict | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _alive(self, pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return str(self.config_file).encode() in cmdline
+
+    def status(self) -> BrokerStatus:
+        state = self._state()
+        if state and self._alive(state["pid"]):
+            return BrokerStatus(True, state["pid"], state["bootstrap"], self.data_dir, self.log_file)
+        return BrokerStatus(False, None, self.bootstrap, self.data_dir, self.log_file)
+
+    # ------------------------------------------------------------------- start
+    def start(self, timeout: float = 90.0, progress: Progress = print) -> tuple[BrokerStatus, bool]:
+        """Start the broker unless it runs; returns (status, started_now)."""
+        current = self.status()
+        if current.running:
+            return current, False
+        java = self._check_java()
+        self.ensure_jars(progress)
+        for port in (self.port, self.controller_port):
+            _check_port_free(port)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._write_configs()
+        if not (self.data_dir / "meta.properties").exists():
+            progress(f"formatting broker storage in {self.data_dir}")
+            self._format(java)
+        progress(f"starting Kafka {self.version} on {self.bootstrap}")
+        with open(self.log_dir / "stdout.log", "ab") as out:
+            proc = subprocess.Popen(
+                [java, *self._jvm_args(), "kafka.Kafka", str(self.config_file)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.dir,
+            )
+        self.state_file.write_text(json.dumps({"pid": proc.pid, "bootstrap": self.bootstrap}))
+        self._wait_ready(proc, timeout)
+        return self.status(), True
+
+    def _check_java(self) -> str:
+        java = shutil.which("java")
+        if not java:
+            raise BrokerError(
+                f"Java {MIN_JAVA} or newer is needed to run the local Kafka broker, but `java` "
+                "is not on PATH (Debian: apt-get install openjdk-17-jre-headless)"
+            )
+        out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+        match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+        if match:
+            major = int(match.group(1))
+            if major == 1 and match.group(2):
+                major = int(match.group(2))
+            if major < MIN_JAVA:
+                raise BrokerError(
+                    f"Kafka {self.version} needs Java {MIN_JAVA} or newer; `java` is {major}"
+                )
+        return java
+
+    def ensure_jars(self, progress: Progress = print) -> Path:
+        """Resolve the broker's jars once; later calls return at once, offline."""
+        if any(self.libs.glob("kafka_2.13-*.jar")):
+            return self.libs
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise BrokerError(
+                f"the Kafka {self.version} jars are not resolved yet and Maven (`mvn`) is not on "
+                "PATH to fetch them (Debian: apt-get install maven)"
+            )
+        progress(f"resolving Kafka {self.version} jars from Maven Central (once) into {self.libs}")
+        staging = self.libs.with_name(self.libs.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        cmd = [mvn, "-q", "-B", "-f", str(self.pom), "dependency:copy-dependencies",
+               f"-DoutputDirectory={staging}"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise BrokerError(f"Maven could not resolve the Kafka jars:\n{tail}")
+        staging.rename(self.libs)
+        return self.libs
+
+    def _jvm_args(self) -> list[str]:
+        return [
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
+            "-cp",
+            f"{self.libs}/*",
+        ]
+
+    def _write_configs(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "auto.create.topics.enable": "false",
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "10",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.dir / "log4j2.properties").write_text(
+            "status = warn\n"
+            "appender.file.type = RollingFile\n"
+            "appender.file.name = FILE\n"
+            f"appender.file.fileName = {self.log_file}\n"
+            f"appender.file.filePattern = {self.log_dir}/server.log.%i\n"
+            "appender.file.layout.type = PatternLayout\n"
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+            "appender.file.policies.type = Policies\n"
+            "appender.file.policies.size.type = SizeBasedTriggeringPolicy\n"
+            "appender.file.policies.size.size = 20MB\n"
+            "appender.file.strategy.type = DefaultRolloverStrategy\n"
+            "appender.file.strategy.max = 3\n"
+            "rootLogger.level = INFO\n"
+            "rootLogger.appenderRef.file.ref = FILE\n"
+            "logger.kafka.name = kafka\nlogger.kafka.level = INFO\n"
+            "logger.state.name = state.change.logger\nlogger.state.level = WARN\n"
+        )
+
+    def _format(self, java: str) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [java, *self._jvm_args(), "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(self.config_file)],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise BrokerError(f"formatting the broker storage failed:\n{tail}")
+
+    def _wait_ready(self, proc: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.state_file.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"the broker exited with code {proc.returncode} while starting. "
+                    f"Last lines of its log:\n{self.log_tail()}"
+                )
+            if answers_metadata(self.bootstrap):
+                return
+            time.sleep(0.3)
+        self._terminate(proc.pid, 15)
+        raise BrokerError(
+            f"the broker did not answer on {self.bootstrap} within {timeout:.0f} s. "
+            f"Last lines of its log:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 25) -> str:
+        chunks = []
+        for path in (self.log_file, self.log_dir / "stdout.log"):
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                if text:
+                    chunks.append(f"--- {path}\n" + "\n".join(text))
+        return "\n".join(chunks) or "(no log written)"
+
+    # -------------------------------------------------------------------- stop
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Shut the broker down cleanly; returns False if it was not running."""
+        current = self.status()
+        if not current.running:
+            self.state_file.unlink(missing_ok=True)
+            return False
+        self._terminate(current.pid, timeout)
+        self.state_file.unlink(missing_ok=True)
+        for port in (self.port, self.controller_port):
+            _wait_port_free(port, 10.0)
+        return True
+
+    def _terminate(self, pid: int, timeout: float) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _pid_exists(pid):
+                return
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        while _pid_exists(pid):
+            time.sleep(0.1)
+
+
+def answers_metadata(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError:
+        return False
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        return bool(admin.describe_cluster().get("brokers"))
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _check_port_free(port: int) -> None:
+    if _port_in_use(port):
+        raise BrokerError(
+            f"port {port} on 127.0.0.1 is already taken by another process; stop it or choose "
+            "other ports with HUB_BROKER_PORT / HUB_CONTROLLER_PORT"
+        )
+
+
+def _wait_port_free(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _port_in_use(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nobody listens on right now (for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,253 @@
+"""The ``hub`` command: one entry point for operators, agency IT staff and developers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from hub.errors import HubError
+
+DESCRIPTION = """\
+The Unna prevention-chain hub: moves consented, pseudonymised events between the agencies
+of Kreis Unna through Kafka, and routes, deduplicates and aggregates them.
+
+Settings come from environment variables with the prefix HUB_ (see README.md), e.g.
+HUB_BOOTSTRAP_SERVERS, HUB_HOME, HUB_PSEUDONYM_KEY_FILE.
+"""
+
+
+def _settings():
+    from pydantic import ValidationError
+
+    from hub.errors import ConfigError
+    from hub.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"HUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                    for e in exc.errors()]
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _local_broker(settings):
+    from hub.broker.local import LocalBroker
+
+    return LocalBroker(
+        settings.home, settings.broker_port, settings.controller_port,
+        settings.kafka_libs_dir, settings.broker_heap,
+    )
+
+
+# ---------------------------------------------------------------------------- broker
+def cmd_broker(args) -> int:
+    broker = _local_broker(_settings())
+    if args.action == "start":
+        status, started = broker.start(progress=lambda m: print(m, file=sys.stderr))
+        if started:
+            print(f"broker started: {status.bootstrap} (pid {status.pid}, data "
+                  f"{status.data_dir})")
+        else:
+            print(f"broker already running: {status.bootstrap} (pid {status.pid})")
+        return 0
+    if args.action == "stop":
+        if broker.stop():
+            print("broker stopped")
+        else:
+            print("broker is not running")
+        return 0
+    status = broker.status()
+    print(status.describe())
+    return 0 if status.running else 3
+
+
+# ---------------------------------------------------------------------------- topics
+def cmd_topics(args) -> int:
+    from hub.agencies import load_agencies
+    from hub.kafka_io import admin_client
+    from hub.topics import apply_topics, plan_topics
+
+    settings = _settings()
+    specs = plan_topics(load_agencies(), replication_factor=args.replication_factor)
+    with admin_client(settings.bootstrap) as admin:
+        report = apply_topics(admin, specs)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+# --------------------------------------------------------------------------- schemas
+def cmd_schemas(args) -> int:
+    from hub.contract.compat import main_check
+
+    return main_check()
+
+
+# ---------------------------------------------------------------------------- ingest
+def cmd_ingest(args) -> int:
+    from connectors.ingest import convert_file, publish
+    from hub.agencies import load_agencies
+    from hub.deadletter import DLQ_TOPIC
+    from hub.kafka_io import existing_topics, producer
+
+    settings = _settings()
+    path = Path(args.file)
+    conversion = convert_file(path, load_agencies(), settings.pseudonym_key,
+                              agency_id=args.agency, encoding=args.encoding)
+    if args.dry_run:
+        for rejection in conversion.rejected:
+            print(f"rejected: {rejection.describe(path)}", file=sys.stderr)
+    else:
+        missing = {conversion.topic, DLQ_TOPIC} - existing_topics(settings.bootstrap)
+        if missing:
+            raise HubError(f"topics missing at {settings.bootstrap}: "
+                           f"{', '.join(sorted(missing))}; run `hub topics apply` first")
+        kp = producer(settings.bootstrap, client_id=f"connector-{conversion.agency_id}")
+        try:
+            publish(conversion, path, kp, progress=lambda m: print(m, file=sys.stderr))
+        finally:
+            kp.close()
+    verb = "would publish" if args.dry_run else "published"
+    print(f"{path.name}: {len(conversion.events)} events {verb} to {conversion.topic}, "
+          f"{len(conversion.rejected)} rows rejected"
+          + ("" if args.dry_run or not conversion.rejected else " (dead-lettered to hub.dlq)")
+          + (f", {conversion.duplicates} duplicate rows skipped" if conversion.duplicates
+             else ""))
+    return 1 if conversion.rejected else 0
+
+
+# ------------------------------------------------------------------------------- run
+def cmd_run(args) -> int:
+    from hub.worker import run_worker
+
+    run_worker(_settings())
+    return 0
+
+
+# ------------------------------------------------------------------------------ tail
+def cmd_tail(args) -> int:
+    from hub.tail import Tail, print_records
+
+    settings = _settings()
+    records = Tail(settings.bootstrap, args.topics, args.from_beginning, args.max,
+                   args.timeout)
+    print_records(records, with_meta=args.meta)
+    return 0
+
+
+# ------------------------------------------------------------------------------- key
+def cmd_key(args) -> int:
+    path = Path(args.file)
+    if path.exists() and not args.force:
+        raise HubError(f"{path} exists already; a new key would change every pseudonym "
+                       "(use --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+    print(f"new pseudonymisation key written to {path} (mode 0600); set "
+          f"HUB_PSEUDONYM_KEY_FILE={path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ demo
+def cmd_demo(args) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(_settings(), timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="start a local broker, the worker, and show events "
+                       "flowing from an agency export into the inboxes")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="give up waiting for deliveries after this many seconds (default 120)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("broker", help="the local Kafka broker (KRaft, 127.0.0.1 only)",
+                       description="Start, stop or inspect the local single-node Kafka broker. "
+                       "Data and logs live under $HUB_HOME/kafka (default .hub/kafka); the "
+                       "first start resolves the Kafka jars with Maven, later starts are "
+                       "offline.")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("topics", help="create and update the hub's topics",
+                       description="Create missing topics of deploy/topics.yaml (for every "
+                       "agency of deploy/agencies.yaml) and align the configs of existing "
+                       "ones. Safe to run again.")
+    p.add_argument("action", choices=["apply"])
+    p.add_argument("--replication-factor", type=int, default=None,
+                   help="replication factor for new topics (default: deploy/topics.yaml)")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("schemas", help="check the Avro schemas against the released ones",
+                       description="Fail when a schema in schemas/ changed in a way that "
+                       "breaks readers of already published data (compared with "
+                       "schemas/released/).")
+    p.add_argument("action", choices=["check"])
+    p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("ingest", help="publish an agency export to the agency's outbox",
+                       description="Read an agency export (semicolon-separated CSV), "
+                       "pseudonymise each row with the key in HUB_PSEUDONYM_KEY_FILE and "
+                       "publish the events to agency.<id>.outbox. Bad rows are reported and "
+                       "dead-lettered without identifying data; the exit code is 1 when any "
+                       "row was rejected.")
+    p.add_argument("file", help="the export, e.g. jugendamt-kamen_export.csv")
+    p.add_argument("--agency", help="agency id (default: from the file name)")
+    p.add_argument("--encoding", help="file encoding (default: UTF-8, else Windows-1252)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check and convert the file, publish nothing")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", help="run the stream-processing worker (router)",
+                       description="Run the Faust worker in the foreground until Ctrl-C.")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tail", help="print the events of topics as JSON lines",
+                       description="Print decoded events of one or more topics as JSON "
+                       "lines. Undecodable messages are reported on stderr and skipped.")
+    p.add_argument("topics", nargs="+", metavar="TOPIC")
+    p.add_argument("--from-beginning", action="store_true",
+                   help="start at the oldest record (default: only new records)")
+    p.add_argument("--max", type=int, default=None, help="stop after N records")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="stop after S seconds without a new record")
+    p.add_argument("--meta", action="store_true",
+                   help="wrap each record with its topic, partition and offset")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("key", help="create a pseudonymisation key file",
+                       description="Write a new random 256-bit linkage key to FILE (mode "
+                       "0600). Keep it with the connectors, never in Kafka or a repository.")
+    p.add_argument("action", choices=["new"])
+    p.add_argument("file")
+    p.add_argument("--force", action="store_true", help="replace an existing key file")
+    p.set_defaults(func=cmd_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HubError as exc:
+        print(f"hub: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

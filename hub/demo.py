@@ -1,0 +1,139 @@
+"""``hub demo``: the hub working end to end on a local broker, in one command.
+
+Starts the local broker (unless one runs), applies the topics, starts the worker, ingests
+the example youth-office export and shows each event as it arrives in an agency inbox.
+Stops the worker, and the broker if the demo started it, when done or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hub.agencies import load_agencies
+from hub.paths import PROJECT_ROOT
+from hub.settings import Settings
+
+EXAMPLE_EXPORT = PROJECT_ROOT / "connectors" / "examples" / "jugendamt-kamen_export.csv"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def ensure_demo_key(settings: Settings) -> Path:
+    """The key file of the settings, or a demo key under HUB_HOME (created once)."""
+    if settings.pseudonym_key_file:
+        return settings.pseudonym_key_file
+    path = settings.home / "demo-pseudonym.key"
+    if not path.exists():
+        from hub.cli import main as cli_main
+
+        cli_main(["key", "new", str(path)])
+    return path
+
+
+def start_worker(settings: Settings, key_file: Path) -> tuple[subprocess.Popen, Path]:
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "worker.log"
+    env = dict(os.environ, HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
+               HUB_PSEUDONYM_KEY_FILE=str(key_file), HUB_HOME=str(settings.home))
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "hub", "run"], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    return proc, log_path
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def describe_arrival(inbox: str, event: dict) -> str:
+    parts = [f"{event['type']} from {event['source']}", f"purpose {event['purpose']}",
+             f"{event['municipality']}/{event['life_phase']}"]
+    if event.get("correlation_id"):
+        parts.append(f"handover {event['correlation_id']}")
+    parts.append(f"subject {event['subject'][:12]}…")
+    return f"  -> {inbox:<40} " + ", ".join(parts)
+
+
+def run_demo(settings: Settings, timeout: float = 120.0) -> int:
+    from connectors.ingest import convert_file, publish
+    from hub.broker.local import LocalBroker
+    from hub.kafka_io import admin_client, producer
+    from hub.routing.rules import Router
+    from hub.tail import Tail
+    from hub.topics import apply_topics, plan_topics
+
+    agencies = load_agencies()
+    broker = LocalBroker(settings.home, settings.broker_port, settings.controller_port,
+                         settings.kafka_libs_dir, settings.broker_heap)
+    started_broker = False
+    if settings.bootstrap_servers:
+        say(f"using the broker at {settings.bootstrap}")
+    else:
+        status, started_broker = broker.start(progress=say)
+        say(f"broker {'started' if started_broker else 'already running'} at "
+            f"{status.bootstrap}")
+    worker = None
+    try:
+        with admin_client(settings.bootstrap) as admin:
+            report = apply_topics(admin, plan_topics(agencies))
+        say(f"topics: {report.lines()[-1]}")
+        key_file = ensure_demo_key(settings)
+        key_settings = settings.model_copy(update={"pseudonym_key_file": key_file})
+        conversion = convert_file(EXAMPLE_EXPORT, agencies, key_settings.pseudonym_key)
+        router = Router(agencies)
+        expected = sum(len(router.decide(e, conversion.topic).deliveries)
+                       for e in conversion.events)
+        inboxes = [a.inbox for a in agencies.exchanging()]
+        arrivals = Tail(settings.bootstrap, inboxes, max_records=expected, timeout=timeout)
+        worker, worker_log = start_worker(settings, key_file)
+        say(f"worker started (pid {worker.pid}, log {worker_log})")
+        say(f"ingesting {EXAMPLE_EXPORT.name} into {conversion.topic} ...")
+        kp = producer(settings.bootstrap, client_id="demo-connector")
+        try:
+            publish(conversion, EXAMPLE_EXPORT, kp, progress=lambda m: say(f"  {m}"))
+        finally:
+            kp.close()
+        say(f"  {len(conversion.events)} events published, {len(conversion.rejected)} row "
+            f"rejected (see `hub tail hub.dlq --from-beginning`), {conversion.duplicates} "
+            "duplicate row skipped")
+        say(f"waiting for {expected} deliveries in the agency inboxes:")
+        got = 0
+        for record in arrivals:
+            if record.value:
+                say(describe_arrival(record.topic, record.value))
+                got += 1
+            if worker.poll() is not None:
+                break
+        if got < expected:
+            say(f"only {got} of {expected} deliveries arrived; worker log: {worker_log}")
+            return 1
+        say(f"all {expected} deliveries arrived. Look at an inbox yourself with:\n"
+            f"  hub tail {agencies.get('grundschule-kamen-mitte').inbox} --from-beginning "
+            "--timeout 5")
+        return 0
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        if worker is not None:
+            stop_process(worker)
+            say("worker stopped")
+        if started_broker:
+            broker.stop()
+            say("broker stopped")

@@ -1,0 +1,96 @@
+"""All settings in one place: environment variables with the prefix ``HUB_``.
+
+Processes read a :class:`Settings` once at start-up and hand the values on; nothing else in
+the hub reads ``os.environ``. Secrets (the pseudonymisation key) are read from files named
+here and kept as secret types, so they never show up in a repr, a log line or ``--help``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretBytes
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+from hub.paths import KAFKA_DEPLOY_DIR, PROJECT_ROOT
+
+MIN_KEY_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """The hub's settings. Every field can be set as ``HUB_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    home: Path = Field(
+        default=PROJECT_ROOT / ".hub",
+        description="Folder for local state: broker data and logs, demo key.",
+    )
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Default: the local broker.",
+    )
+    broker_port: int = Field(default=9092, description="Port of the local broker (127.0.0.1).")
+    controller_port: int = Field(
+        default=9093, description="Port of the local broker's KRaft controller (127.0.0.1)."
+    )
+    broker_heap: str = Field(default="1g", description="Java heap of the local broker (-Xmx).")
+    kafka_libs_dir: Path = Field(
+        default=KAFKA_DEPLOY_DIR / "lib",
+        description="Where the broker's jars are resolved to (one sub-folder per version).",
+    )
+    pseudonym_key_file: Path | None = Field(
+        default=None,
+        description="File holding the pseudonymisation (linkage) key, at least 32 bytes.",
+    )
+    app_id: str = Field(default="unna-hub", description="Faust application id (consumer group).")
+    log_level: str = Field(default="info", description="Log level of the workers.")
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers to use: the setting, or the local broker."""
+        return self.bootstrap_servers or f"127.0.0.1:{self.broker_port}"
+
+    @cached_property
+    def pseudonym_key(self) -> PseudonymKey:
+        """Load the linkage key from ``pseudonym_key_file``; a clear error if it is unusable."""
+        return PseudonymKey.from_file(self.pseudonym_key_file)
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The secret linkage key and its public id (safe to put in events)."""
+
+    secret: SecretBytes
+    key_id: str
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> PseudonymKey:
+        if path is None:
+            raise ConfigError(
+                "no pseudonymisation key: set HUB_PSEUDONYM_KEY_FILE to a key file "
+                "(create one with `hub key new FILE`)"
+            )
+        try:
+            raw = Path(path).read_bytes().strip()
+        except FileNotFoundError:
+            raise ConfigError(f"pseudonymisation key file {path} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(
+                f"pseudonymisation key file {path} cannot be read: {exc.strerror}"
+            ) from None
+        if len(raw) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"pseudonymisation key in {path} is too short: {len(raw)} bytes, "
+                f"at least {MIN_KEY_BYTES} are needed (create one with `hub key new FILE`)"
+            )
+        key_id = hmac.new(raw, b"unna-hub key id", hashlib.sha256).hexdigest()[:12]
+        return cls(secret=SecretBytes(raw), key_id=key_id)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"PseudonymKey(key_id={self.key_id!r})"

@@ -1,0 +1,35 @@
+"""The Faust worker (``hub run``): builds the app from settings and registers the agents."""
+
+from __future__ import annotations
+
+import faust
+
+from hub.agencies import AgencyDirectory, load_agencies
+from hub.settings import Settings
+
+
+def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
+    agencies = agencies or load_agencies()
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],
+        store="memory://",
+        datadir=str(settings.home / "worker"),
+        web_enabled=False,
+        topic_partitions=3,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+    )
+    from hub.routing.agent import register_router
+
+    register_router(app, agencies)
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker in the foreground until SIGINT/SIGTERM."""
+    app = build_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()
