@@ -7,15 +7,13 @@ from pathlib import Path
 
 import yaml
 
+from hub.contract.vocabulary import Municipality
 from hub.errors import ConfigError
 from hub.paths import DEPLOY_DIR
 
 AGENCIES_FILE = DEPLOY_DIR / "agencies.yaml"
 KINDS = {"youth_office", "health", "jobcenter", "school", "daycare", "statistics"}
-MUNICIPALITIES = (
-    "bergkamen", "boenen", "froendenberg", "holzwickede", "kamen", "luenen", "selm", "unna",
-    "werne",
-)
+MUNICIPALITIES = tuple(m.value for m in Municipality)
 
 
 @dataclass(frozen=True)

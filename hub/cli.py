@@ -87,6 +87,10 @@ def cmd_schemas(args) -> int:
 
 
 # ---------------------------------------------------------------------------- ingest
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def cmd_ingest(args) -> int:
     from connectors.ingest import convert_file, publish
     from hub.agencies import load_agencies
@@ -110,12 +114,14 @@ def cmd_ingest(args) -> int:
             publish(conversion, path, kp, progress=lambda m: print(m, file=sys.stderr))
         finally:
             kp.close()
-    verb = "would publish" if args.dry_run else "published"
-    print(f"{path.name}: {len(conversion.events)} events {verb} to {conversion.topic}, "
-          f"{len(conversion.rejected)} rows rejected"
-          + ("" if args.dry_run or not conversion.rejected else " (dead-lettered to hub.dlq)")
-          + (f", {conversion.duplicates} duplicate rows skipped" if conversion.duplicates
-             else ""))
+    verb = "would be published" if args.dry_run else "published"
+    summary = [f"{path.name}: {_count(len(conversion.events), 'event')} {verb} to "
+               f"{conversion.topic}", f"{_count(len(conversion.rejected), 'row')} rejected"]
+    if conversion.rejected and not args.dry_run:
+        summary[-1] += " (dead-lettered to hub.dlq)"
+    if conversion.duplicates:
+        summary.append(f"{_count(conversion.duplicates, 'duplicate row')} skipped")
+    print(", ".join(summary))
     return 1 if conversion.rejected else 0
 
 

@@ -176,10 +176,9 @@ class LocalBroker:
         staging.rename(self.libs)
         return self.libs
 
-    def _jvm_args(self) -> list[str]:
+    def _jvm_args(self, heap: str | None = None) -> list[str]:
         return [
-            f"-Xmx{self.heap}",
-            "-Xms256m",
+            f"-Xmx{heap or self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
@@ -236,7 +235,7 @@ class LocalBroker:
     def _format(self, java: str) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            [java, *self._jvm_args(), "kafka.tools.StorageTool", "format",
+            [java, *self._jvm_args("256m"), "kafka.tools.StorageTool", "format",
              "-t", cluster_id, "-c", str(self.config_file)],
             capture_output=True, text=True,
         )

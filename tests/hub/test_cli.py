@@ -1,0 +1,89 @@
+"""The `hub` command as a user meets it without a broker: help, clear errors, dry runs."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from hub.cli import build_parser
+from tests.conftest import REPO
+from tests.exports import write_export, youth_office_row
+
+COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "run", "tail", "key"]
+
+
+def hub(*args, env=None, timeout=60):
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run([sys.executable, "-m", "hub", *args], cwd=REPO, capture_output=True,
+                          text=True, env={**base, **(env or {})}, timeout=timeout)
+
+
+def test_help_lists_every_command():
+    result = hub("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    assert "HUB_BOOTSTRAP_SERVERS" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    assert len(capsys.readouterr().out) > 100
+
+
+def test_no_broker_is_a_clear_error(tmp_path):
+    result = hub("topics", "apply",
+                 env={"HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1", "HUB_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "no Kafka broker answers at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_named(tmp_path):
+    result = hub("broker", "status", env={"HUB_BROKER_PORT": "lots", "HUB_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "HUB_BROKER_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest_without_a_key_says_how_to_make_one(tmp_path):
+    export = write_export(tmp_path / "jugendamt-kamen_export.csv", [youth_office_row()])
+    result = hub("ingest", str(export), "--dry-run", env={"HUB_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "HUB_PSEUDONYM_KEY_FILE" in result.stderr and "hub key new" in result.stderr
+
+
+def test_key_new_and_dry_run_ingest(tmp_path):
+    key = tmp_path / "keys" / "linkage.key"
+    made = hub("key", "new", str(key))
+    assert made.returncode == 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    secret = key.read_text().strip()
+    assert len(secret) == 64 and secret not in made.stdout
+    again = hub("key", "new", str(key))
+    assert again.returncode == 1 and "exists already" in again.stderr
+    assert key.read_text().strip() == secret
+
+    export = write_export(tmp_path / "jugendamt-kamen_export.csv",
+                          [youth_office_row(), youth_office_row(Wohnort="Atlantis")])
+    result = hub("ingest", str(export), "--dry-run",
+                 env={"HUB_PSEUDONYM_KEY_FILE": str(key), "HUB_HOME": str(tmp_path)})
+    assert result.returncode == 1  # one row rejected
+    assert ("1 event would be published to agency.jugendamt-kamen.outbox, 1 row rejected"
+            in result.stdout)
+    assert "row 3: Wohnort 'Atlantis' is not a known town" in result.stderr
+    assert secret not in result.stdout + result.stderr
+
+
+def test_wrong_delimiter_fails_as_a_whole(tmp_path, key_file):
+    export = write_export(tmp_path / "jugendamt-kamen_export.csv", [youth_office_row()],
+                          delimiter=",")
+    result = hub("ingest", str(export), env={"HUB_PSEUDONYM_KEY_FILE": str(key_file),
+                                             "HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.returncode == 1
+    assert "not separated by ';'" in result.stderr
+    assert "no Kafka broker" not in result.stderr  # failed before touching Kafka
