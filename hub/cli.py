@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -146,15 +144,10 @@ def cmd_tail(args) -> int:
 
 # ------------------------------------------------------------------------------- key
 def cmd_key(args) -> int:
+    from hub.settings import write_new_key
+
     path = Path(args.file)
-    if path.exists() and not args.force:
-        raise HubError(f"{path} exists already; a new key would change every pseudonym "
-                       "(use --force to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-    os.chmod(path, 0o600)
+    write_new_key(path, force=args.force)
     print(f"new pseudonymisation key written to {path} (mode 0600); set "
           f"HUB_PSEUDONYM_KEY_FILE={path}")
     return 0
@@ -164,7 +157,7 @@ def cmd_key(args) -> int:
 def cmd_demo(args) -> int:
     from hub.demo import run_demo
 
-    return run_demo(_settings(), timeout=args.timeout)
+    return run_demo(_settings(), timeout=args.timeout, keep=args.keep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "flowing from an agency export into the inboxes")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="give up waiting for deliveries after this many seconds (default 120)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the broker and worker running afterwards and show every further "
+                   "delivery (e.g. of `hub ingest` in another terminal) until Ctrl-C")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("broker", help="the local Kafka broker (KRaft, 127.0.0.1 only)",

@@ -11,12 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from hub.agencies import load_agencies
 from hub.paths import PROJECT_ROOT
-from hub.settings import Settings
+from hub.settings import Settings, write_new_key
 
 EXAMPLE_EXPORT = PROJECT_ROOT / "connectors" / "examples" / "jugendamt-kamen_export.csv"
 
@@ -31,9 +30,8 @@ def ensure_demo_key(settings: Settings) -> Path:
         return settings.pseudonym_key_file
     path = settings.home / "demo-pseudonym.key"
     if not path.exists():
-        from hub.cli import main as cli_main
-
-        cli_main(["key", "new", str(path)])
+        write_new_key(path)
+        say(f"demo pseudonymisation key created: {path}")
     return path
 
 
@@ -70,7 +68,7 @@ def describe_arrival(inbox: str, event: dict) -> str:
     return f"  -> {inbox:<40} " + ", ".join(parts)
 
 
-def run_demo(settings: Settings, timeout: float = 120.0) -> int:
+def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> int:
     from connectors.ingest import convert_file, publish
     from hub.broker.local import LocalBroker
     from hub.kafka_io import admin_client, producer
@@ -123,9 +121,18 @@ def run_demo(settings: Settings, timeout: float = 120.0) -> int:
         if got < expected:
             say(f"only {got} of {expected} deliveries arrived; worker log: {worker_log}")
             return 1
-        say(f"all {expected} deliveries arrived. Look at an inbox yourself with:\n"
-            f"  hub tail {agencies.get('grundschule-kamen-mitte').inbox} --from-beginning "
-            "--timeout 5")
+        say(f"all {expected} deliveries arrived.")
+        if keep:
+            say(f"broker ({settings.bootstrap}) and worker keep running; try in another "
+                "terminal:\n"
+                f"  HUB_BOOTSTRAP_SERVERS={settings.bootstrap} HUB_PSEUDONYM_KEY_FILE={key_file} "
+                f"hub ingest {EXAMPLE_EXPORT}\n"
+                "Every further delivery shows here. Ctrl-C stops what the demo started.")
+            for record in Tail(settings.bootstrap, inboxes):
+                if record.value:
+                    say(describe_arrival(record.topic, record.value))
+        else:
+            say("Run `hub demo --keep` to keep the hub running and look around with `hub tail`.")
         return 0
     except KeyboardInterrupt:
         say("interrupted")

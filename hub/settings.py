@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -94,3 +96,16 @@ class PseudonymKey:
 
     def __repr__(self) -> str:  # never the secret
         return f"PseudonymKey(key_id={self.key_id!r})"
+
+
+def write_new_key(path: Path, force: bool = False) -> None:
+    """Write a new random 256-bit linkage key to ``path``, readable by its owner only."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists already; a new key would change every pseudonym "
+                          "(use --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)

@@ -103,7 +103,8 @@ class LocalBroker:
     def status(self) -> BrokerStatus:
         state = self._state()
         if state and self._alive(state["pid"]):
-            return BrokerStatus(True, state["pid"], state["bootstrap"], self.data_dir, self.log_file)
+            return BrokerStatus(True, state["pid"], state["bootstrap"], self.data_dir,
+                                self.log_file)
         return BrokerStatus(False, None, self.bootstrap, self.data_dir, self.log_file)
 
     # ------------------------------------------------------------------- start

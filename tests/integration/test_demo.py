@@ -1,0 +1,86 @@
+"""`hub demo`, the README's run command, as a new user runs it (its own broker)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from hub.broker.local import _port_in_use, free_port
+from tests.conftest import REPO, wait_for
+
+pytestmark = pytest.mark.kafka
+
+INBOXES = ("agency.gesundheitsamt-kreis-unna.inbox", "agency.grundschule-kamen-mitte.inbox",
+           "agency.jobcenter-kreis-unna.inbox", "agency.kita-kamen-regenbogen.inbox")
+# the invented people of connectors/examples: none may show up anywhere in the output
+IDENTIFYING = ("Lina", "Özdemir", "Oezdemir", "Schäfer", "Jonas", "Weiß", "Elif", "Şahin",
+               "03.05.2026", "21.03.2020", "2020-03-21")
+
+
+@pytest.fixture
+def demo_env(tmp_path):
+    port, controller = free_port(), free_port()
+    env = dict(os.environ, HUB_HOME=str(tmp_path / "home"), HUB_BROKER_PORT=str(port),
+               HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m")
+    for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE"):
+        env.pop(name, None)
+    yield env, port
+    subprocess.run([sys.executable, "-m", "hub", "broker", "stop"], env=env, cwd=REPO,
+                   capture_output=True, timeout=120)
+
+
+def test_demo_shows_events_arriving_and_cleans_up(demo_env):
+    env, port = demo_env
+    result = subprocess.run([sys.executable, "-m", "hub", "demo"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "all 4 deliveries arrived" in output
+    arrivals = [line for line in output.splitlines() if line.strip().startswith("->")]
+    assert sorted(line.split()[1] for line in arrivals) == sorted(INBOXES)
+    assert "row 9: Datum '31.02.2026' is not a date" in output
+    for text in IDENTIFYING:
+        assert text not in output
+    assert "worker stopped" in output and "broker stopped" in output
+    assert not _port_in_use(port)
+
+
+def test_demo_keep_shows_further_deliveries_until_ctrl_c(demo_env):
+    env, port = demo_env
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--keep"], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        def seen(text):
+            while text not in "".join(lines):
+                line = proc.stdout.readline()
+                if not line:
+                    return False
+                lines.append(line)
+            return True
+
+        assert wait_for(lambda: seen("Ctrl-C stops what the demo started"), 300,
+                        "the demo to keep running"), "".join(lines)
+        # another agency system ingests the same export again: its deliveries show live
+        ingest = subprocess.run(
+            [sys.executable, "-m", "hub", "ingest",
+             str(REPO / "connectors/examples/jugendamt-kamen_export.csv")],
+            env={**env, "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+                 "HUB_PSEUDONYM_KEY_FILE": str(os.path.join(env["HUB_HOME"],
+                                                            "demo-pseudonym.key"))},
+            cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert "6 events published" in ingest.stdout, ingest.stderr
+        before = sum(1 for line in lines if line.strip().startswith("->"))
+        while sum(1 for line in lines if line.strip().startswith("->")) < before + 4:
+            lines.append(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output
+    assert "worker stopped" in output and "broker stopped" in output
+    assert not _port_in_use(port)
