@@ -96,8 +96,8 @@ def test_missing_maven_before_the_jars_are_resolved(tmp_path, monkeypatch):
         broker.ensure_jars(progress=lambda m: None)
 
 
-def test_jars_are_resolved_once(tmp_path):
-    broker = LocalBroker(tmp_path)  # the project's jar folder, resolved by the session
+def test_jars_are_resolved_once(kafka, tmp_path):
+    broker = LocalBroker(tmp_path)  # the project's jar folder, resolved by the session broker
     messages = []
     broker.ensure_jars(progress=messages.append)
     assert messages == []  # already there: offline, no Maven
