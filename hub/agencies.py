@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from hub.contract.vocabulary import Municipality
 from hub.errors import ConfigError
 from hub.paths import DEPLOY_DIR
+from hub.yamlfile import read_yaml
 
 AGENCIES_FILE = DEPLOY_DIR / "agencies.yaml"
 KINDS = {"youth_office", "health", "jobcenter", "school", "daycare", "statistics"}
@@ -67,12 +66,7 @@ class AgencyDirectory:
 
 def load_agencies(path: Path = AGENCIES_FILE) -> AgencyDirectory:
     """Read and check the agency list; every problem is reported at once."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"agency list {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"agency list {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "agency list")
     problems: list[str] = []
     agencies: list[Agency] = []
     seen: set[str] = set()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from hub.agencies import AgencyDirectory
 from hub.errors import BrokerError, ConfigError
 from hub.paths import DEPLOY_DIR
+from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
 
@@ -26,12 +25,7 @@ def plan_topics(
     agencies: AgencyDirectory, path: Path = TOPICS_FILE, replication_factor: int | None = None
 ) -> list[TopicSpec]:
     """Every topic the hub needs, with partitions and configs, from the declaration file."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"topic declaration {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"topic declaration {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "topic declaration")
     defaults = raw.get("defaults") or {}
     rf = replication_factor or int(defaults.get("replication_factor", 1))
 
