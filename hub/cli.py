@@ -229,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrap each record with its topic, partition and offset")
     p.set_defaults(func=cmd_tail)
 
+    from connectors.delivery.cli import add_parser as add_deliver_parser
+
+    add_deliver_parser(sub)
+
     p = sub.add_parser("key", help="create a pseudonymisation key file",
                        description="Write a new random 256-bit linkage key to FILE (mode "
                        "0600). Keep it with the connectors, never in Kafka or a repository.")
