@@ -1,21 +1,24 @@
 """Reading agency export files: ``;``-separated CSV with German column names.
 
-A file that cannot be read as a whole (wrong delimiter, no header, missing columns, wrong
-encoding) fails before anything is published; single bad rows are reported per row.
+Files are streamed: a first pass checks the encoding and counts the lines (for progress),
+the second yields one row at a time, so memory stays flat on large exports. A file that
+cannot be read as a whole (wrong delimiter, no header, missing columns, undecodable bytes)
+fails in :func:`open_export`, before anything is published.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import InputError
 
 ENCODINGS = ("utf-8-sig", "cp1252")
+CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,20 @@ class ExportFile:
     path: Path
     encoding: str
     columns: tuple[str, ...]
-    rows: tuple[ExportRow, ...]
+    lines: int  # physical lines after the header (an upper bound of the rows)
+
+    def rows(self) -> Iterator[ExportRow]:
+        """The data rows, one at a time; blank lines are skipped."""
+        with open(self.path, encoding=self.encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=";", quotechar='"')
+            next(reader, None)
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                fields = dict(zip(self.columns, values, strict=False))
+                if len(values) < len(self.columns):
+                    fields["__short__"] = f"{len(values)} of {len(self.columns)} fields"
+                yield ExportRow(reader.line_num, fields)
 
 
 def agency_from_filename(path: Path) -> str | None:
@@ -45,39 +61,55 @@ def agency_from_filename(path: Path) -> str | None:
     return None
 
 
-def decode_bytes(data: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
-    """Text and the encoding used: the given one, else UTF-8 (with or without BOM), else
-    Windows-1252."""
-    for enc in (encoding,) if encoding else ENCODINGS:
+def _detect(path: Path, encoding: str | None) -> tuple[str, int]:
+    """The encoding that decodes the whole file, and its number of lines."""
+    candidates = (encoding,) if encoding else ENCODINGS
+    for enc in candidates:
         try:
-            return data.decode(enc), enc
-        except UnicodeDecodeError as exc:
-            if encoding:
-                raise InputError(
-                    f"{path}: not readable as {encoding} (byte {exc.start}); "
-                    "try another --encoding"
-                ) from None
+            decoder = codecs.getincrementaldecoder(enc)()
         except LookupError:
             raise InputError(f"unknown encoding {encoding!r}") from None
+        lines = 0
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    decoder.decode(chunk)
+                    lines += chunk.count(b"\n")
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            if encoding:
+                raise InputError(f"{path}: not readable as {encoding} ({exc.reason}); "
+                                 "try another --encoding") from None
+            continue
+        return enc, lines
     raise InputError(f"{path}: neither UTF-8 nor Windows-1252 text; name it with --encoding")
 
 
-def read_export(path: Path, required: Iterable[str], encoding: str | None = None) -> ExportFile:
+def open_export(path: Path, required: Iterable[str], encoding: str | None = None) -> ExportFile:
+    """Check the file as a whole and return it, ready to stream its rows."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        used, lines = _detect(path, encoding)
+        with open(path, encoding=used, newline="") as fh:
+            header_line = fh.readline()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror}") from None
-    text, used = decode_bytes(data, path, encoding)
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines or not lines[0].strip():
+    if not header_line.strip():
         raise InputError(f"{path}: empty file, or no header line")
-    header_line = lines[0]
-    required = list(required)
+    columns = tuple(c.strip() for c in next(csv.reader([header_line], delimiter=";")))
+    check_header(path, columns, header_line, list(required))
+    return ExportFile(path, used, columns, lines)
+
+
+def read_columns(path: Path, encoding: str | None = None) -> tuple[str, ...]:
+    """Only the header's column names (to tell which format a file is in)."""
+    return open_export(path, (), encoding).columns
+
+
+def check_header(path: Path, columns: tuple[str, ...], header_line: str,
+                 required: list[str]) -> None:
     if ";" not in header_line:
         other = next((d for d in (",", "\t", "|") if d in header_line), None)
         hint = f" (it uses {other!r})" if other else ""
@@ -85,23 +117,12 @@ def read_export(path: Path, required: Iterable[str], encoding: str | None = None
             f"{path}: the header is not separated by ';'{hint}; agency exports are "
             "semicolon-separated CSV"
         )
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=";", quotechar='"')
-    columns = tuple(c.strip() for c in next(reader))
     missing = [c for c in required if c not in columns]
-    if missing:
-        if not set(required) & set(columns):
-            raise InputError(
-                f"{path}: no header line with the expected columns (expected "
-                f"{'; '.join(required)})"
-            )
-        raise InputError(f"{path}: missing columns: {', '.join(missing)}")
-    rows = []
-    for values in reader:
-        line_no = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        fields = dict(zip(columns, values, strict=False))
-        if len(values) < len(columns):
-            fields["__short__"] = f"{len(values)} of {len(columns)} fields"
-        rows.append(ExportRow(line_no, fields))
-    return ExportFile(path, used, columns, tuple(rows))
+    if not missing:
+        return
+    if not set(required) & set(columns):
+        raise InputError(
+            f"{path}: no header line with the expected columns (expected "
+            f"{'; '.join(required)})"
+        )
+    raise InputError(f"{path}: missing columns: {', '.join(missing)}")

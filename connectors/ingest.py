@@ -1,20 +1,27 @@
 """``hub ingest FILE``: read an agency export, pseudonymise, publish to the agency's outbox.
 
-Bad rows are reported (file, row, every problem), counted and dead-lettered without the
-identifying fields; the rest of the file is still published. A file that is unreadable as a
-whole fails before anything is published.
+The file is checked as a whole first (encoding, delimiter, header, format); then rows are
+streamed. Bad rows are reported (file, row, every problem), counted and dead-lettered
+without identifying fields; the rest of the file is still published. Events go through an
+idempotent producer (acks=all); publishing ends with a flush and reports every event the
+broker did not acknowledge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors import youth_office
-from connectors.export_file import agency_from_filename, read_export
-from connectors.rows import RowError
-from hub.agencies import AgencyDirectory
+from connectors.consent import COLUMNS as CONSENT_COLUMNS
+from connectors.consent import latest_states
+from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
+from connectors.facts import RowError, build_consent_envelope, build_envelope
+from connectors.formats import FORMATS
+from connectors.progress import ProgressBar
+from connectors.rows import RowReader
+from hub.agencies import Agency, AgencyDirectory
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
 from hub.deadletter import DLQ_TOPIC, connector_dead_letter
@@ -22,89 +29,202 @@ from hub.errors import InputError
 from hub.metrics import CONNECTOR_ROWS
 from hub.settings import PseudonymKey
 
-FORMATS = {youth_office.KIND: youth_office}
+CONSENT = "consent"
+FORMAT_NAMES = (*FORMATS, CONSENT)
 
 
-@dataclass
-class RowRejection:
+@dataclass(frozen=True)
+class Outcome:
     line: int
-    problems: list[str]
-
-    def describe(self, path: Path) -> str:
-        return f"{path.name}, row {self.line}: " + "; ".join(self.problems)
+    kind: str  # event | rejected | duplicate | superseded
+    envelope: Envelope | None = None
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
-class Conversion:
-    agency_id: str
-    topic: str
-    events: list[Envelope] = field(default_factory=list)
-    rejected: list[RowRejection] = field(default_factory=list)
+class Summary:
+    rows: int = 0
+    published: int = 0
+    rejected: int = 0
     duplicates: int = 0
+    superseded: int = 0
+    unacknowledged: list[str] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> None:
+        self.rows += 1
+        if outcome.kind == "rejected":
+            self.rejected += 1
+        elif outcome.kind == "duplicate":
+            self.duplicates += 1
+        elif outcome.kind == "superseded":
+            self.superseded += 1
 
 
-def convert_file(
-    path: Path, agencies: AgencyDirectory, key: PseudonymKey,
-    agency_id: str | None = None, encoding: str | None = None,
-) -> Conversion:
-    """Pure part of ingest: file -> events and rejected rows (no Kafka)."""
-    path = Path(path)
-    agency_id = agency_id or agency_from_filename(path)
-    if not agency_id:
+def choose_format(path: Path, columns: tuple[str, ...], agency: Agency,
+                  forced: str | None = None) -> str:
+    """The export format of a file, from its header (or ``forced``), checked against the
+    agency's kind."""
+    if forced:
+        if forced not in FORMAT_NAMES:
+            raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMAT_NAMES)}")
+        name = forced
+    elif "Einwilligungs-ID" in columns:
+        name = CONSENT
+    else:
+        present = {n: len(set(f.columns) & set(columns)) for n, f in FORMATS.items()}
+        name = max(present, key=present.get)
+        if present[name] < len(FORMATS[name].columns) // 2:
+            raise InputError(
+                f"{path.name}: unknown export format: its columns ({'; '.join(columns)}) "
+                f"match none of {', '.join(FORMAT_NAMES)}")
+    if name != CONSENT and agency.kind not in FORMATS[name].kinds:
         raise InputError(
-            f"{path.name}: cannot tell the agency from the file name; name it "
-            "<agency-id>_export.csv or pass --agency"
-        )
-    agency = agencies.get(agency_id)
-    if agency is None:
-        raise InputError(f"{agency_id!r} is not an agency of deploy/agencies.yaml")
-    fmt = FORMATS.get(agency.kind)
-    if fmt is None:
-        raise InputError(
-            f"exports of {agency.kind} agencies ({agency_id}) are not supported yet; "
-            f"supported: {', '.join(sorted(FORMATS))}"
-        )
-    export = read_export(path, fmt.COLUMNS, encoding)
-    result = Conversion(agency_id, agency.outbox)
-    seen: set[str] = set()
-    for row in export.rows:
-        try:
-            envelope = fmt.to_envelope(row, agency_id, key, agencies)
-        except RowError as exc:
-            result.rejected.append(RowRejection(row.line, exc.problems))
-            continue
-        if envelope.id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(envelope.id)
-        result.events.append(envelope)
-    return result
+            f"{path.name} is a {name} export, but {agency.id} is a {agency.kind} agency "
+            "(pass --agency or --format if the file name is wrong)")
+    return name
 
 
-def publish(
-    conversion: Conversion, path: Path, producer, progress: Callable[[str], None] = print
-) -> None:
-    """Send events to the outbox and rejected rows to the dead-letter topic; wait for acks."""
+class Conversion:
+    """One export file on its way to events: checked as a whole, then streamed row by row."""
+
+    def __init__(self, path: Path, agencies: AgencyDirectory, key: PseudonymKey,
+                 agency_id: str | None = None, encoding: str | None = None,
+                 format_name: str | None = None):
+        self.path = Path(path)
+        agency_id = agency_id or agency_from_filename(self.path)
+        if not agency_id:
+            raise InputError(f"{self.path.name}: cannot tell the agency from the file name; "
+                             "name it <agency-id>_export.csv or pass --agency")
+        agency = agencies.get(agency_id)
+        if agency is None:
+            raise InputError(f"{agency_id!r} is not an agency of deploy/agencies.yaml")
+        if not agency.exchanges_events:
+            raise InputError(f"{agency_id} is a {agency.kind} agency: it has no outbox")
+        columns = read_columns(self.path, encoding)
+        self.format = choose_format(self.path, columns, agency, format_name)
+        required = CONSENT_COLUMNS if self.format == CONSENT else FORMATS[self.format].columns
+        self.export: ExportFile = open_export(self.path, required, encoding)
+        self.agency_id = agency_id
+        self.topic = agency.outbox
+        self.agencies = agencies
+        self.key = key
+        self.summary = Summary()
+
+    def outcomes(self) -> Iterator[Outcome]:
+        """Every row's outcome, in file order for event exports; counted in ``summary``."""
+        source = self._consent_outcomes() if self.format == CONSENT else self._event_outcomes()
+        seen: set[int] = set()  # 128-bit event ids: about 60 bytes a row
+        for outcome in source:
+            if outcome.kind == "event":
+                id_int = uuid.UUID(outcome.envelope.id).int
+                if id_int in seen:
+                    outcome = Outcome(outcome.line, "duplicate")
+                seen.add(id_int)
+            self.summary.count(outcome)
+            yield outcome
+
+    def _event_outcomes(self) -> Iterator[Outcome]:
+        to_facts = FORMATS[self.format].to_facts
+        for row in self.export.rows():
+            try:
+                envelope = build_envelope(to_facts(RowReader(row), self.agency_id), self.key,
+                                          self.agencies)
+            except RowError as exc:
+                yield Outcome(row.line, "rejected", problems=tuple(exc.problems))
+                continue
+            yield Outcome(row.line, "event", envelope)
+
+    def _consent_outcomes(self) -> Iterator[Outcome]:
+        for line, facts, problems in latest_states(self.export, self.agency_id):
+            if problems:
+                yield Outcome(line, "rejected", problems=tuple(problems))
+            elif facts is None:
+                yield Outcome(line, "superseded")
+            else:
+                try:
+                    envelope = build_consent_envelope(facts, self.key, self.agencies)
+                except RowError as exc:
+                    yield Outcome(line, "rejected", problems=tuple(exc.problems))
+                    continue
+                yield Outcome(line, "event", envelope)
+
+    def describe_rejection(self, outcome: Outcome) -> str:
+        return f"{self.path.name}, row {outcome.line}: " + "; ".join(outcome.problems)
+
+
+@dataclass
+class ConvertedFile:
+    """A whole file converted in memory (small files: tests, the demo, --dry-run)."""
+
+    conversion: Conversion
+    events: list[Envelope]
+    rejected: list[Outcome]
+
+    @property
+    def topic(self) -> str:
+        return self.conversion.topic
+
+    @property
+    def duplicates(self) -> int:
+        return self.conversion.summary.duplicates
+
+
+def convert_file(path: Path, agencies: AgencyDirectory, key: PseudonymKey,
+                 agency_id: str | None = None, encoding: str | None = None,
+                 format_name: str | None = None) -> ConvertedFile:
+    conversion = Conversion(path, agencies, key, agency_id, encoding, format_name)
+    events, rejected = [], []
+    for outcome in conversion.outcomes():
+        if outcome.kind == "event":
+            events.append(outcome.envelope)
+        elif outcome.kind == "rejected":
+            rejected.append(outcome)
+    return ConvertedFile(conversion, events, rejected)
+
+
+def publish(conversion: Conversion, producer, report: Callable[[str], None] = print,
+            progress: ProgressBar | None = None) -> Summary:
+    """Stream the file's events to the outbox and its rejected rows to the dead-letter topic;
+    flush, and list every event the broker did not acknowledge in the summary."""
     codec = get_codec()
-    futures = [
-        producer.send(conversion.topic, key=e.subject.encode(), value=codec.encode(e))
-        for e in conversion.events
-    ]
-    for rejection in conversion.rejected:
-        progress(f"rejected: {rejection.describe(path)}")
-        futures.append(producer.send(
-            DLQ_TOPIC,
-            key=conversion.agency_id.encode(),
-            value=connector_dead_letter(
-                conversion.agency_id, path.name, rejection.line, rejection.problems
-            ),
-        ))
+    summary = conversion.summary
+    acked, failed, sent = [0], [0], 0
+
+    def on_success(_metadata) -> None:
+        acked[0] += 1
+
+    def on_error(exc, line: int, what: str) -> None:
+        failed[0] += what != "dead letter"
+        summary.unacknowledged.append(f"row {line} ({what}): {exc}")
+
+    path_name = conversion.path.name
+    for outcome in conversion.outcomes():
+        if progress:
+            progress.advance()
+        if outcome.kind == "event":
+            envelope = outcome.envelope
+            future = producer.send(conversion.topic, key=envelope.subject.encode(),
+                                   value=codec.encode(envelope))
+            sent += 1
+            future.add_callback(on_success)
+            future.add_errback(on_error, outcome.line, f"event {envelope.id}")
+        elif outcome.kind == "rejected":
+            report(f"rejected: {conversion.describe_rejection(outcome)}")
+            future = producer.send(DLQ_TOPIC, key=conversion.agency_id.encode(),
+                                   value=connector_dead_letter(conversion.agency_id, path_name,
+                                                               outcome.line,
+                                                               list(outcome.problems)))
+            future.add_errback(on_error, outcome.line, "dead letter")
     producer.flush()
-    for future in futures:
-        future.get(timeout=30)  # raises if any send failed
-    CONNECTOR_ROWS.labels(agency=conversion.agency_id, result="published").inc(
-        len(conversion.events))
-    CONNECTOR_ROWS.labels(agency=conversion.agency_id, result="rejected").inc(
-        len(conversion.rejected))
-    CONNECTOR_ROWS.labels(agency=conversion.agency_id, result="duplicate").inc(
-        conversion.duplicates)
+    if progress:
+        progress.finish()
+    summary.published = acked[0]
+    pending = sent - summary.published - failed[0]
+    if pending > 0:
+        summary.unacknowledged.append(f"{pending} events without an answer from the broker")
+    labels = {"published": summary.published, "rejected": summary.rejected,
+              "duplicate": summary.duplicates, "superseded": summary.superseded,
+              "unacknowledged": len(summary.unacknowledged)}
+    for result, n in labels.items():
+        CONNECTOR_ROWS.labels(agency=conversion.agency_id, result=result).inc(n)
+    return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from datetime import date
 
@@ -21,12 +22,15 @@ _FOLD = str.maketrans({
 })
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
 def normalise_name(name: str) -> str:
     """The comparable form of a name: lower case ASCII letters only."""
     text = unicodedata.normalize("NFC", name).lower().translate(_FOLD)
     # after lower(), "İ" may have become "i̇" (i + combining dot): dropped with the marks below
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if ch.isalnum() and ch.isascii())
+    ascii_only = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NOT_ALNUM.sub("", ascii_only)
 
 
 def pseudonym(key: PseudonymKey, given_name: str, family_name: str, birth_date: date) -> str:

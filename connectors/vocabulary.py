@@ -8,6 +8,8 @@ hub writes back to agencies (``hub deliver``).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from connectors.pseudonym import normalise_name
 
 # Ereignis (and Art in health exports) -> event type
@@ -83,31 +85,37 @@ _SCREENINGS, _CATEGORIES = _folded(SCREENINGS), _folded(SUPPORT_CATEGORIES)
 _CONSENT = _folded(CONSENT_STATUSES)
 
 
+@lru_cache(maxsize=1024)
 def event_type(text: str) -> str | None:
     """``Ereignis`` -> event type, or None when the word is unknown."""
     return _EVENTS.get(normalise_name(text))
 
 
+@lru_cache(maxsize=1024)
 def purpose(text: str) -> str | None:
     """``Zweck`` -> purpose, or None when unknown."""
     return _PURPOSES.get(normalise_name(text))
 
 
+@lru_cache(maxsize=1024)
 def municipality(text: str) -> str | None:
     """``Wohnort``/``Gemeinde`` in any common spelling -> municipality id, or None."""
     return _TOWNS.get(normalise_name(text))
 
 
+@lru_cache(maxsize=1024)
 def screening_kind(text: str) -> str | None:
     """``Art`` of an examination -> screening kind, or None."""
     return _SCREENINGS.get(normalise_name(text))
 
 
+@lru_cache(maxsize=1024)
 def support_category(text: str) -> str | None:
     """``Ergebnis`` of an examination -> support category, or None."""
     return _CATEGORIES.get(normalise_name(text))
 
 
+@lru_cache(maxsize=1024)
 def consent_status(text: str) -> str | None:
     """``Status`` of a consent row -> consent.granted / consent.revoked, or None."""
     return _CONSENT.get(normalise_name(text))

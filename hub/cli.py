@@ -90,18 +90,26 @@ def _count(n: int, noun: str) -> str:
 
 
 def cmd_ingest(args) -> int:
-    from connectors.ingest import convert_file, publish
+    from connectors.ingest import Conversion, publish
+    from connectors.progress import ProgressBar
     from hub.agencies import load_agencies
     from hub.deadletter import DLQ_TOPIC
     from hub.kafka_io import existing_topics, producer
 
     settings = _settings()
     path = Path(args.file)
-    conversion = convert_file(path, load_agencies(), settings.pseudonym_key,
-                              agency_id=args.agency, encoding=args.encoding)
+    key = settings.pseudonym_key
+    conversion = Conversion(path, load_agencies(), key, agency_id=args.agency,
+                            encoding=args.encoding, format_name=args.format)
+    progress = ProgressBar(conversion.export.lines, f"{path.name}")
+    report = lambda message: print(message, file=sys.stderr)  # noqa: E731
     if args.dry_run:
-        for rejection in conversion.rejected:
-            print(f"rejected: {rejection.describe(path)}", file=sys.stderr)
+        for outcome in conversion.outcomes():
+            progress.advance()
+            if outcome.kind == "rejected":
+                report(f"rejected: {conversion.describe_rejection(outcome)}")
+        progress.finish()
+        summary = conversion.summary
     else:
         missing = {conversion.topic, DLQ_TOPIC} - existing_topics(settings.bootstrap)
         if missing:
@@ -109,18 +117,29 @@ def cmd_ingest(args) -> int:
                            f"{', '.join(sorted(missing))}; run `hub topics apply` first")
         kp = producer(settings.bootstrap, client_id=f"connector-{conversion.agency_id}")
         try:
-            publish(conversion, path, kp, progress=lambda m: print(m, file=sys.stderr))
+            summary = publish(conversion, kp, report=report, progress=progress)
         finally:
             kp.close()
-    verb = "would be published" if args.dry_run else "published"
-    summary = [f"{path.name}: {_count(len(conversion.events), 'event')} {verb} to "
-               f"{conversion.topic}", f"{_count(len(conversion.rejected), 'row')} rejected"]
-    if conversion.rejected and not args.dry_run:
-        summary[-1] += " (dead-lettered to hub.dlq)"
-    if conversion.duplicates:
-        summary.append(f"{_count(conversion.duplicates, 'duplicate row')} skipped")
-    print(", ".join(summary))
-    return 1 if conversion.rejected else 0
+    events = summary.rows - summary.rejected - summary.duplicates - summary.superseded
+    parts = [f"{path.name} ({conversion.format} export, {conversion.export.encoding}): "
+             f"{_count(summary.rows, 'row')} read",
+             f"{_count(events, 'event')} "
+             + ("would be published" if args.dry_run else f"published to {conversion.topic}"),
+             f"{_count(summary.rejected, 'row')} rejected"]
+    if summary.rejected and not args.dry_run:
+        parts[-1] += " (dead-lettered to hub.dlq)"
+    if summary.duplicates:
+        parts.append(f"{_count(summary.duplicates, 'duplicate row')} skipped")
+    if summary.superseded:
+        parts.append(f"{_count(summary.superseded, 'older consent state')} superseded")
+    print(", ".join(parts))
+    if summary.unacknowledged:
+        report(f"NOT acknowledged by the broker ({len(summary.unacknowledged)}), re-run the "
+               "import (ids are deterministic, nothing is doubled):")
+        for line in summary.unacknowledged[:20]:
+            report(f"  {line}")
+        return 2
+    return 1 if summary.rejected else 0
 
 
 # ------------------------------------------------------------------------------- run
@@ -203,11 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Read an agency export (semicolon-separated CSV), "
                        "pseudonymise each row with the key in HUB_PSEUDONYM_KEY_FILE and "
                        "publish the events to agency.<id>.outbox. Bad rows are reported and "
-                       "dead-lettered without identifying data; the exit code is 1 when any "
-                       "row was rejected.")
+                       "dead-lettered without identifying data. Ends with a summary; exit code "
+                       "1 when any row was rejected, 2 when the broker did not acknowledge "
+                       "every event. Formats: youth_office, school (also day-care), health, "
+                       "jobcenter, consent (einwilligungen_<agency>.csv).")
     p.add_argument("file", help="the export, e.g. jugendamt-kamen_export.csv")
     p.add_argument("--agency", help="agency id (default: from the file name)")
-    p.add_argument("--encoding", help="file encoding (default: UTF-8, else Windows-1252)")
+    p.add_argument("--encoding", help="file encoding (default: UTF-8 with or without BOM, "
+                   "else Windows-1252)")
+    p.add_argument("--format", choices=["youth_office", "school", "health", "jobcenter",
+                                        "consent"],
+                   help="export format (default: recognised from the header)")
     p.add_argument("--dry-run", action="store_true",
                    help="check and convert the file, publish nothing")
     p.set_defaults(func=cmd_ingest)

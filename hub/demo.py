@@ -17,7 +17,12 @@ from hub.agencies import load_agencies
 from hub.paths import PROJECT_ROOT
 from hub.settings import Settings, write_new_key
 
-EXAMPLE_EXPORT = PROJECT_ROOT / "connectors" / "examples" / "jugendamt-kamen_export.csv"
+EXAMPLES = PROJECT_ROOT / "connectors" / "examples"
+
+
+def example_exports() -> list[Path]:
+    """The example exports, consent exports first."""
+    return sorted(EXAMPLES.glob("*.csv"), key=lambda p: (not p.name.startswith("einw"), p.name))
 
 
 def say(message: str) -> None:
@@ -69,7 +74,7 @@ def describe_arrival(inbox: str, event: dict) -> str:
 
 
 def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> int:
-    from connectors.ingest import convert_file, publish
+    from connectors.ingest import Conversion, convert_file, publish
     from hub.broker.local import LocalBroker
     from hub.kafka_io import admin_client, producer
     from hub.routing.rules import Router
@@ -93,23 +98,30 @@ def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> 
         say(f"topics: {report.lines()[-1]}")
         key_file = ensure_demo_key(settings)
         key_settings = settings.model_copy(update={"pseudonym_key_file": key_file})
-        conversion = convert_file(EXAMPLE_EXPORT, agencies, key_settings.pseudonym_key)
+        key = key_settings.pseudonym_key
         router = Router(agencies)
-        expected = sum(len(router.decide(e, conversion.topic).deliveries)
-                       for e in conversion.events)
+        expected = 0
+        for path in example_exports():
+            converted = convert_file(path, agencies, key)
+            expected += sum(len(router.decide(e, converted.topic).deliveries)
+                            for e in converted.events)
         inboxes = [a.inbox for a in agencies.exchanging()]
         arrivals = Tail(settings.bootstrap, inboxes, max_records=expected, timeout=timeout)
         worker, worker_log = start_worker(settings, key_file)
         say(f"worker started (pid {worker.pid}, log {worker_log})")
-        say(f"ingesting {EXAMPLE_EXPORT.name} into {conversion.topic} ...")
         kp = producer(settings.bootstrap, client_id="demo-connector")
         try:
-            publish(conversion, EXAMPLE_EXPORT, kp, progress=lambda m: say(f"  {m}"))
+            for path in example_exports():
+                conversion = Conversion(path, agencies, key)
+                summary = publish(conversion, kp, report=lambda m: say(f"  {m}"))
+                say(f"ingested {path.name}: {summary.published} events to {conversion.topic}"
+                    + (f", {summary.rejected} rows rejected" if summary.rejected else "")
+                    + (f", {summary.duplicates} duplicate rows skipped"
+                       if summary.duplicates else "")
+                    + (f", {summary.superseded} older consent states superseded"
+                       if summary.superseded else ""))
         finally:
             kp.close()
-        say(f"  {len(conversion.events)} events published, {len(conversion.rejected)} row "
-            f"rejected (see `hub tail hub.dlq --from-beginning`), {conversion.duplicates} "
-            "duplicate row skipped")
         say(f"waiting for {expected} deliveries in the agency inboxes:")
         got = 0
         for record in arrivals:
@@ -126,7 +138,7 @@ def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> 
             say(f"broker ({settings.bootstrap}) and worker keep running; try in another "
                 "terminal:\n"
                 f"  HUB_BOOTSTRAP_SERVERS={settings.bootstrap} HUB_PSEUDONYM_KEY_FILE={key_file} "
-                f"hub ingest {EXAMPLE_EXPORT}\n"
+                f"hub ingest {EXAMPLES / 'jugendamt-kamen_export.csv'}\n"
                 "Every further delivery shows here. Ctrl-C stops what the demo started.")
             for record in Tail(settings.bootstrap, inboxes):
                 if record.value:

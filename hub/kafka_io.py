@@ -42,7 +42,8 @@ def producer(bootstrap: str, client_id: str) -> KafkaProducer:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            linger_ms=20,
+            batch_size=256 * 1024,
             request_timeout_ms=30000,
             bootstrap_timeout_ms=10000,
         )

@@ -2,8 +2,13 @@
 
 import pytest
 
-from connectors.export_file import agency_from_filename, read_export
+from connectors.export_file import agency_from_filename, open_export
 from hub.errors import InputError
+
+
+def read_export(path, required, encoding=None):
+    export = open_export(path, required, encoding)
+    return export, list(export.rows())
 from tests.exports import YOUTH_OFFICE_COLUMNS, write_export, youth_office_row
 
 
@@ -11,17 +16,17 @@ def test_utf8_with_bom_and_trailing_empty_lines(tmp_path):
     path = write_export(tmp_path / "x.csv", [youth_office_row(Nachname="Schröder")],
                         encoding="utf-8-sig")
     path.write_bytes(path.read_bytes() + b"\n\n;;\n")
-    export = read_export(path, YOUTH_OFFICE_COLUMNS)
+    export, rows = read_export(path, YOUTH_OFFICE_COLUMNS)
     assert export.columns[0] == "Vorgangsnummer"  # BOM stripped
-    assert [r.get("Nachname") for r in export.rows] == ["Schröder"]
+    assert [r.get("Nachname") for r in rows] == ["Schröder"]
 
 
 def test_windows_1252_is_detected(tmp_path):
     path = write_export(tmp_path / "x.csv", [youth_office_row(Nachname="Krüger")],
                         encoding="cp1252")
-    export = read_export(path, YOUTH_OFFICE_COLUMNS)
+    export, rows = read_export(path, YOUTH_OFFICE_COLUMNS)
     assert export.encoding == "cp1252"
-    assert export.rows[0].get("Nachname") == "Krüger"
+    assert rows[0].get("Nachname") == "Krüger"
 
 
 def test_explicit_wrong_encoding_is_a_clear_error(tmp_path):
@@ -35,9 +40,9 @@ def test_quoted_fields_extra_columns_and_free_column_order(tmp_path):
     columns = ("Bemerkung", *reversed(YOUTH_OFFICE_COLUMNS))
     row = youth_office_row(Angebot='"Eltern; Kind"', Bemerkung="ignored")
     path = write_export(tmp_path / "x.csv", [row], columns=columns)
-    export = read_export(path, YOUTH_OFFICE_COLUMNS)
-    assert export.rows[0].get("Angebot") == "Eltern; Kind"
-    assert export.rows[0].line == 2
+    _, rows = read_export(path, YOUTH_OFFICE_COLUMNS)
+    assert rows[0].get("Angebot") == "Eltern; Kind"
+    assert rows[0].line == 2
 
 
 def test_wrong_delimiter_fails_before_anything(tmp_path):

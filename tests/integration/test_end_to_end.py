@@ -56,8 +56,8 @@ def test_ingest_route_and_tail(worker, topics, unique_export, pseudonym_key):
     path, tag = unique_export
     result = topics.hub("ingest", str(path))
     assert result.returncode == 1, result.stderr  # one row rejected, the rest published
-    assert ("3 events published to agency.jugendamt-kamen.outbox, 1 row rejected "
-            "(dead-lettered to hub.dlq), 1 duplicate row skipped") in result.stdout
+    assert ("5 rows read, 3 events published to agency.jugendamt-kamen.outbox, 1 row "
+            "rejected (dead-lettered to hub.dlq), 1 duplicate row skipped") in result.stdout
     assert "row 6: Datum '31.02.2026' is not a date" in result.stderr
 
     events = convert_file(path, load_agencies(), pseudonym_key).events

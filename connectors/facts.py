@@ -1,0 +1,213 @@
+"""What a connector knows about one event before it becomes an envelope.
+
+Every export format (and the SDK) fills an :class:`EventFacts` or :class:`ConsentFacts`;
+:func:`build_envelope` and :func:`build_consent_envelope` turn them into pseudonymised
+envelopes with deterministic ids. The person's names and birth date are used for the
+pseudonym and the life phase and go no further.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from pydantic import ValidationError
+
+from connectors.pseudonym import pseudonym
+from hub.agencies import AgencyDirectory
+from hub.contract.models import Envelope
+from hub.contract.vocabulary import EventType
+from hub.errors import HubError
+from hub.settings import PseudonymKey
+
+# Namespace of the hub's deterministic event ids (uuid5 over agency, record, type, date).
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b7e-3d0a-5c55-9a51-756e6e612d68")
+
+# (phase, first age in years that no longer belongs to it)
+LIFE_PHASES = (
+    ("rund_um_geburt", 1),
+    ("kleinkind", 3),
+    ("kita", 6),
+    ("grundschule", 10),
+    ("sek1", 16),
+    ("uebergang_beruf", 25),
+)
+
+
+class RowError(HubError):
+    """Facts that cannot become an event; ``problems`` lists everything wrong with them."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Person:
+    """Identifying data: used for the pseudonym and the age, never printed or published."""
+
+    given_name: str = field(repr=False)
+    family_name: str = field(repr=False)
+    birth_date: date = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Person(<identifying data withheld>)"
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    agency_id: str
+    record_id: str
+    event_type: str
+    on: date
+    person: Person
+    municipality: str
+    purpose: str
+    recipient: str | None = None
+    handover_id: str | None = None
+    offer_category: str | None = None
+    screening_kind: str | None = None
+    support_category: str | None = None
+    per_person: bool = False  # record_id names a household: the id also needs the person
+
+
+@dataclass(frozen=True)
+class ConsentFacts:
+    agency_id: str
+    consent_id: str
+    granted: bool
+    person: Person
+    municipality: str
+    purpose: str
+    recipients: tuple[str, ...]
+    valid_from: date
+    valid_to: date | None
+    recorded_on: date
+
+
+def life_phase(birth: date, at: date) -> str | None:
+    """The chain's life phase at ``at``; None beyond the chain (25 and older)."""
+    age = at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+    for phase, limit in LIFE_PHASES:
+        if age < limit:
+            return phase
+    return None
+
+
+def event_id(agency_id: str, record_id: str, event_type: str, on: date) -> str:
+    """Deterministic: re-importing an export yields the same ids."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{agency_id}|{record_id}|{event_type}|{on}"))
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _phase(person: Person, on: date, problems: list[str]) -> str | None:
+    phase = life_phase(person.birth_date, on)
+    if phase is None:
+        problems.append("the person is 25 or older at the event: beyond the prevention chain")
+    return phase
+
+
+def _known(agencies: AgencyDirectory, agency_id: str, what: str, problems: list[str]) -> None:
+    if agency_id not in agencies:
+        problems.append(f"{what} {agency_id!r} is not a known agency id")
+
+
+def _envelope(**fields) -> Envelope:
+    """Validate against the contract; its complaints become row problems (without values)."""
+    try:
+        return Envelope(**fields)
+    except ValidationError as exc:
+        raise RowError([f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                        for e in exc.errors()]) from None
+
+
+def build_envelope(facts: EventFacts, key: PseudonymKey, agencies: AgencyDirectory) -> Envelope:
+    """The envelope for ``facts``; RowError with every problem when it cannot be built."""
+    problems: list[str] = []
+    phase = _phase(facts.person, facts.on, problems)
+    etype = EventType(facts.event_type)
+    payload: dict[str, str | None] = {}
+    recipient = correlation = None
+    if etype.value.startswith("offer."):
+        payload["offer_category"] = facts.offer_category
+        if not facts.offer_category:
+            problems.append(f"{etype.value} needs an offer name")
+    elif etype is EventType.SCREENING_COMPLETED:
+        payload = {"screening_kind": facts.screening_kind,
+                   "support_category": facts.support_category}
+    elif etype.value.startswith("handover."):
+        correlation = payload["handover_id"] = facts.handover_id
+        if not facts.handover_id:
+            problems.append(f"{etype.value} needs a handover id")
+        if etype is EventType.HANDOVER_REQUESTED:
+            recipient = facts.recipient
+            if not recipient:
+                problems.append("handover.requested needs a recipient agency (Zielstelle)")
+            else:
+                _known(agencies, recipient, "recipient", problems)
+    else:
+        problems.append(f"{etype.value} cannot come from an agency export")
+    if problems:
+        raise RowError(problems)
+    subject = pseudonym(key, facts.person.given_name, facts.person.family_name,
+                        facts.person.birth_date)
+    record = f"{facts.record_id}/{subject}" if facts.per_person else facts.record_id
+    return _envelope(
+        id=event_id(facts.agency_id, record, etype.value, facts.on),
+        type=etype,
+        source=facts.agency_id,
+        time=start_of_day(facts.on),
+        subject=subject,
+        key_id=key.key_id,
+        municipality=facts.municipality,
+        life_phase=phase,
+        purpose=facts.purpose,
+        recipient=recipient,
+        correlation_id=correlation,
+        payload=payload,
+    )
+
+
+def build_consent_envelope(
+    facts: ConsentFacts, key: PseudonymKey, agencies: AgencyDirectory
+) -> Envelope:
+    """A consent's state as an event: granted, or revoked from ``recorded_on`` on."""
+    problems: list[str] = []
+    phase = _phase(facts.person, facts.recorded_on, problems)
+    if not facts.recipients:
+        problems.append("a consent needs at least one recipient (Empfaenger)")
+    for recipient in facts.recipients:
+        _known(agencies, recipient, "recipient", problems)
+    if facts.valid_to and facts.valid_to < facts.valid_from:
+        problems.append(f"Gueltig_bis {facts.valid_to:%d.%m.%Y} is before Gueltig_ab "
+                        f"{facts.valid_from:%d.%m.%Y}")
+    if problems:
+        raise RowError(problems)
+    etype = EventType.CONSENT_GRANTED if facts.granted else EventType.CONSENT_REVOKED
+    payload = {
+        "consent_id": facts.consent_id,
+        "recipients": facts.recipients,
+        "valid_from": facts.valid_from,
+        "valid_to": facts.valid_to,
+        "recorded_at": start_of_day(facts.recorded_on),
+    }
+    if not facts.granted:
+        payload["effective_at"] = start_of_day(facts.recorded_on)
+    return _envelope(
+        id=event_id(facts.agency_id, facts.consent_id, etype.value, facts.recorded_on),
+        type=etype,
+        source=facts.agency_id,
+        time=start_of_day(facts.recorded_on),
+        subject=pseudonym(key, facts.person.given_name, facts.person.family_name,
+                          facts.person.birth_date),
+        key_id=key.key_id,
+        municipality=facts.municipality,
+        life_phase=phase,
+        purpose=facts.purpose,
+        correlation_id=facts.consent_id,
+        payload=payload,
+    )

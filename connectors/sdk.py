@@ -1,0 +1,143 @@
+"""Publish events straight from agency software, without an export file.
+
+The same checks, pseudonymisation and deterministic ids as ``hub ingest``: values may be
+given in the contract's words (``handover.requested``, ``fruehe_hilfen``, ``kamen``) or in
+the German words of the exports (``Übergabe angefragt``, ``Frühe Hilfen``, ``Kamen``)::
+
+    from datetime import date
+    from connectors.sdk import AgencyConnector, Person
+
+    with AgencyConnector.from_settings("jugendamt-kamen") as hub:
+        event = hub.publish("Übergabe angefragt", record_id="JA-KAM-2026-0201",
+                            on=date(2026, 11, 2), person=Person("Mia", "Schröder",
+                            date(2025, 2, 14)), town="Kamen", purpose="Frühe Hilfen",
+                            recipient="gesundheitsamt-kreis-unna", handover_id="UE-KAM-0020")
+
+A call returns once the broker has acknowledged the event (acks=all, idempotent producer);
+problems raise :class:`~connectors.facts.RowError` listing every problem, or
+:class:`~hub.errors.BrokerError` when the broker does not answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from connectors import vocabulary
+from connectors.facts import (
+    ConsentFacts,
+    EventFacts,
+    Person,
+    RowError,
+    build_consent_envelope,
+    build_envelope,
+)
+from hub.agencies import AgencyDirectory, load_agencies
+from hub.contract.codec import get_codec
+from hub.contract.models import Envelope
+from hub.contract.vocabulary import EventType, Municipality, Purpose
+from hub.errors import BrokerError, InputError
+from hub.settings import PseudonymKey, Settings
+
+__all__ = ["AgencyConnector", "Person", "RowError"]
+
+
+def _either(value: str | None, canonical: set[str], german: Callable[[str], str | None],
+            what: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    if value in canonical:
+        return value
+    mapped = german(value)
+    if mapped is None:
+        problems.append(f"{what} {value!r} is not known")
+    return mapped
+
+
+class AgencyConnector:
+    """One agency's connection to the hub: validates, pseudonymises and publishes."""
+
+    def __init__(self, agency_id: str, key: PseudonymKey, producer,
+                 agencies: AgencyDirectory | None = None, ack_timeout: float = 30.0):
+        self.agencies = agencies or load_agencies()
+        agency = self.agencies.get(agency_id)
+        if agency is None or not agency.exchanges_events:
+            raise InputError(f"{agency_id!r} is not an agency with an outbox "
+                             "(deploy/agencies.yaml)")
+        self.agency = agency
+        self.key = key
+        self.producer = producer
+        self.ack_timeout = ack_timeout
+        self._codec = get_codec()
+
+    @classmethod
+    def from_settings(cls, agency_id: str, settings: Settings | None = None) -> AgencyConnector:
+        """Connect with the ``HUB_`` settings (bootstrap servers, key file)."""
+        from hub.kafka_io import producer
+
+        settings = settings or Settings()
+        key = settings.pseudonym_key
+        return cls(agency_id, key, producer(settings.bootstrap, f"sdk-{agency_id}"))
+
+    def __enter__(self) -> AgencyConnector:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+
+    def publish(self, event: str, *, record_id: str, on: date, person: Person, town: str,
+                purpose: str, recipient: str | None = None, handover_id: str | None = None,
+                offer: str | None = None, screening: str | None = None,
+                result: str | None = None) -> Envelope:
+        """Publish one offer, handover or screening event; returns the published envelope."""
+        problems: list[str] = []
+        etype = _either(event, {t.value for t in EventType}, vocabulary.event_type, "event",
+                        problems)
+        facts_kwargs = dict(
+            agency_id=self.agency.id, record_id=record_id, event_type=etype, on=on,
+            person=person,
+            municipality=_either(town, {m.value for m in Municipality},
+                                 vocabulary.municipality, "town", problems),
+            purpose=_either(purpose, {p.value for p in Purpose}, vocabulary.purpose,
+                            "purpose", problems),
+            recipient=recipient, handover_id=handover_id, offer_category=offer,
+            screening_kind=_either(screening, set(vocabulary.SCREENING_WORDS),
+                                   vocabulary.screening_kind, "screening", problems),
+            support_category=_either(result, set(vocabulary.SUPPORT_CATEGORY_WORDS),
+                                     vocabulary.support_category, "result", problems),
+        )
+        if problems:
+            raise RowError(problems)
+        return self._send(build_envelope(EventFacts(**facts_kwargs), self.key, self.agencies))
+
+    def publish_consent(self, *, consent_id: str, granted: bool, person: Person, town: str,
+                        purpose: str, recipients: list[str], valid_from: date,
+                        valid_to: date | None, recorded_on: date) -> Envelope:
+        """Publish a consent's current state (granted, or withdrawn as of ``recorded_on``)."""
+        problems: list[str] = []
+        municipality = _either(town, {m.value for m in Municipality}, vocabulary.municipality,
+                               "town", problems)
+        canonical_purpose = _either(purpose, {p.value for p in Purpose}, vocabulary.purpose,
+                                    "purpose", problems)
+        if problems:
+            raise RowError(problems)
+        facts = ConsentFacts(self.agency.id, consent_id, granted, person, municipality,
+                             canonical_purpose, tuple(recipients), valid_from, valid_to,
+                             recorded_on)
+        return self._send(build_consent_envelope(facts, self.key, self.agencies))
+
+    def _send(self, envelope: Envelope) -> Envelope:
+        from kafka.errors import KafkaError
+
+        future = self.producer.send(self.agency.outbox, key=envelope.subject.encode(),
+                                    value=self._codec.encode(envelope))
+        try:
+            future.get(timeout=self.ack_timeout)
+        except KafkaError as exc:
+            raise BrokerError(f"event {envelope.id} was not acknowledged by the broker: "
+                              f"{exc}") from exc
+        return envelope
