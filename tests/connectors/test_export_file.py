@@ -4,12 +4,12 @@ import pytest
 
 from connectors.export_file import agency_from_filename, open_export
 from hub.errors import InputError
+from tests.exports import YOUTH_OFFICE_COLUMNS, write_export, youth_office_row
 
 
 def read_export(path, required, encoding=None):
     export = open_export(path, required, encoding)
     return export, list(export.rows())
-from tests.exports import YOUTH_OFFICE_COLUMNS, write_export, youth_office_row
 
 
 def test_utf8_with_bom_and_trailing_empty_lines(tmp_path):
