@@ -1,0 +1,128 @@
+"""Inbox events as CSV in the agencies' German vocabulary (pure: no files, no Kafka).
+
+One row per event, ``;``-separated, header line, ``\\r\\n`` line ends, UTF-8. Every envelope
+field except ``schema_version`` and every payload field of the twelve event types has its own
+column; a column that does not apply to an event type stays empty. docs/delivery.md lists the
+columns for agency IT staff.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import date, datetime
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from connectors.vocabulary import (
+    EVENT_WORDS,
+    PURPOSE_WORDS,
+    SCREENING_WORDS,
+    SUPPORT_CATEGORY_WORDS,
+    TOWN_WORDS,
+)
+from hub.contract.models import Envelope
+
+LOCAL_TIME = ZoneInfo("Europe/Berlin")
+"""Dates and times in the files are local time of Kreis Unna, not UTC."""
+
+ENVELOPE_COLUMNS = (
+    "Ereignis-ID", "Ereignis", "Datum", "Uhrzeit", "Absender", "Empfaenger", "Pseudonym",
+    "Schluessel-ID", "Gemeinde", "Lebensphase", "Zweck", "Korrelations-ID",
+)
+
+PAYLOAD_COLUMNS: dict[str, tuple[str, dict[str, str] | None]] = {
+    # payload field: (column, German words for its values or None for the value as it is)
+    "handover_id": ("Uebergabe-ID", None),
+    "offer_category": ("Angebot", None),
+    "screening_kind": ("Untersuchung", SCREENING_WORDS),
+    "support_category": ("Ergebnis", SUPPORT_CATEGORY_WORDS),
+    "consent_id": ("Einwilligungs-ID", None),
+    "recipients": ("Einwilligung-Empfaenger", None),
+    "valid_from": ("Gueltig-ab", None),
+    "valid_to": ("Gueltig-bis", None),
+    "recorded_at": ("Erfasst-am", None),
+    "effective_at": ("Wirksam-ab", None),
+    "requested_by": ("Angefragt-von", None),
+    "waiting_for": ("Wartet-auf", None),
+    "deadline": ("Frist", None),
+}
+"""Where each payload field of the contract goes; tests prove every field is listed."""
+
+COLUMNS = ENVELOPE_COLUMNS + tuple(column for column, _ in PAYLOAD_COLUMNS.values())
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting like this would be run as a formula by spreadsheet programs."""
+
+
+def german_date(value: date) -> str:
+    """``TT.MM.JJJJ``; a point in time is taken in local time first."""
+    if isinstance(value, datetime):
+        value = value.astimezone(LOCAL_TIME)
+    return value.strftime("%d.%m.%Y")
+
+
+def german_timestamp(value: datetime) -> str:
+    """``TT.MM.JJJJ HH:MM:SS`` in local time (Europe/Berlin)."""
+    return value.astimezone(LOCAL_TIME).strftime("%d.%m.%Y %H:%M:%S")
+
+
+def cell_text(value: object, words: dict[str, str] | None = None) -> str:
+    """One payload value as text: a German word if ``words`` has one, dates in German
+    notation, lists comma-separated, anything else as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        value = value.value
+    if words is not None and isinstance(value, str):
+        return words.get(value, value)
+    if isinstance(value, datetime):
+        return german_timestamp(value)
+    if isinstance(value, date):
+        return german_date(value)
+    if isinstance(value, tuple | list):
+        return ",".join(cell_text(item) for item in value)
+    return str(value)
+
+
+def envelope_row(envelope: Envelope) -> dict[str, str]:
+    """The CSV row of one event: a value (possibly empty) for every column of ``COLUMNS``."""
+    local = envelope.time.astimezone(LOCAL_TIME)
+    row = dict.fromkeys(COLUMNS, "")
+    row.update({
+        "Ereignis-ID": envelope.id,
+        "Ereignis": cell_text(envelope.type, EVENT_WORDS),
+        "Datum": local.strftime("%d.%m.%Y"),
+        "Uhrzeit": local.strftime("%H:%M:%S"),
+        "Absender": envelope.source,
+        "Empfaenger": envelope.recipient or "",
+        "Pseudonym": envelope.subject,
+        "Schluessel-ID": envelope.key_id,
+        "Gemeinde": cell_text(envelope.municipality, TOWN_WORDS),
+        "Lebensphase": cell_text(envelope.life_phase),
+        "Zweck": cell_text(envelope.purpose, PURPOSE_WORDS),
+        "Korrelations-ID": envelope.correlation_id or "",
+    })
+    payload = envelope.payload
+    for field in type(payload).model_fields:
+        column, words = PAYLOAD_COLUMNS[field]
+        row[column] = cell_text(getattr(payload, field), words)
+    return row
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix ``'`` to a cell that a spreadsheet would run as a formula (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def render_csv(envelopes: Iterable[Envelope]) -> bytes:
+    """The content of one batch file: header line and one row per event, UTF-8."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter=";", quotechar='"',
+                            lineterminator="\r\n")
+    writer.writeheader()
+    for envelope in envelopes:
+        row = envelope_row(envelope)
+        writer.writerow({column: neutralise_formula(text) for column, text in row.items()})
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,153 @@
+"""The Kafka side of ``hub deliver``: read one agency's inbox, commit, dead-letter.
+
+The deliverer takes all partitions of the inbox itself (no group rebalancing): it decides
+where each partition starts (:func:`start_offsets`) and commits offsets to its consumer group
+only after the events up to there were handed over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from contextlib import contextmanager
+
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from hub.agencies import Agency
+from hub.deadletter import DLQ_TOPIC, worker_dead_letter
+from hub.errors import BrokerError, HubError
+from hub.kafka_io import consumer, producer
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_S = 30
+
+
+def start_offsets(partitions: Iterable[int], committed: dict[int, int | None],
+                  written: dict[int, int], from_beginning: bool = False) -> dict[int, int | None]:
+    """Where to start reading each partition; None means at the oldest retained record.
+
+    ``written`` (the next offsets recorded by batch files in the target folder) always
+    wins over an older commit: a crash between writing a file and committing must not write
+    it twice. The group's commit counts too (files may have been taken away since), unless
+    ``from_beginning``.
+    """
+    starts: dict[int, int | None] = {}
+    for partition in partitions:
+        candidates = [written.get(partition)]
+        if not from_beginning:
+            candidates.append(committed.get(partition))
+        known = [offset for offset in candidates if offset is not None]
+        starts[partition] = max(known) if known else None
+    return starts
+
+
+class Inbox:
+    """All partitions of ``agency.<id>.inbox`` for one consumer group."""
+
+    def __init__(self, bootstrap: str, agency: Agency, group: str, max_records: int):
+        self.bootstrap = bootstrap
+        self.topic = agency.inbox
+        self.agency_id = agency.id
+        self._max_records = max_records
+        self._dlq = None
+        self._consumer = consumer(
+            bootstrap, group_id=group, client_id=f"hub-deliver-{agency.id}",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )
+        try:
+            self.partitions = [TopicPartition(self.topic, p)
+                               for p in sorted(self._partition_ids(self.topic))]
+            self._partition_ids(DLQ_TOPIC)
+            self._consumer.assign(self.partitions)
+        except BaseException:
+            self._consumer.close(autocommit=False)
+            raise
+
+    def start(self, written: dict[int, int], from_beginning: bool) -> dict[int, int | None]:
+        """Position every partition (see :func:`start_offsets`); returns the positions."""
+        with self._broker_call("reading the committed offsets"):
+            committed = {tp.partition: self._consumer.committed(tp) for tp in self.partitions}
+            oldest = self._consumer.beginning_offsets(self.partitions)
+            ends = self._consumer.end_offsets(self.partitions)
+        starts = start_offsets([tp.partition for tp in self.partitions], committed, written,
+                               from_beginning)
+        for tp in self.partitions:
+            start = starts[tp.partition]
+            if start is None:
+                self._consumer.seek_to_beginning(tp)
+                continue
+            if start > ends[tp]:
+                where = ("the batch files in the folder record" if start == written.get(
+                    tp.partition) else "the consumer group committed")
+                raise HubError(
+                    f"{where} delivery of {self.topic} up to offset {start - 1} of partition "
+                    f"{tp.partition}, but that partition has only {ends[tp]} offsets: was the "
+                    "topic deleted and created again? Then move the old batch files away, "
+                    "or use another --group")
+            if start < oldest[tp]:
+                log.error("%s[%d]: offsets %d to %d were deleted by retention before they "
+                          "were delivered", self.topic, tp.partition, start, oldest[tp] - 1)
+                start = oldest[tp]
+            self._consumer.seek(tp, start)
+        return starts
+
+    def poll(self, timeout_s: float) -> list[ConsumerRecord]:
+        """The next records (at most ``max_records``), ordered by partition and offset."""
+        with self._broker_call("reading"):
+            batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000),
+                                          max_records=self._max_records)
+        return [record for tp in sorted(batches) for record in batches[tp]]
+
+    def caught_up(self) -> bool:
+        """True when every partition has been read up to its current end."""
+        with self._broker_call("reading the end offsets"):
+            ends = self._consumer.end_offsets(self.partitions)
+            return all(self._consumer.position(tp) >= ends[tp] for tp in self.partitions)
+
+    def commit(self, next_offsets: dict[int, int]) -> None:
+        """Record that every record before ``next_offsets[partition]`` was handed over."""
+        offsets = {TopicPartition(self.topic, partition): OffsetAndMetadata(offset, "", -1)
+                   for partition, offset in next_offsets.items()}
+        with self._broker_call("committing offsets"):
+            self._consumer.commit(offsets)
+
+    def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        """Send ``record`` with its reason to the dead-letter topic and wait for the broker."""
+        if self._dlq is None:
+            self._dlq = producer(self.bootstrap, client_id=f"hub-deliver-{self.agency_id}")
+        value = worker_dead_letter("deliver", record.topic, record.partition, record.offset,
+                                   record.value, [reason])
+        with self._broker_call(f"dead-lettering {record.topic}[{record.partition}]"
+                               f"@{record.offset}"):
+            self._dlq.send(DLQ_TOPIC, key=record.topic.encode(), value=value).get(
+                SEND_TIMEOUT_S)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+        if self._dlq is not None:
+            self._dlq.close()
+
+    # ------------------------------------------------------------------------- internals
+    def _partition_ids(self, topic: str) -> set[int]:
+        with self._broker_call(f"looking up {topic}"):
+            ids = self._consumer.partitions_for_topic(topic)
+        if not ids:
+            raise BrokerError(f"topic {topic} does not exist at {self.bootstrap}; run "
+                              "`hub topics apply` first")
+        return ids
+
+    def _broker_call(self, what: str):
+        return _kafka_errors(f"{what} at {self.bootstrap}")
+
+
+@contextmanager
+def _kafka_errors(what: str):
+    """Turn a kafka-python error into a BrokerError that says what was being done."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise BrokerError(f"{what} failed: {exc}") from exc

@@ -1,0 +1,24 @@
+"""Prometheus metrics of ``hub deliver`` (labels bounded: agency id and channel only).
+
+Dead letters are counted in the hub-wide ``hub_dead_letters_total`` (``hub.metrics``) with
+``stage="deliver"``, like those of every other stage.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+EVENTS_DELIVERED = Counter(
+    "hub_deliver_events_total",
+    "Inbox events handed to their agency, by agency and channel (dir, webhook).",
+    ["agency", "channel"],
+)
+FILES_WRITTEN = Counter(
+    "hub_deliver_files_total", "Batch files written by `hub deliver --to-dir`, by agency.",
+    ["agency"],
+)
+WEBHOOK_RETRIES = Counter(
+    "hub_deliver_webhook_retries_total",
+    "Webhook attempts that failed and were retried, by agency.",
+    ["agency"],
+)
