@@ -28,6 +28,7 @@ from hub.deadletter import DLQ_TOPIC, connector_dead_letter
 from hub.errors import InputError
 from hub.metrics import CONNECTOR_ROWS
 from hub.settings import PseudonymKey
+from hub.wording import counted
 
 CONSENT = "consent"
 FORMAT_NAMES = (*FORMATS, CONSENT)
@@ -49,6 +50,24 @@ class Summary:
     duplicates: int = 0
     superseded: int = 0
     unacknowledged: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return self.rows - self.rejected - self.duplicates - self.superseded
+
+    def describe(self, topic: str, dry_run: bool = False) -> str:
+        """One line for people: rows read, events published, rejected, duplicates."""
+        parts = [f"{counted(self.rows, 'row')} read",
+                 f"{counted(self.events, 'event')} "
+                 + ("would be published" if dry_run else f"published to {topic}"),
+                 f"{counted(self.rejected, 'row')} rejected"]
+        if self.rejected and not dry_run:
+            parts[-1] += " (dead-lettered to hub.dlq)"
+        if self.duplicates:
+            parts.append(f"{counted(self.duplicates, 'duplicate row')} skipped")
+        if self.superseded:
+            parts.append(f"{counted(self.superseded, 'older consent state')} superseded")
+        return ", ".join(parts)
 
     def count(self, outcome: Outcome) -> None:
         self.rows += 1

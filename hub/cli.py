@@ -85,9 +85,6 @@ def cmd_schemas(args) -> int:
 
 
 # ---------------------------------------------------------------------------- ingest
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
 
 def cmd_ingest(args) -> int:
     from connectors.ingest import Conversion, publish
@@ -120,19 +117,8 @@ def cmd_ingest(args) -> int:
             summary = publish(conversion, kp, report=report, progress=progress)
         finally:
             kp.close()
-    events = summary.rows - summary.rejected - summary.duplicates - summary.superseded
-    parts = [f"{path.name} ({conversion.format} export, {conversion.export.encoding}): "
-             f"{_count(summary.rows, 'row')} read",
-             f"{_count(events, 'event')} "
-             + ("would be published" if args.dry_run else f"published to {conversion.topic}"),
-             f"{_count(summary.rejected, 'row')} rejected"]
-    if summary.rejected and not args.dry_run:
-        parts[-1] += " (dead-lettered to hub.dlq)"
-    if summary.duplicates:
-        parts.append(f"{_count(summary.duplicates, 'duplicate row')} skipped")
-    if summary.superseded:
-        parts.append(f"{_count(summary.superseded, 'older consent state')} superseded")
-    print(", ".join(parts))
+    print(f"{path.name} ({conversion.format} export, {conversion.export.encoding}): "
+          + summary.describe(conversion.topic, dry_run=args.dry_run))
     if summary.unacknowledged:
         report(f"NOT acknowledged by the broker ({len(summary.unacknowledged)}), re-run the "
                "import (ids are deterministic, nothing is doubled):")

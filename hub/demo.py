@@ -114,12 +114,7 @@ def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> 
             for path in example_exports():
                 conversion = Conversion(path, agencies, key)
                 summary = publish(conversion, kp, report=lambda m: say(f"  {m}"))
-                say(f"ingested {path.name}: {summary.published} events to {conversion.topic}"
-                    + (f", {summary.rejected} rows rejected" if summary.rejected else "")
-                    + (f", {summary.duplicates} duplicate rows skipped"
-                       if summary.duplicates else "")
-                    + (f", {summary.superseded} older consent states superseded"
-                       if summary.superseded else ""))
+                say(f"ingested {path.name}: {summary.describe(conversion.topic)}")
         finally:
             kp.close()
         say(f"waiting for {expected} deliveries in the agency inboxes:")

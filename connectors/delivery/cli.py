@@ -15,9 +15,10 @@ from connectors.delivery.inbox import Inbox
 from connectors.delivery.loops import DeliveryReport, deliver_to_directory, deliver_to_webhook
 from connectors.delivery.webhook import WebhookSender, check_webhook_url, shown_url
 from hub.agencies import Agency, load_agencies
-from hub.cli import _count, _settings
+from hub.cli import _settings
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import ConfigError, HubError
+from hub.wording import counted
 
 DESCRIPTION = """\
 Deliver the inbox of an agency (agency.<id>.inbox) to the agency, so that it needs no
@@ -157,12 +158,12 @@ def _run(bootstrap: str, agency: Agency, group: str, args, stop: threading.Event
 
 
 def _summary(agency: Agency, target: str, report: DeliveryReport, to_dir: bool) -> str:
-    delivered = f"{_count(report.events, 'event')} delivered"
+    delivered = f"{counted(report.events, 'event')} delivered"
     if to_dir:
-        delivered += f" in {_count(report.files, 'file')}"
+        delivered += f" in {counted(report.files, 'file')}"
     line = f"{agency.inbox} -> {target}: {delivered}"
     if report.dead_letters:
-        line += f", {_count(report.dead_letters, 'message')} dead-lettered to {DLQ_TOPIC}"
+        line += f", {counted(report.dead_letters, 'message')} dead-lettered to {DLQ_TOPIC}"
     return line
 
 

@@ -40,8 +40,14 @@ def needles() -> set[bytes]:
     texts = set()
     for given, family, birth in PEOPLE:
         texts |= spellings(given) | spellings(family) | date_formats(birth)
-    return {t.encode(enc) for t in texts for enc in ("utf-8", "cp1252", "utf-16-le")
-            if t.encode(enc, errors="ignore")}
+    encoded = set()
+    for text in texts:
+        for enc in ("utf-8", "cp1252", "utf-16-le"):
+            try:
+                encoded.add(text.encode(enc))
+            except UnicodeEncodeError:  # "ı" has no Windows-1252 form
+                pass
+    return encoded
 
 
 def every_record(bootstrap: str):
