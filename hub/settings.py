@@ -12,6 +12,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -51,6 +52,22 @@ class Settings(BaseSettings):
         description="File holding the pseudonymisation (linkage) key, at least 32 bytes.",
     )
     app_id: str = Field(default="unna-hub", description="Faust application id (consumer group).")
+    hold_window_hours: float = Field(
+        default=24.0, gt=0,
+        description="How long an event without a covering consent waits (processing time).",
+    )
+    dedupe_retention_days: float = Field(
+        default=90.0, gt=0, description="How long an event id is remembered as delivered.",
+    )
+    clock_start: datetime | None = Field(
+        default=None, description="Simulated time at HUB_CLOCK_ANCHOR (default: real time).",
+    )
+    clock_anchor: datetime | None = Field(
+        default=None, description="Real time at which the clock shows HUB_CLOCK_START.",
+    )
+    clock_speed: float = Field(
+        default=1.0, gt=0, description="Simulated seconds per real second.",
+    )
     log_level: str = Field(default="info", description="Log level of the workers.")
 
     @property

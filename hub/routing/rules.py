@@ -2,90 +2,173 @@
 
 ``Router.decide`` runs the steps every event goes through:
 
-1. the envelope's ``source`` must be the agency whose outbox it arrived on;
-2. the routing rules name candidate recipients for the event type;
-3. each candidate is checked on its own by the policies (known agency, has an inbox; the
-   consent policy and the dedupe step slot in here) and becomes a delivery or a refusal
-   with a reason.
+1. the envelope's ``source`` must be the agency whose outbox it arrived on (else: dead
+   letter);
+2. consent events update the ledger and go to no inbox; purposes such as ``statistik`` and
+   types routed to ``none`` go to no inbox either;
+3. the routing rules (``deploy/routing.yaml``) name the candidate recipients;
+4. each candidate is checked on its own: a known agency with an inbox, not delivered before
+   (dedupe), and covered by consent. It becomes a delivery, a duplicate or a refusal with
+   its reason. When the decision depends on something not known yet (no consent of the
+   family names the recipient; the handover request not seen yet) the event is held, and
+   decided again when the family's next event arrives or, with ``final``, when the hold
+   window ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from hub.agencies import AgencyDirectory
+from hub.consent.ledger import ALLOWED, REFUSED, ConsentState, chain_partners, check
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType
+from hub.errors import ConfigError
+from hub.paths import DEPLOY_DIR
+from hub.yamlfile import read_yaml
 
-# A policy looks at one (event, recipient) pair and returns a refusal reason, or None.
-Policy = Callable[[Envelope, str], "str | None"]
+ROUTING_FILE = DEPLOY_DIR / "routing.yaml"
+TARGETS = ("recipient", "requester", "chain_partners", "none")
+CONSENT_TYPES = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    routes: dict[EventType, str]
+    no_inbox_purposes: frozenset[str]
+
+    @classmethod
+    def load(cls, path: Path = ROUTING_FILE) -> RoutingRules:
+        raw = read_yaml(path, "routing table")
+        routes, problems = {}, []
+        for name, target in (raw.get("routes") or {}).items():
+            try:
+                etype = EventType(name)
+            except ValueError:
+                problems.append(f"unknown event type {name!r}")
+                continue
+            if target not in TARGETS:
+                problems.append(f"{name}: unknown target {target!r} (one of {TARGETS})")
+            routes[etype] = target
+        if problems:
+            raise ConfigError(f"{path}: " + "; ".join(problems))
+        return cls(routes, frozenset(raw.get("no_inbox_purposes") or ()))
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """What the router knows about the event's family when it decides."""
+
+    now: datetime
+    consents: Sequence[ConsentState] = ()
+    requester: str | None = None  # of the handover the event belongs to, if known
+    seen: Callable[[str, str], bool] = lambda recipient, event_id: False
 
 
 @dataclass(frozen=True)
 class Delivery:
     recipient: str
     topic: str
+    consent_id: str
 
 
 @dataclass(frozen=True)
 class Refusal:
     recipient: str | None
     reason: str
+    consent_id: str | None = None
 
 
 @dataclass
 class Decision:
     deliveries: list[Delivery] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)  # reasons to dead-letter the event
-
-
-def recipient_field(envelope: Envelope) -> list[str]:
-    """The agency named in the envelope's ``recipient``."""
-    return [envelope.recipient] if envelope.recipient else []
-
-
-# Event type -> how to find the candidate recipients. Types not listed go to no inbox.
-DEFAULT_RULES: dict[EventType, Callable[[Envelope], list[str]]] = {
-    EventType.HANDOVER_REQUESTED: recipient_field,
-}
+    duplicates: list[str] = field(default_factory=list)
+    hold: str | None = None  # the event waits; the reason why
+    not_routed: str | None = None  # the event goes to no inbox; the reason why
+    rejected: list[str] = field(default_factory=list)  # dead-letter the event
 
 
 class Router:
-    def __init__(
-        self,
-        agencies: AgencyDirectory,
-        rules: dict[EventType, Callable[[Envelope], list[str]]] | None = None,
-        policies: Sequence[Policy] = (),
-    ):
+    def __init__(self, agencies: AgencyDirectory, rules: RoutingRules | None = None):
         self.agencies = agencies
-        self.rules = DEFAULT_RULES if rules is None else rules
-        self.policies = [self._known_recipient, *policies]
+        self.rules = rules or RoutingRules.load()
 
-    def decide(self, envelope: Envelope, arrived_on: str) -> Decision:
+    def decide(self, envelope: Envelope, arrived_on: str, ctx: RoutingContext,
+               final: bool = False) -> Decision:
         decision = Decision()
         sender = self.agencies.agency_of_outbox(arrived_on)
         if sender is None or sender.id != envelope.source:
             decision.rejected.append(
-                f"source {envelope.source!r} arrived on {arrived_on}, which is not its outbox"
-            )
+                f"source {envelope.source!r} arrived on {arrived_on}, which is not its outbox")
             return decision
-        rule = self.rules.get(envelope.type)
-        if rule is None:
+        if envelope.type in CONSENT_TYPES:
+            decision.not_routed = "consent: recorded in the consent ledger"
             return decision
-        candidates = rule(envelope)
-        if not candidates:
-            decision.refusals.append(Refusal(None, f"{envelope.type.value} names no recipient"))
-        for recipient in dict.fromkeys(candidates):
-            reason = next((r for p in self.policies if (r := p(envelope, recipient))), None)
+        if envelope.purpose.value in self.rules.no_inbox_purposes:
+            decision.not_routed = f"purpose {envelope.purpose.value}: analytics only"
+            return decision
+        target = self.rules.routes.get(envelope.type, "none")
+        if target == "none":
+            decision.not_routed = f"{envelope.type.value}: analytics only"
+            return decision
+        candidates = self._candidates(envelope, target, ctx, decision, final)
+        if decision.hold or not candidates:
+            return decision
+        undecided = []
+        for recipient in candidates:
+            reason = self._no_inbox(recipient)
             if reason:
                 decision.refusals.append(Refusal(recipient, reason))
+                continue
+            if ctx.seen(recipient, envelope.id):
+                decision.duplicates.append(recipient)
+                continue
+            verdict = check(ctx.consents, envelope.purpose.value, recipient, envelope.time,
+                            ctx.now)
+            if verdict.status == ALLOWED:
+                decision.deliveries.append(Delivery(recipient, self.agencies.get(recipient)
+                                                    .inbox, verdict.consent_id))
+            elif verdict.status == REFUSED or final:
+                decision.refusals.append(Refusal(recipient, verdict.reason, verdict.consent_id))
             else:
-                decision.deliveries.append(Delivery(recipient, self.agencies.get(recipient).inbox))
+                undecided.append(verdict.reason)
+        if undecided and not decision.deliveries and not decision.refusals:
+            decision.hold = undecided[0]
+        elif undecided:  # some recipients decided: the rest cannot wait for them alone
+            decision.refusals += [Refusal(None, reason) for reason in undecided]
         return decision
 
-    def _known_recipient(self, envelope: Envelope, recipient: str) -> str | None:
+    def _candidates(self, envelope: Envelope, target: str, ctx: RoutingContext,
+                    decision: Decision, final: bool) -> list[str]:
+        if target == "recipient":
+            if not envelope.recipient:
+                decision.refusals.append(Refusal(None, f"{envelope.type.value} names no "
+                                                 "recipient"))
+                return []
+            return [envelope.recipient]
+        if target == "requester":
+            if ctx.requester:
+                return [ctx.requester]
+            reason = f"handover {envelope.correlation_id} was never requested"
+            if final:
+                decision.refusals.append(Refusal(None, reason))
+            else:
+                decision.hold = f"handover {envelope.correlation_id} not requested yet"
+            return []
+        partners = chain_partners(ctx.consents, envelope.purpose.value, envelope.source)
+        if not partners:
+            reason = f"no consent of the family covers purpose {envelope.purpose.value}"
+            if final:
+                decision.refusals.append(Refusal(None, reason))
+            else:
+                decision.hold = reason
+        return partners
+
+    def _no_inbox(self, recipient: str) -> str | None:
         agency = self.agencies.get(recipient)
         if agency is None:
             return f"unknown recipient {recipient!r}"

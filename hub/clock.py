@@ -1,0 +1,61 @@
+"""The hub's one clock. Production uses the system time; tests and the demo set a start
+time and a speed, so that weeks of district life pass in minutes and no result depends on
+today's date.
+
+Settings: ``HUB_CLOCK_START`` (the simulated time at the anchor), ``HUB_CLOCK_ANCHOR`` (the
+real time that corresponds to it; default: when the process starts) and
+``HUB_CLOCK_SPEED`` (simulated seconds per real second; default 1). Processes that share
+all three share one clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SetClock:
+    """Simulated time: ``start`` at the real time ``anchor``, running ``speed`` times as fast."""
+
+    def __init__(self, start: datetime, speed: float = 1.0, anchor: datetime | None = None,
+                 real: Clock | None = None):
+        self.real = real or SystemClock()
+        self.start = _aware(start)
+        self.anchor = _aware(anchor) if anchor else self.real.now()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        elapsed = (self.real.now() - self.anchor).total_seconds()
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+
+class FixedClock:
+    """A clock that only moves when told to (unit tests)."""
+
+    def __init__(self, at: datetime):
+        self.at = _aware(at)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def clock_from_settings(settings) -> Clock:
+    if settings.clock_start is None:
+        return SystemClock()
+    return SetClock(settings.clock_start, settings.clock_speed, settings.clock_anchor)
