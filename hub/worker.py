@@ -9,6 +9,12 @@ from hub.settings import Settings
 
 
 def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
+    from datetime import timedelta
+
+    from hub.clock import clock_from_settings
+    from hub.routing.agent import register_router
+    from hub.routing.rules import Router, RoutingRules
+
     agencies = agencies or load_agencies()
     app = faust.App(
         settings.app_id,
@@ -21,10 +27,13 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         producer_acks=-1,
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        table_cleanup_interval=3600.0,
     )
-    from hub.routing.agent import register_router
-
-    register_router(app, agencies)
+    register_router(
+        app, agencies, Router(agencies, RoutingRules.load()), clock_from_settings(settings),
+        settings.bootstrap, timedelta(hours=settings.hold_window_hours),
+        timedelta(days=settings.dedupe_retention_days),
+    )
     return app
 
 

@@ -146,3 +146,26 @@ def _from_avro_record(record: dict[str, Any]) -> Envelope:
             for error in exc.errors()
         )
         raise DecodeError(f"event fails validation: {problems}") from None
+
+
+def peek_event_id(data: bytes) -> str | None:
+    """The event id of an encoded envelope without decoding the rest (``id`` is the
+    envelope's first field in every schema version); None if ``data`` is not an envelope."""
+    if len(data) <= HEADER_SIZE or data[: len(MAGIC)] != MAGIC:
+        return None
+    shift = value = 0
+    pos = HEADER_SIZE
+    while pos < len(data):
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    length = (value >> 1) ^ -(value & 1)
+    if length <= 0 or pos + length > len(data):
+        return None
+    try:
+        return data[pos: pos + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None

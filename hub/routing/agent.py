@@ -1,22 +1,30 @@
-"""The router agent: reads every agency outbox, forwards each event to its inboxes.
+"""The router agent: moves bytes between Kafka and the :class:`RoutingEngine`.
 
-It moves bytes only: decoding, the decision and the dead letters come from the core.
+It reads every agency outbox (keyed by subject, so one family's events arrive in order on
+one partition) and the tick topic; the engine's state lives in Faust tables backed by
+changelog topics. Processing is at-least-once (Faust flushes every send before it commits
+an offset); what each recipient already has is read from the inboxes whenever the worker
+takes over a partition, so each recipient gets each event once, also after a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 import faust
 
 from hub.agencies import AgencyDirectory
-from hub.contract.codec import get_codec
-from hub.deadletter import DLQ_TOPIC, worker_dead_letter
-from hub.errors import DecodeError
-from hub.metrics import DEAD_LETTERS, DELIVERIES, EVENTS_CONSUMED
+from hub.clock import Clock
+from hub.metrics import HELD
+from hub.routing.delivered import DeliveredSet, scan_inbox_partition
+from hub.routing.engine import Incoming, RoutingEngine
 from hub.routing.rules import Router
 
 log = logging.getLogger(__name__)
+
+TICK_TOPIC = "hub.ticks"
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
@@ -25,43 +33,60 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     )
 
 
-def register_router(app: faust.App, agencies: AgencyDirectory) -> None:
-    router = Router(agencies)
-    codec = get_codec()
-    outboxes = _raw_topic(app, *[a.outbox for a in agencies.exchanging()])
-    inboxes = {a.id: _raw_topic(app, a.inbox) for a in agencies.exchanging()}
-    dlq = _raw_topic(app, DLQ_TOPIC)
+def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
+                    bootstrap: str, hold_window: timedelta,
+                    dedupe_retention: timedelta) -> RoutingEngine:
+    delivered = DeliveredSet(dedupe_retention)
+    engine = RoutingEngine(
+        agencies, router, clock, hold_window, delivered,
+        consents=app.Table("consents", default=None),
+        held=app.Table("held", default=None),
+        handovers=app.Table("handovers", default=None),
+    )
+    inbox_names = {a.inbox: a.id for a in agencies.exchanging()}
+    topics: dict[str, faust.TopicT] = {}
+    scanned: set[int] = set()
+    sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC)
+    ticks = _raw_topic(app, TICK_TOPIC)
 
-    async def dead_letter(message, reasons: list[str], reason_label: str) -> None:
-        DEAD_LETTERS.labels(stage="router", reason=reason_label).inc()
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
-                    message.offset, "; ".join(reasons))
-        await dlq.send(
-            key=message.topic.encode(),
-            value=worker_dead_letter("router", message.topic, message.partition,
-                                     message.offset, message.value, reasons),
-        )
+    async def ensure_scanned(partition: int) -> None:
+        """Learn what the inboxes hold for ``partition`` before deciding anything on it."""
+        if partition in scanned:
+            return
+        loop = asyncio.get_running_loop()
+        read = await loop.run_in_executor(None, scan_inbox_partition, bootstrap, inbox_names,
+                                          partition, delivered)
+        scanned.add(partition)
+        log.info("partition %s: %s inbox records read, %s deliveries known", partition, read,
+                 len(delivered))
 
-    @app.agent(outboxes, name="hub.router")
+    async def send_all(outputs) -> None:
+        for output in outputs:
+            topic = topics.get(output.topic) or topics.setdefault(
+                output.topic, _raw_topic(app, output.topic))
+            await topic.send(key=output.key, value=output.value,
+                             headers=list(output.headers) or None)
+
+    @app.agent(sources, name="hub.router")
     async def route(stream):
         async for event in stream.events():
             message = event.message
-            try:
-                envelope = codec.decode(event.value)
-            except DecodeError as exc:
-                EVENTS_CONSUMED.labels(topic=message.topic, type="undecodable").inc()
-                await dead_letter(message, [exc.reason], "undecodable")
-                continue
-            EVENTS_CONSUMED.labels(topic=message.topic, type=envelope.type.value).inc()
-            decision = router.decide(envelope, message.topic)
-            if decision.rejected:
-                await dead_letter(message, decision.rejected, "source_mismatch")
-                continue
-            for delivery in decision.deliveries:
-                await inboxes[delivery.recipient].send(key=event.key, value=event.value)
-                DELIVERIES.labels(recipient=delivery.recipient, type=envelope.type.value).inc()
-                log.info("delivered %s %s to %s", envelope.type.value, envelope.id,
-                         delivery.recipient)
-            for refusal in decision.refusals:
-                log.info("refused %s %s for %s: %s", envelope.type.value, envelope.id,
-                         refusal.recipient, refusal.reason)
+            await ensure_scanned(message.partition)
+            if message.topic == TICK_TOPIC:
+                await send_all(engine.expire(message.partition))
+                HELD.set(engine.held_count())
+            else:
+                await send_all(engine.process(Incoming(message.topic, message.partition,
+                                                       message.offset, event.value)))
+
+    @app.timer(interval=1.0)
+    async def tick():
+        """A tick a second on every partition: held events expire even without traffic."""
+        for partition in range(app.conf.topic_partitions):
+            await ticks.send(value=b"", partition=partition)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        scanned.difference_update(tp.partition for tp in revoked)
+
+    return engine

@@ -1,0 +1,71 @@
+"""Audit records: every routing decision, so that a family can be shown who received what.
+
+Records are JSON on ``hub.audit`` (append-only, kept forever), keyed by the subject
+pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice has the same id),
+``event_id``, ``type``, ``subject``, ``sender``, ``recipient``, ``decision`` (delivered,
+refused, held, duplicate, not_routed), ``reason``, ``consent_id``, ``event_time`` and
+``time`` (when the hub decided, by the hub's clock).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from hub.contract.models import Envelope
+from hub.routing.rules import Decision
+
+AUDIT_TOPIC = "hub.audit"
+AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
+DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED = (
+    "delivered", "refused", "held", "duplicate", "not_routed")
+
+
+def audit_record(envelope: Envelope, decision: str, now: datetime, recipient: str | None = None,
+                 reason: str = "", consent_id: str | None = None) -> dict:
+    return {
+        "audit_id": str(uuid.uuid5(AUDIT_NAMESPACE,
+                                   f"{envelope.id}|{recipient}|{decision}|{reason}")),
+        "event_id": envelope.id,
+        "type": envelope.type.value,
+        "subject": envelope.subject,
+        "sender": envelope.source,
+        "recipient": recipient,
+        "decision": decision,
+        "reason": reason,
+        "consent_id": consent_id,
+        "event_time": envelope.time.isoformat(),
+        "time": now.isoformat(),
+    }
+
+
+def audit_records(envelope: Envelope, decision: Decision, now: datetime) -> list[dict]:
+    """One record per recipient decided (or one for the event as a whole)."""
+    records = [audit_record(envelope, DELIVERED, now, d.recipient, consent_id=d.consent_id)
+               for d in decision.deliveries]
+    records += [audit_record(envelope, REFUSED, now, r.recipient, r.reason, r.consent_id)
+                for r in decision.refusals]
+    records += [audit_record(envelope, DUPLICATE, now, recipient,
+                             "already delivered to this recipient")
+                for recipient in decision.duplicates]
+    if decision.hold:
+        records.append(audit_record(envelope, HELD, now, reason=decision.hold))
+    if decision.not_routed:
+        records.append(audit_record(envelope, NOT_ROUTED, now, reason=decision.not_routed))
+    return records
+
+
+def encode_audit(record: dict) -> bytes:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def reason_kind(reason: str) -> str:
+    """A bounded label for metrics."""
+    for needle, kind in (("revoked", "consent_revoked"), ("before consent", "outside_validity"),
+                         ("after consent", "outside_validity"), ("no consent", "no_consent"),
+                         ("unknown recipient", "unknown_recipient"), ("no inbox", "no_inbox"),
+                         ("never requested", "handover_unknown")):
+        if needle in reason:
+            return kind
+    return "other"

@@ -1,0 +1,187 @@
+"""The router's processing of one message, with its state, as plain Python (no Kafka).
+
+:class:`RoutingEngine` keeps three mappings that the Faust agent backs with changelog
+tables (plain dicts in tests and simulations): ``consents`` (subject -> consent id ->
+state), ``held`` (subject -> events waiting) and ``handovers`` (handover id -> requesting
+agency). What each recipient already has is a :class:`DeliveredSet`. ``process`` and
+``expire`` return the records to send (inboxes, audit, consent ledger, dead letters); the
+caller sends them before the source offset is committed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hub.agencies import AgencyDirectory
+from hub.audit import AUDIT_TOPIC, audit_records, encode_audit, reason_kind
+from hub.clock import Clock
+from hub.consent.ledger import ConsentState, merge
+from hub.contract.codec import get_codec
+from hub.contract.models import Envelope
+from hub.contract.vocabulary import EventType
+from hub.deadletter import DLQ_TOPIC, worker_dead_letter
+from hub.errors import DecodeError
+from hub.metrics import (
+    AUDIT_RECORDS,
+    DEAD_LETTERS,
+    DELIVERIES,
+    DUPLICATES,
+    EVENTS_CONSUMED,
+    REFUSALS,
+)
+from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
+from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
+
+CONSENT_TOPIC = "hub.consent"
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+class RoutingEngine:
+    def __init__(self, agencies: AgencyDirectory, router: Router, clock: Clock,
+                 hold_window: timedelta, delivered: DeliveredSet,
+                 consents: MutableMapping, held: MutableMapping, handovers: MutableMapping):
+        self.agencies = agencies
+        self.router = router
+        self.clock = clock
+        self.hold_window = hold_window
+        self.delivered = delivered
+        self.consents = consents
+        self.held = held
+        self.handovers = handovers
+        self.codec = get_codec()
+
+    # ------------------------------------------------------------------ events
+    def process(self, message: Incoming) -> list[Output]:
+        out: list[Output] = []
+        try:
+            envelope = self.codec.decode(message.value)
+        except DecodeError as exc:
+            EVENTS_CONSUMED.labels(topic=message.topic, type="undecodable").inc()
+            return [self._dead_letter(message, [exc.reason], "undecodable")]
+        EVENTS_CONSUMED.labels(topic=message.topic, type=envelope.type.value).inc()
+        decision = self.router.decide(envelope, message.topic, self.context(envelope))
+        if decision.rejected:
+            return [self._dead_letter(message, decision.rejected, "source_mismatch")]
+        if self._learn(envelope, message.value, out):  # it may change the decision
+            decision = self.router.decide(envelope, message.topic, self.context(envelope))
+        if decision.hold:
+            self._hold(envelope, message)
+        out += self._apply(envelope, message.value, decision)
+        out += self._reconsider(envelope.subject, skip_id=envelope.id)
+        return out
+
+    def expire(self, partition: int) -> list[Output]:
+        """Decide finally every event of ``partition`` held longer than the hold window."""
+        limit = self.clock.now() - self.hold_window
+        out: list[Output] = []
+        subjects = [s for s, entries in list(self.held.items())
+                    if any(e["partition"] == partition for e in entries)]
+        for subject in subjects:
+            out += self._reconsider(subject, final_before=limit)
+        return out
+
+    def held_count(self) -> int:
+        return sum(len(entries) for entries in self.held.values())
+
+    # --------------------------------------------------------------- internals
+    def context(self, envelope: Envelope) -> RoutingContext:
+        now = self.clock.now()
+        requester = None
+        if envelope.type.value.startswith("handover.") and envelope.correlation_id:
+            requester = self.handovers.get(envelope.correlation_id)
+        consents = [ConsentState.from_json(v)
+                    for v in (self.consents.get(envelope.subject) or {}).values()]
+        return RoutingContext(now, consents, requester,
+                              lambda recipient, event_id: self.delivered.has(recipient,
+                                                                             event_id, now))
+
+    def _learn(self, envelope: Envelope, raw: bytes, out: list[Output]) -> bool:
+        """Record what an event tells about its family (consents, handover requests)."""
+        if envelope.type in CONSENT_TYPES:
+            states = {k: ConsentState.from_json(v)
+                      for k, v in (self.consents.get(envelope.subject) or {}).items()}
+            merged = merge(states, ConsentState.from_envelope(envelope))
+            self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
+            out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw))
+            return True
+        if envelope.type is EventType.HANDOVER_REQUESTED and envelope.correlation_id:
+            self.handovers[envelope.correlation_id] = envelope.source
+            return True
+        return False
+
+    def _apply(self, envelope: Envelope, raw: bytes, decision: Decision) -> list[Output]:
+        now = self.clock.now()
+        out = []
+        key = envelope.subject.encode()
+        for delivery in decision.deliveries:
+            topic = self.agencies.get(delivery.recipient).inbox
+            out.append(Output(topic, key, raw,
+                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),)))
+            self.delivered.add(delivery.recipient, envelope.id, now)
+            DELIVERIES.labels(recipient=delivery.recipient, type=envelope.type.value).inc()
+        for refusal in decision.refusals:
+            REFUSALS.labels(reason=reason_kind(refusal.reason)).inc()
+        for recipient in decision.duplicates:
+            DUPLICATES.labels(recipient=recipient).inc()
+        for record in audit_records(envelope, decision, now):
+            AUDIT_RECORDS.labels(decision=record["decision"]).inc()
+            out.append(Output(AUDIT_TOPIC, key, encode_audit(record)))
+        return out
+
+    def _hold(self, envelope: Envelope, message: Incoming) -> None:
+        waiting = list(self.held.get(envelope.subject) or [])
+        if any(entry["id"] == envelope.id for entry in waiting):
+            return
+        waiting.append({"id": envelope.id, "topic": message.topic,
+                        "partition": message.partition,
+                        "held_at": self.clock.now().isoformat(),
+                        "value": base64.b64encode(message.value).decode("ascii")})
+        self.held[envelope.subject] = waiting
+
+    def _reconsider(self, subject: str, skip_id: str | None = None,
+                    final_before: datetime | None = None) -> list[Output]:
+        """Decide the subject's held events again with what is known now; finally (refused
+        when still undecided) for those held before ``final_before``."""
+        waiting = list(self.held.get(subject) or [])
+        still, out = [], []
+        for entry in waiting:
+            final = final_before is not None and \
+                datetime.fromisoformat(entry["held_at"]) <= final_before
+            if entry["id"] == skip_id and not final:
+                still.append(entry)
+                continue
+            raw = base64.b64decode(entry["value"])
+            envelope = self.codec.decode(raw)
+            decision = self.router.decide(envelope, entry["topic"], self.context(envelope),
+                                          final=final)
+            if decision.hold:
+                still.append(entry)
+                continue
+            out += self._apply(envelope, raw, decision)
+        if len(still) != len(waiting):
+            self.held[subject] = still
+        return out
+
+    def _dead_letter(self, message: Incoming, reasons: list[str], label: str) -> Output:
+        DEAD_LETTERS.labels(stage="router", reason=label).inc()
+        return Output(DLQ_TOPIC, message.topic.encode(), worker_dead_letter(
+            "router", message.topic, message.partition, message.offset, message.value,
+            reasons, at=self.clock.now()))
