@@ -147,6 +147,59 @@ def cmd_tail(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- audit, dlq, pseudonym
+def cmd_audit(args) -> int:
+    from hub.records import family_history, format_history
+
+    records = family_history(_settings().bootstrap, args.subject, timeout=args.timeout)
+    if args.json:
+        import json
+
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False, sort_keys=True))
+    else:
+        lines = format_history(records)
+        print("\n".join(lines) if lines else f"no audit records for {args.subject}")
+    return 0
+
+
+def cmd_pseudonym(args) -> int:
+    from connectors.pseudonym import pseudonym
+    from connectors.rows import parse_date
+
+    birth = parse_date(args.birth_date)
+    if birth is None:
+        raise HubError(f"{args.birth_date!r} is not a date (TT.MM.JJJJ)")
+    key = _settings().pseudonym_key
+    print(pseudonym(key, args.given_name, args.family_name, birth))
+    return 0
+
+
+def cmd_dlq(args) -> int:
+    from hub.records import dead_letters, replay
+
+    settings = _settings()
+    letters = dead_letters(settings.bootstrap, timeout=args.timeout)
+    if args.offset:
+        letters = [d for d in letters if d.offset in set(args.offset)]
+    if args.action == "list":
+        for letter in letters:
+            print(letter.describe())
+        print(f"{len(letters)} dead letters ({sum(d.replayable for d in letters)} replayable; "
+              "rows rejected by a connector are fixed in the export and ingested again)")
+        return 0
+    from hub.kafka_io import producer
+
+    kp = producer(settings.bootstrap, "hub-dlq-replay")
+    try:
+        sent = replay(settings.bootstrap, letters, kp)
+    finally:
+        kp.close()
+    print(f"{sent} dead letters replayed to the outboxes they came from (the router's dedupe "
+          "keeps anything already delivered from being delivered again)")
+    return 0
+
+
 # ------------------------------------------------------------------------------- key
 def cmd_key(args) -> int:
     from hub.settings import write_new_key
@@ -239,6 +292,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meta", action="store_true",
                    help="wrap each record with its topic, partition and offset")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("audit", help="a family's history: who received what, what was refused",
+                       description="Print every routing decision about one subject (the "
+                       "pseudonym of a child): which agency received which event when, under "
+                       "which consent, and what was refused or held, with the reason. Find the "
+                       "pseudonym with `hub pseudonym` (needs the key).")
+    p.add_argument("--subject", required=True, help="the child's pseudonym")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--timeout", type=float, default=3.0,
+                   help="stop reading hub.audit after S seconds without a record")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("pseudonym", help="the pseudonym of a child (needs the key)",
+                       description="Compute the subject pseudonym from given name, family "
+                       "name and birth date with the key in HUB_PSEUDONYM_KEY_FILE, e.g. for "
+                       "the trust office answering a family's request. Nothing is sent.")
+    p.add_argument("given_name")
+    p.add_argument("family_name")
+    p.add_argument("birth_date", help="TT.MM.JJJJ")
+    p.set_defaults(func=cmd_pseudonym)
+
+    p = sub.add_parser("dlq", help="list or replay dead letters",
+                       description="`list` prints the dead letters of hub.dlq with their "
+                       "reasons; `replay` sends the original bytes of the worker's dead "
+                       "letters back to their outbox after a fix. Replay goes through the "
+                       "router's dedupe, so replaying twice delivers nothing twice.")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--offset", type=int, action="append",
+                   help="only the dead letter at this offset of hub.dlq (repeatable)")
+    p.add_argument("--timeout", type=float, default=3.0,
+                   help="stop reading hub.dlq after S seconds without a record")
+    p.set_defaults(func=cmd_dlq)
 
     from connectors.delivery.cli import add_parser as add_deliver_parser
 

@@ -29,9 +29,10 @@ def connector_dead_letter(
 
 def worker_dead_letter(
     stage: str, topic: str, partition: int, offset: int, value: bytes | None,
-    reasons: list[str], at: datetime | None = None,
+    reasons: list[str], at: datetime | None = None, key: bytes | None = None,
 ) -> bytes:
     return _encode({
+        "key_base64": base64.b64encode(key).decode("ascii") if key else None,
         "stage": stage,
         "topic": topic,
         "partition": partition,

@@ -28,6 +28,9 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         broker_commit_every=100,
         broker_commit_interval=1.0,
         table_cleanup_interval=3600.0,
+        # a crashed worker's partitions move on after 10 s instead of a minute
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     register_router(
         app, agencies, Router(agencies, RoutingRules.load()), clock_from_settings(settings),

@@ -16,6 +16,9 @@ from hub.broker.local import LocalBroker, free_port
 from hub.settings import PseudonymKey
 
 REPO = Path(__file__).resolve().parent.parent
+# The hub's clock in every test process: no test depends on today's date.
+CLOCK_START = "2026-11-24T12:00:00+00:00"
+HOLD_WINDOW_SECONDS = 20
 
 
 @pytest.fixture(scope="session")
@@ -44,15 +47,17 @@ class KafkaEnv:
         return self.broker.bootstrap
 
     def env(self, **extra: str) -> dict[str, str]:
-        return dict(
-            os.environ,
-            HUB_HOME=str(self.home),
-            HUB_BOOTSTRAP_SERVERS=self.bootstrap,
-            HUB_BROKER_PORT=str(self.broker.port),
-            HUB_CONTROLLER_PORT=str(self.broker.controller_port),
-            HUB_PSEUDONYM_KEY_FILE=str(self.key_file),
+        return {
+            **os.environ,
+            "HUB_HOME": str(self.home),
+            "HUB_BOOTSTRAP_SERVERS": self.bootstrap,
+            "HUB_BROKER_PORT": str(self.broker.port),
+            "HUB_CONTROLLER_PORT": str(self.broker.controller_port),
+            "HUB_PSEUDONYM_KEY_FILE": str(self.key_file),
+            "HUB_CLOCK_START": CLOCK_START,
+            "HUB_HOLD_WINDOW_HOURS": str(HOLD_WINDOW_SECONDS / 3600),
             **extra,
-        )
+        }
 
     def hub(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
         """Run the real ``hub`` command against the session broker."""
@@ -81,13 +86,43 @@ def topics(kafka) -> KafkaEnv:
     return kafka
 
 
-@dataclass
 class Worker:
-    proc: subprocess.Popen
-    log: Path
+    """The session's `hub run` worker; tests may kill and restart it."""
+
+    def __init__(self, env: KafkaEnv, log: Path):
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen | None = None
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def start(self, timeout: float = 120) -> None:
+        start_at = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub", "run"], env=self.env.env(), cwd=REPO,
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+
+        def ready():
+            return "Worker]: Ready" in self.log_text()[start_at:] or self.proc.poll() is not None
+
+        wait_for(ready, timeout, "the worker to become ready")
+        assert self.proc.poll() is None, f"worker exited:\n{self.log_text()[-3000:]}"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no commit, no flush."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
@@ -102,22 +137,10 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
 
 @pytest.fixture(scope="session")
 def worker(topics, tmp_path_factory) -> Worker:
-    """One ``hub run`` worker for the session, ready before the first test uses it."""
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "run"], env=topics.env(), cwd=REPO,
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    w = Worker(proc, log)
+    """One `hub run` worker for the session, ready before the first test uses it."""
+    w = Worker(topics, tmp_path_factory.mktemp("worker") / "worker.log")
+    w.start()
     try:
-        wait_for(lambda: "Worker]: Ready" in w.log_text() or proc.poll() is not None,
-                 90, "the worker to become ready")
-        assert proc.poll() is None, f"worker exited:\n{w.log_text()[-3000:]}"
         yield w
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        w.stop()

@@ -67,17 +67,23 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             await topic.send(key=output.key, value=output.value,
                              headers=list(output.headers) or None)
 
+    processed = [0]
+
     @app.agent(sources, name="hub.router")
     async def route(stream):
         async for event in stream.events():
             message = event.message
             await ensure_scanned(message.partition)
+            processed[0] += 1
+            if processed[0] % 1000 == 0:
+                log.info("%s messages processed", processed[0])
             if message.topic == TICK_TOPIC:
                 await send_all(engine.expire(message.partition))
                 HELD.set(engine.held_count())
             else:
                 await send_all(engine.process(Incoming(message.topic, message.partition,
-                                                       message.offset, event.value)))
+                                                       message.offset, event.value,
+                                                       event.key)))
 
     @app.timer(interval=1.0)
     async def tick():

@@ -52,6 +52,7 @@ class Incoming:
     partition: int
     offset: int
     value: bytes
+    key: bytes | None = None
 
 
 class RoutingEngine:
@@ -184,4 +185,4 @@ class RoutingEngine:
         DEAD_LETTERS.labels(stage="router", reason=label).inc()
         return Output(DLQ_TOPIC, message.topic.encode(), worker_dead_letter(
             "router", message.topic, message.partition, message.offset, message.value,
-            reasons, at=self.clock.now()))
+            reasons, at=self.clock.now(), key=message.key))

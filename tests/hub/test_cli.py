@@ -11,7 +11,8 @@ from hub.cli import build_parser
 from tests.conftest import REPO
 from tests.exports import write_export, youth_office_row
 
-COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "deliver", "run", "tail", "key"]
+COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "deliver", "run", "tail", "key",
+            "audit", "pseudonym", "dlq"]
 
 
 def hub(*args, env=None, timeout=60):

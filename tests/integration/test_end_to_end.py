@@ -14,7 +14,7 @@ from hub.deadletter import decode_dead_letter
 from hub.kafka_io import producer
 from hub.tail import Tail
 from tests.conftest import wait_for
-from tests.exports import write_export, youth_office_row
+from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
 
 pytestmark = pytest.mark.kafka
 
@@ -49,11 +49,20 @@ def unique_export(tmp_path):
         youth_office_row(Vorgangsnummer=f"JA-{tag}-4", Vorname=f"Kim{tag}",
                          Datum="31.02.2026", Wohnort="Dortmund"),
     ]
-    return write_export(tmp_path / "jugendamt-kamen_export.csv", rows), tag
+    consents = [
+        consent_row(**{"Einwilligungs-ID": f"EW-{tag}-1"}, Vorname=f"Tom{tag}"),
+        consent_row(**{"Einwilligungs-ID": f"EW-{tag}-2"}, Vorname=f"Jana{tag}",
+                    Geburtsdatum="12.08.2009", Zweck="Übergang Schule-Beruf",
+                    Empfaenger="jobcenter-kreis-unna"),
+    ]
+    consent_file = write_export(tmp_path / "einwilligungen_jugendamt-kamen.csv", consents,
+                                columns=CONSENT_COLUMNS)
+    return write_export(tmp_path / "jugendamt-kamen_export.csv", rows), consent_file, tag
 
 
 def test_ingest_route_and_tail(worker, topics, unique_export, pseudonym_key):
-    path, tag = unique_export
+    path, consent_file, tag = unique_export
+    assert topics.hub("ingest", str(consent_file)).returncode == 0
     result = topics.hub("ingest", str(path))
     assert result.returncode == 1, result.stderr  # one row rejected, the rest published
     assert ("5 rows read, 3 events published to agency.jugendamt-kamen.outbox, 1 row "

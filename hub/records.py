@@ -1,0 +1,69 @@
+"""The operators' and the trust office's views of the hub's own topics: the audit trail of
+one family and the dead letters (list, replay)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.audit import AUDIT_TOPIC
+from hub.deadletter import DLQ_TOPIC
+from hub.tail import Tail
+
+
+def family_history(bootstrap: str, subject: str, timeout: float = 3.0) -> list[dict]:
+    """Every audit record of one subject, oldest first."""
+    records = [r.value for r in Tail(bootstrap, [AUDIT_TOPIC], from_beginning=True,
+                                     timeout=timeout)
+               if r.value and r.value.get("subject") == subject]
+    return sorted(records, key=lambda r: (r["time"], r["event_time"], r["event_id"]))
+
+
+def format_history(records: Iterable[dict]) -> list[str]:
+    lines = []
+    for r in records:
+        who = r["recipient"] or "-"
+        consent = f" under consent {r['consent_id']}" if r["consent_id"] else ""
+        reason = f": {r['reason']}" if r["reason"] else ""
+        lines.append(f"{r['time'][:19]}  {r['event_time'][:10]}  {r['type']:<20} from "
+                     f"{r['sender']:<26} {r['decision']:<10} {who}{consent}{reason}")
+    return lines
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    offset: int
+    record: dict
+
+    @property
+    def replayable(self) -> bool:
+        return bool(self.record.get("value_base64")) and self.record.get("stage") == "router"
+
+    def describe(self) -> str:
+        r = self.record
+        where = (f"{r['file']} row {r['row']} ({r['agency']})" if r.get("stage") == "connector"
+                 else f"{r.get('topic')}[{r.get('partition')}]@{r.get('offset')}")
+        return (f"#{self.offset}  {r.get('at', '')[:19]}  {r.get('stage'):<9} {where}: "
+                + "; ".join(r.get("reasons", [])))
+
+
+def dead_letters(bootstrap: str, timeout: float = 3.0) -> list[DeadLetter]:
+    return [DeadLetter(r.offset, r.value) for r in Tail(bootstrap, [DLQ_TOPIC],
+                                                        from_beginning=True, timeout=timeout)
+            if r.value]
+
+
+def replay(bootstrap: str, letters: list[DeadLetter], producer) -> int:
+    """Send the original bytes of router dead letters back to the topic they came from.
+    They pass the router again, dedupe included: replaying twice delivers nothing twice."""
+    sent = 0
+    for letter in letters:
+        if not letter.replayable:
+            continue
+        r = letter.record
+        key = base64.b64decode(r["key_base64"]) if r.get("key_base64") else None
+        producer.send(r["topic"], key=key, value=base64.b64decode(r["value_base64"])).get(30)
+        sent += 1
+    producer.flush()
+    return sent

@@ -1,0 +1,100 @@
+"""Each recipient gets each event once, even when the worker is killed (SIGKILL) while a few
+thousand events flow, and when the same export is imported again."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+
+from connectors.ingest import Conversion, publish
+from hub.agencies import load_agencies
+from hub.kafka_io import producer
+from hub.tail import Tail
+from tests.conftest import wait_for
+from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+
+pytestmark = pytest.mark.kafka
+
+SENDER, RECIPIENT = "kreisjugendamt-unna", "jugendamt-unna"
+INBOX = f"agency.{RECIPIENT}.inbox"
+CHILDREN, EVENTS_EACH = 150, 20  # 3,000 handover requests
+
+
+def exports(tmp_path, tag):
+    consents, requests = [], []
+    for child in range(CHILDREN):
+        person = {"Vorname": f"Kind{child}x{tag}", "Nachname": "Muster",
+                  "Geburtsdatum": "02.09.2020", "Wohnort": "Bönen"}
+        consents.append(consent_row(**{"Einwilligungs-ID": f"EW-{tag}-{child}"}, **person,
+                                    Zweck="Frühe Hilfen", Empfaenger=RECIPIENT,
+                                    Gueltig_ab="01.01.2026", Gueltig_bis=""))
+        requests += [youth_office_row(Vorgangsnummer=f"JA-{tag}-{child}-{n}", **person,
+                                      Zielstelle=RECIPIENT, Zweck="Frühe Hilfen",
+                                      **{"Uebergabe-ID": f"UE-{tag}-{child}-{n}"})
+                     for n in range(EVENTS_EACH)]
+    consent_file = write_export(tmp_path / f"einwilligungen_{SENDER}.csv", consents,
+                                columns=CONSENT_COLUMNS)
+    request_file = write_export(tmp_path / f"{SENDER}_export.csv", requests)
+    return consent_file, request_file
+
+
+def ours(bootstrap, ids) -> Counter:
+    return Counter(r.value["id"] for r in Tail(bootstrap, [INBOX], from_beginning=True,
+                                                timeout=1.5)
+                   if r.value and r.value["id"] in ids)
+
+
+def send(bootstrap, path, key):
+    kp = producer(bootstrap, "test-exactly-once")
+    try:
+        summary = publish(Conversion(path, load_agencies(), key), kp, report=lambda m: None)
+        assert not summary.unacknowledged
+    finally:
+        kp.close()
+
+
+def test_sigkill_mid_stream_loses_and_doubles_nothing(worker, topics, tmp_path,
+                                                      pseudonym_key):
+    consent_file, request_file = exports(tmp_path, uuid.uuid4().hex[:6])
+    conversion = Conversion(request_file, load_agencies(), pseudonym_key)
+    sent = {o.envelope.id for o in conversion.outcomes() if o.envelope}
+    assert len(sent) == CHILDREN * EVENTS_EACH
+
+    send(topics.bootstrap, consent_file, pseudonym_key)
+    arrivals = Tail(topics.bootstrap, [INBOX], timeout=120)  # positioned before we publish
+    publisher = threading.Thread(target=send, args=(topics.bootstrap, request_file,
+                                                    pseudonym_key))
+    publisher.start()
+    # kill the worker while it is delivering: some events are in, most are not
+    seen = 0
+    for record in arrivals:
+        seen += bool(record.value and record.value["id"] in sent)
+        if seen >= 100:
+            worker.kill()
+            break
+    arrivals.close()
+    publisher.join()
+    partly = ours(topics.bootstrap, sent)
+    assert 0 < len(partly) < len(sent)
+
+    worker.start()
+    received = wait_for(lambda: (c := ours(topics.bootstrap, sent)) and len(c) == len(sent)
+                        and c, 180, "every event to arrive after the restart", interval=2)
+    assert set(received) == sent  # nothing missing
+    assert max(received.values()) == 1, [i for i, n in received.items() if n > 1][:5]
+
+    # importing the same export again delivers nothing twice: the audit says duplicate
+    send(topics.bootstrap, request_file, pseudonym_key)
+
+    def duplicates():
+        records = Tail(topics.bootstrap, ["hub.audit"], from_beginning=True, timeout=1.5)
+        n = sum(1 for r in records if r.value and r.value.get("event_id") in sent
+                and r.value.get("decision") == "duplicate")
+        return n >= len(sent)
+
+    wait_for(duplicates, 120, "the re-import to be recognised", interval=2)
+    again = ours(topics.bootstrap, sent)
+    assert set(again) == sent and max(again.values()) == 1
