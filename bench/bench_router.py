@@ -146,7 +146,7 @@ def main() -> None:
 
             procs.append(start([sys.executable, "bench/passthrough.py", bootstrap,
                                 "bench.source", "bench.sink"], os.environ, tmp / "pass.log"))
-            time.sleep(8)  # the passthrough logs at warning level: give it time to join
+            wait_ready(tmp / "pass.log", "Worker]: Ready")
             base = push_and_measure(bootstrap, "bench.source", "bench.sink", events)
             procs.pop().terminate()
 

@@ -21,7 +21,7 @@ def main() -> None:
         async for key, value in stream.items():
             await dst.send(key=key, value=value)
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warning"]
+    sys.argv = [sys.argv[0], "worker", "-l", "info"]
     app.main()
 
 

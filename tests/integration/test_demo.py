@@ -6,17 +6,18 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from hub.broker.local import _port_in_use, free_port
-from tests.conftest import REPO, wait_for
+from tests.conftest import CLOCK_START, REPO, wait_for
+from tests.district_samples import EXPECTED_INBOXES
+from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
 
 pytestmark = pytest.mark.kafka
 
-# the handover requests of connectors/examples, each delivered to the agency it names
-INBOXES = ("agency.gesundheitsamt-kreis-unna.inbox", "agency.grundschule-kamen-mitte.inbox",
-           "agency.jugendamt-luenen.inbox")
+INBOXES = sorted(inbox for inbox, events in EXPECTED_INBOXES.items() for _ in events)
 # the invented people of connectors/examples: none may show up anywhere in the output
 IDENTIFYING = ("Mia", "Schröder", "Schroeder", "Leon", "Yılmaz", "Yilmaz", "Sofia",
                "Al-Hassan", "Noah", "Krüger", "Emma", "Nowak", "14.02.2025", "2025-02-14",
@@ -27,7 +28,8 @@ IDENTIFYING = ("Mia", "Schröder", "Schroeder", "Leon", "Yılmaz", "Yilmaz", "So
 def demo_env(tmp_path):
     port, controller = free_port(), free_port()
     env = dict(os.environ, HUB_HOME=str(tmp_path / "home"), HUB_BROKER_PORT=str(port),
-               HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m")
+               HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m",
+               HUB_CLOCK_START=CLOCK_START)
     for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE"):
         env.pop(name, None)
     yield env, port
@@ -43,7 +45,7 @@ def test_demo_shows_events_arriving_and_cleans_up(demo_env):
     assert result.returncode == 0, output
     assert f"all {len(INBOXES)} deliveries arrived" in output
     arrivals = [line for line in output.splitlines() if line.strip().startswith("->")]
-    assert sorted(line.split()[1] for line in arrivals) == sorted(INBOXES)
+    assert sorted(line.split()[1] for line in arrivals) == INBOXES
     assert "1 duplicate row skipped" in output  # JA-KAM-2026-0104 is exported twice
     for text in IDENTIFYING:
         assert text not in output
@@ -67,18 +69,26 @@ def test_demo_keep_shows_further_deliveries_until_ctrl_c(demo_env):
 
         assert wait_for(lambda: seen("Ctrl-C stops what the demo started"), 300,
                         "the demo to keep running"), "".join(lines)
-        # another agency system ingests the same export again: its deliveries show live
-        ingest = subprocess.run(
-            [sys.executable, "-m", "hub", "ingest",
-             str(REPO / "connectors/examples/jugendamt-kamen_export.csv")],
-            env={**env, "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
-                 "HUB_PSEUDONYM_KEY_FILE": str(os.path.join(env["HUB_HOME"],
-                                                            "demo-pseudonym.key"))},
-            cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert "7 events published" in ingest.stdout, ingest.stderr
+        # another agency system sends a new family's consent and handover request
+        tmp = Path(env["HUB_HOME"]).parent
+        person = {"Vorname": "Ida", "Nachname": "Neu", "Geburtsdatum": "02.09.2020"}
+        files = [write_export(tmp / "einwilligungen_jugendamt-kamen.csv",
+                              [consent_row(**{"Einwilligungs-ID": "EW-NEU"}, **person)],
+                              columns=CONSENT_COLUMNS),
+                 write_export(tmp / "jugendamt-kamen_export.csv", [youth_office_row(
+                     Vorgangsnummer="JA-NEU", **person, **{"Uebergabe-ID": "UE-NEU"})])]
+        for path in files:
+            ingest = subprocess.run(
+                [sys.executable, "-m", "hub", "ingest", str(path)],
+                env={**env, "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+                     "HUB_PSEUDONYM_KEY_FILE": os.path.join(env["HUB_HOME"],
+                                                            "demo-pseudonym.key")},
+                cwd=REPO, capture_output=True, text=True, timeout=120)
+            assert "1 event published" in ingest.stdout, ingest.stderr
         before = sum(1 for line in lines if line.strip().startswith("->"))
-        while sum(1 for line in lines if line.strip().startswith("->")) < before + 2:
+        while sum(1 for line in lines if line.strip().startswith("->")) < before + 1:
             lines.append(proc.stdout.readline())
+        assert "agency.grundschule-kamen-mitte.inbox" in lines[-1]
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
