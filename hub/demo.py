@@ -164,9 +164,14 @@ def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> 
                 "with an export in one of the formats of connectors/examples (the examples "
                 "themselves are recognised as duplicates and not delivered again). Every "
                 "further delivery shows here. Ctrl-C stops what the demo started.")
-            for record in Tail(settings.bootstrap, inboxes):
+            stopping = []
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stopping.append(True))
+            for record in Tail(settings.bootstrap, inboxes, stop=lambda: bool(stopping)):
                 if record.value:
                     say(describe_arrival(record.topic, record.value))
+            say("stopping")
+            return 130
         else:
             say("Run `hub demo --keep` to keep the hub running and look around with `hub tail`.")
         return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from kafka import TopicPartition
@@ -48,9 +48,11 @@ class Tail:
     def __init__(
         self, bootstrap: str, topics: list[str], from_beginning: bool = False,
         max_records: int | None = None, timeout: float | None = None,
+        stop: Callable[[], bool] | None = None,
     ):
         self.max_records = max_records
         self.timeout = timeout
+        self.stop = stop or (lambda: False)
         self._consumer = consumer(bootstrap, group_id=None, enable_auto_commit=False,
                                   client_id="unna-hub-tail")
         try:
@@ -86,6 +88,8 @@ class Tail:
         idle_since = time.monotonic()
         while self.max_records is None or seen < self.max_records:
             if self.timeout is not None and time.monotonic() - idle_since > self.timeout:
+                return
+            if self.stop():
                 return
             for batch in self._consumer.poll(timeout_ms=200).values():
                 for msg in batch:

@@ -237,7 +237,7 @@ class LocalBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, *self._jvm_args("256m"), "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(self.config_file)],
+             f"--cluster-id={cluster_id}", "-c", str(self.config_file)],
             capture_output=True, text=True,
         )
         if result.returncode != 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 import faust
@@ -77,6 +78,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             processed[0] += 1
             if processed[0] % 1000 == 0:
                 log.info("%s messages processed", processed[0])
+            started = time.monotonic()
             if message.topic == TICK_TOPIC:
                 await send_all(engine.expire(message.partition))
                 HELD.set(engine.held_count())
@@ -84,6 +86,10 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                 await send_all(engine.process(Incoming(message.topic, message.partition,
                                                        message.offset, event.value,
                                                        event.key)))
+            took = time.monotonic() - started
+            if took > 1.0:
+                log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
+                            message.offset, took)
 
     @app.timer(interval=1.0)
     async def tick():
