@@ -4,6 +4,7 @@ import fcntl
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -82,6 +83,11 @@ def test_the_first_signal_asks_for_a_clean_stop_the_second_interrupts():
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(5)
         os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C: nothing more to ask
+        # signals of one kind do not queue: let the first be handled before the second
+        deadline = time.monotonic() + 5
+        while signal.getsignal(signal.SIGINT) is not before[signal.SIGINT] \
+                and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
         os.kill(os.getpid(), signal.SIGINT)  # the second one interrupts
         threading.Event().wait(5)
     assert {sig: signal.getsignal(sig) for sig in before} == before
