@@ -34,6 +34,15 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     )
 
 
+def is_fresh(tick: bytes | None, max_age: float = 5.0) -> bool:
+    """A tick sent less than ``max_age`` real seconds ago (one tick does the work of all
+    the older ones)."""
+    try:
+        return time.time() - float(tick or b"0") < max_age
+    except ValueError:
+        return False
+
+
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: str, hold_window: timedelta,
                     dedupe_retention: timedelta) -> RoutingEngine:
@@ -80,8 +89,9 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                 log.info("%s messages processed", processed[0])
             started = time.monotonic()
             if message.topic == TICK_TOPIC:
-                await send_all(engine.expire(message.partition))
-                HELD.set(engine.held_count())
+                if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
+                    await send_all(engine.expire(message.partition))
+                    HELD.set(engine.held_count())
             else:
                 await send_all(engine.process(Incoming(message.topic, message.partition,
                                                        message.offset, event.value,
@@ -94,8 +104,9 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     @app.timer(interval=1.0)
     async def tick():
         """A tick a second on every partition: held events expire even without traffic."""
+        sent_at = str(time.time()).encode()
         for partition in range(app.conf.topic_partitions):
-            await ticks.send(value=b"", partition=partition)
+            await ticks.send(value=sent_at, partition=partition)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
