@@ -31,6 +31,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # a crashed worker's partitions move on after 10 s instead of a minute
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
+        stream_buffer_maxsize=16384,
     )
     register_router(
         app, agencies, Router(agencies, RoutingRules.load()), clock_from_settings(settings),

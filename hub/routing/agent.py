@@ -78,6 +78,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                              headers=list(output.headers) or None)
 
     processed = [0]
+    last_processed = [time.monotonic()]
 
     @app.agent(sources, name="hub.router")
     async def route(stream):
@@ -85,6 +86,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             message = event.message
             await ensure_scanned(message.partition)
             processed[0] += 1
+            last_processed[0] = time.monotonic()
             if processed[0] % 1000 == 0:
                 log.info("%s messages processed", processed[0])
             started = time.monotonic()
@@ -107,6 +109,19 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         sent_at = str(time.time()).encode()
         for partition in range(app.conf.topic_partitions):
             await ticks.send(value=sent_at, partition=partition)
+
+    @app.timer(interval=5.0)
+    async def resume_stalled_partitions():
+        """Work around a Faust flow-control flaw: when the stream buffer fills up (a backlog
+        after a restart), Faust stops fetching from the partitions that filled it and does
+        not always fetch from them again once the buffer has drained, so the worker stalls
+        with lag left. When nothing was processed for a while, fetch from them again."""
+        consumer = app.consumer
+        paused = set(getattr(consumer, "_buffered_partitions", ()))
+        if paused and time.monotonic() - last_processed[0] > 5.0:
+            log.warning("fetching again from %s partitions Faust left paused", len(paused))
+            for tp in paused:
+                consumer.on_buffer_drop(tp)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
