@@ -21,6 +21,7 @@ class DeliveredSet:
     def __init__(self, retention: timedelta):
         self.retention = retention
         self._at: dict[tuple[str, str], datetime] = {}
+        self._pruned: datetime | None = None
 
     def add(self, recipient: str, event_id: str, at: datetime) -> None:
         self._at.setdefault((recipient, event_id), at)
@@ -32,7 +33,11 @@ class DeliveredSet:
     def __len__(self) -> int:
         return len(self._at)
 
-    def prune(self, now: datetime) -> None:
+    def prune(self, now: datetime, every: timedelta = timedelta(hours=1)) -> None:
+        """Forget what is older than the retention (at most once per ``every``)."""
+        if self._pruned is not None and now - self._pruned < every:
+            return
+        self._pruned = now
         self._at = {k: at for k, at in self._at.items() if now - at <= self.retention}
 
 

@@ -91,7 +91,9 @@ class RoutingEngine:
 
     def expire(self, partition: int) -> list[Output]:
         """Decide finally every event of ``partition`` held longer than the hold window."""
-        limit = self.clock.now() - self.hold_window
+        now = self.clock.now()
+        self.delivered.prune(now)
+        limit = now - self.hold_window
         out: list[Output] = []
         subjects = [s for s, entries in list(self.held.items())
                     if any(e["partition"] == partition for e in entries)]

@@ -119,3 +119,16 @@ def test_undecodable_and_misplaced_events_become_dead_letters(pseudonym_key):
     (letter,) = engine.process(Incoming("agency.jugendamt-kamen.outbox", 0, 7, b"{}"))
     assert letter.topic == "hub.dlq"
     assert "got JSON" in decode_json(letter.value)["reasons"][0]
+
+
+def test_delivered_ids_are_forgotten_after_the_retention():
+    from hub.routing.delivered import DeliveredSet
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    delivered = DeliveredSet(timedelta(days=90))
+    delivered.add("jugendamt-kamen", "e1", start)
+    assert delivered.has("jugendamt-kamen", "e1", start + timedelta(days=89))
+    assert not delivered.has("jugendamt-kamen", "e1", start + timedelta(days=91))
+    assert not delivered.has("jugendamt-unna", "e1", start)
+    delivered.prune(start + timedelta(days=91))
+    assert len(delivered) == 0
