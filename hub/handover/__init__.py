@@ -1,0 +1,1 @@
+"""Handover tracking: no family gets lost between two responsibilities."""

@@ -1,0 +1,192 @@
+"""The handover state machine, deadlines, bounces and ping-pong (pure, no Kafka).
+
+One handover (by its id) goes requested -> accepted | declined -> completed. Steps out of
+order or from the wrong agency are anomalies with a reason; they never raise. A step that
+does not come before its deadline (per purpose: an answer within 14 days of the request,
+completion within 90 days by default) is a stall, reported once per step.
+
+Per family: a request to another agency after a decline is a *bounce*; three or more
+handovers of one family between the same two agencies within 90 days are *ping-pong*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+REQUESTED, ACCEPTED, DECLINED, COMPLETED = "requested", "accepted", "declined", "completed"
+ANSWER, COMPLETION = "answer", "completion"
+STEP_OF = {"handover.requested": REQUESTED, "handover.accepted": ACCEPTED,
+           "handover.declined": DECLINED, "handover.completed": COMPLETED}
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    answer: timedelta = timedelta(days=14)
+    completion: timedelta = timedelta(days=90)
+
+    @classmethod
+    def from_config(cls, raw: Mapping | None) -> dict[str, Deadlines]:
+        """``{purpose: {answer_days: N, completion_days: M}, default: {...}}`` -> per purpose."""
+        raw = raw or {}
+        default = raw.get("default") or {}
+
+        def make(entry: Mapping) -> Deadlines:
+            merged = {**default, **entry}
+            return cls(timedelta(days=float(merged.get("answer_days", 14))),
+                       timedelta(days=float(merged.get("completion_days", 90))))
+
+        table = {purpose: make(entry or {}) for purpose, entry in raw.items()
+                 if purpose != "default"}
+        table["default"] = make({})
+        return table
+
+
+@dataclass(frozen=True)
+class Handover:
+    handover_id: str
+    subject: str
+    purpose: str
+    municipality: str
+    requester: str | None = None
+    recipient: str | None = None
+    requested_at: datetime | None = None
+    answer: str | None = None  # accepted | declined
+    answered_at: datetime | None = None
+    completed_at: datetime | None = None
+    stalled: tuple[str, ...] = ()  # steps already reported as stalled
+
+    @property
+    def state(self) -> str:
+        if self.completed_at:
+            return COMPLETED
+        return self.answer or (REQUESTED if self.requested_at else "unknown")
+
+    def to_json(self) -> dict:
+        def iso(value):
+            return value.isoformat() if value else None
+        return {"handover_id": self.handover_id, "subject": self.subject,
+                "purpose": self.purpose, "municipality": self.municipality,
+                "requester": self.requester, "recipient": self.recipient,
+                "requested_at": iso(self.requested_at), "answer": self.answer,
+                "answered_at": iso(self.answered_at), "completed_at": iso(self.completed_at),
+                "stalled": list(self.stalled)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> Handover:
+        def dt(value):
+            return datetime.fromisoformat(value) if value else None
+        return cls(data["handover_id"], data["subject"], data["purpose"],
+                   data["municipality"], data["requester"], data["recipient"],
+                   dt(data["requested_at"]), data["answer"], dt(data["answered_at"]),
+                   dt(data["completed_at"]), tuple(data["stalled"]))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One handover event, as the tracker needs it."""
+
+    handover_id: str
+    step: str  # requested | accepted | declined | completed
+    sender: str
+    subject: str
+    purpose: str
+    municipality: str
+    at: datetime
+    recipient: str | None = None  # for requests
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    handover_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stall:
+    handover: Handover
+    waiting_for: str  # answer | completion
+    deadline: datetime
+
+
+@dataclass
+class Outcome:
+    handover: Handover
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+def apply_step(current: Handover | None, step: Step) -> Outcome:
+    """The handover after ``step``; anomalies say what did not fit (the step still counts
+    where it can, so that later steps are judged against what really happened)."""
+    h = current or Handover(step.handover_id, step.subject, step.purpose, step.municipality)
+    problems: list[str] = []
+    if step.step == REQUESTED:
+        if h.requested_at:
+            problems.append(f"requested again by {step.sender}")
+        else:
+            if h.answer or h.completed_at:
+                problems.append(f"request arrived after the {h.state} step")
+            h = replace(h, requester=step.sender, recipient=step.recipient,
+                        requested_at=step.at)
+        return Outcome(h, [Anomaly(h.handover_id, p) for p in problems])
+    if h.requested_at is None:
+        problems.append(f"{step.step} before the handover was requested")
+    elif h.recipient and step.sender != h.recipient:
+        problems.append(f"{step.step} by {step.sender}, but {h.recipient} was asked")
+    if step.step in (ACCEPTED, DECLINED):
+        if h.answer:
+            problems.append(f"{step.step} after it was already {h.answer}")
+        else:
+            h = replace(h, answer=step.step, answered_at=step.at)
+    elif step.step == COMPLETED:
+        if h.completed_at:
+            problems.append("completed twice")
+        else:
+            if h.answer == DECLINED:
+                problems.append("completed after it was declined")
+            elif h.answer is None:
+                problems.append("completed without being accepted")
+            h = replace(h, completed_at=step.at)
+    return Outcome(h, [Anomaly(h.handover_id, p) for p in problems])
+
+
+def due_stalls(h: Handover, deadlines: Mapping[str, Deadlines], now: datetime) -> list[Stall]:
+    """The steps of ``h`` whose deadline passed at ``now`` and that were not reported yet."""
+    if not h.requested_at:
+        return []
+    d = deadlines.get(h.purpose) or deadlines["default"]
+    stalls = []
+    answer_due = h.requested_at + d.answer
+    if h.answer is None and now > answer_due and ANSWER not in h.stalled:
+        stalls.append(Stall(h, ANSWER, answer_due))
+    completion_due = h.requested_at + d.completion
+    if h.answer == ACCEPTED and not h.completed_at and now > completion_due \
+            and COMPLETION not in h.stalled:
+        stalls.append(Stall(h, COMPLETION, completion_due))
+    return stalls
+
+
+def mark_stalled(h: Handover, stalls: Sequence[Stall]) -> Handover:
+    return replace(h, stalled=tuple(dict.fromkeys((*h.stalled, *(s.waiting_for
+                                                                  for s in stalls)))))
+
+
+def is_bounce(history: Sequence[Handover], request: Step) -> bool:
+    """A new request by the same agency for the same family, after another agency
+    declined it."""
+    return any(h.answer == DECLINED and h.requester == request.sender
+               and h.recipient != request.recipient and h.handover_id != request.handover_id
+               for h in history)
+
+
+def is_ping_pong(history: Sequence[Handover], request: Step,
+                 window: timedelta = timedelta(days=90), times: int = 3) -> bool:
+    """``times`` or more handovers of one family between the same two agencies (either
+    direction) within ``window``, this request included."""
+    pair = frozenset((request.sender, request.recipient))
+    recent = [h for h in history
+              if h.handover_id != request.handover_id and h.requested_at
+              and frozenset((h.requester, h.recipient)) == pair
+              and abs(request.at - h.requested_at) <= window]
+    return len(recent) + 1 >= times
