@@ -1,0 +1,1 @@
+"""Analytics: anonymous aggregated counts for analysts, with disclosure control."""
