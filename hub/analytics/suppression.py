@@ -18,8 +18,9 @@ the bipartite graph whose nodes are the grid's lines (rows and columns) and whos
 suppressed entries (an entry on a cycle can be shifted by +t/-t around the cycle without changing
 any published total; a bridge cannot). :func:`suppress` therefore
 
-1. gives every line with a lone suppressed entry a partner: the smallest non-zero unsuppressed
-   cell of that line (ties: first in row/column order), else the line's total;
+1. sweeps the lines (rows, then columns) and gives every line with a lone suppressed entry a
+   partner: the smallest non-zero unsuppressed cell of that line (ties: first in row/column
+   order), else the line's total; sweeps again until no line has a lone suppressed entry;
 2. puts every remaining bridge on a cycle by suppressing one more entry that joins both sides;
 
 and repeats until nothing changes. Explicit totals may be larger than the sum of their cells (a
@@ -314,7 +315,9 @@ def _protect(grid: dict[_Pos, int], reasons: dict[_Pos, Suppression], m: int, n:
 def _partner_lone_suppression(
     grid: dict[_Pos, int], reasons: dict[_Pos, Suppression], m: int, n: int
 ) -> bool:
-    """Give the first line with exactly one suppressed entry a partner; False if there is none."""
+    """One sweep over all lines in fixed order: every line that (at the time it is visited) has
+    exactly one suppressed entry gets a partner. Returns whether anything was added."""
+    changed = False
     for line, total in _lines(m, n):
         hidden = [pos for pos in line if pos in reasons]
         if len(hidden) != 1:
@@ -331,8 +334,8 @@ def _partner_lone_suppression(
             # explicit totals larger than the cells): a zero cell is the only partner left.
             partner = open_[0]
         reasons[partner] = Suppression.COMPLEMENTARY
-        return True
-    return False
+        changed = True
+    return changed
 
 
 def _close_cycle(
