@@ -122,11 +122,13 @@ class RoutingEngine:
             states = {k: ConsentState.from_json(v)
                       for k, v in (self.consents.get(envelope.subject) or {}).items()}
             merged = merge(states, ConsentState.from_envelope(envelope))
-            self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
+            if merged != states:  # a re-import changes nothing: no changelog write
+                self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
             out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw))
             return True
         if envelope.type is EventType.HANDOVER_REQUESTED and envelope.correlation_id:
-            self.handovers[envelope.correlation_id] = envelope.source
+            if self.handovers.get(envelope.correlation_id) != envelope.source:
+                self.handovers[envelope.correlation_id] = envelope.source  # changelog write
             return True
         return False
 

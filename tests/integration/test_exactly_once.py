@@ -68,11 +68,13 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(worker, topics, tmp_path,
     publisher = threading.Thread(target=send, args=(topics.bootstrap, request_file,
                                                     pseudonym_key))
     publisher.start()
-    # kill the worker while it is delivering: some events are in, most are not
+    # kill the worker while it is delivering: some events are in, the rest are not.
+    # (Late in the stream: a restarted worker working off a backlog of thousands can pause
+    # for minutes inside Faust; see the closing note. Exactly-once does not depend on it.)
     seen = 0
     for record in arrivals:
         seen += bool(record.value and record.value["id"] in sent)
-        if seen >= 100:
+        if seen >= 2 * len(sent) // 3:
             worker.kill()
             break
     arrivals.close()
@@ -82,7 +84,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(worker, topics, tmp_path,
 
     worker.start()
     received = wait_for(lambda: (c := ours(topics.bootstrap, sent)) and len(c) == len(sent)
-                        and c, 180, "every event to arrive after the restart", interval=2)
+                        and c, 360, "every event to arrive after the restart", interval=2)
     assert set(received) == sent  # nothing missing
     assert max(received.values()) == 1, [i for i, n in received.items() if n > 1][:5]
 
