@@ -25,6 +25,8 @@ NAMESPACE = "unna.hub"
 ENVELOPE_FULLNAME = f"{NAMESPACE}.Envelope"
 RELEASED_SUBDIR = "released"
 """Sub-directory of ``schemas/`` holding the last released schemas (same layout)."""
+ANALYTICS_SUBDIR = "analytics"
+"""Sub-directory of ``schemas/`` holding the records of the analytics topics (not events)."""
 
 PRIMITIVE_TYPES = frozenset(
     {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -50,11 +52,12 @@ class EnvelopeSchema:
 
 
 def schema_files(directory: Path) -> list[Path]:
-    """All ``*.avsc`` files under ``directory``, sorted, without the ``released/`` copy."""
+    """All ``*.avsc`` files of the envelope under ``directory``, sorted, without the
+    ``released/`` copy and the analytics records."""
     return sorted(
         path
         for path in directory.rglob("*.avsc")
-        if path.relative_to(directory).parts[0] != RELEASED_SUBDIR
+        if path.relative_to(directory).parts[0] not in (RELEASED_SUBDIR, ANALYTICS_SUBDIR)
     )
 
 
