@@ -3,7 +3,8 @@
 Records are JSON on ``hub.audit`` (append-only, kept forever), keyed by the subject
 pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice has the same id),
 ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``, ``decision`` (delivered,
-refused, held, duplicate, not_routed), ``reason``, ``consent_id``, ``event_time`` and
+refused, held, duplicate, not_routed; anomaly for a handover step that does not fit its
+handover), ``reason``, ``consent_id``, ``event_time`` and
 ``time`` (when the hub decided, by the hub's clock).
 """
 
@@ -18,8 +19,8 @@ from hub.routing.rules import Decision
 
 AUDIT_TOPIC = "hub.audit"
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
-DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED = (
-    "delivered", "refused", "held", "duplicate", "not_routed")
+DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY = (
+    "delivered", "refused", "held", "duplicate", "not_routed", "anomaly")
 
 
 def audit_record(envelope: Envelope, decision: str, now: datetime, recipient: str | None = None,

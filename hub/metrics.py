@@ -36,3 +36,26 @@ DUPLICATES = Counter(
 HELD = Gauge("hub_held_events", "Events waiting for consent or their handover request.")
 AUDIT_RECORDS = Counter("hub_audit_records_total", "Decisions written to hub.audit.",
                         ["decision"])
+HANDOVER_ANOMALIES = Counter(
+    "hub_handover_anomalies_total", "Handover steps that did not fit the handover "
+    "(out of order, wrong agency, repeated), by step.", ["step"],
+)
+HANDOVERS_STALLED = Counter(
+    "hub_handovers_stalled_total", "Handover steps that missed their deadline, by "
+    "municipality and the step waited for (answer, completion).",
+    ["municipality", "waiting_for"],
+)
+HANDOVER_BOUNCES = Counter(
+    "hub_handover_bounces_total", "Handover requests made after another agency declined "
+    "the same child, by municipality and agency pair.",
+    ["municipality", "requester", "recipient"],
+)
+HANDOVER_PING_PONG = Counter(
+    "hub_handover_ping_pong_total", "Handover requests that were the third or later "
+    "between the same two agencies for one child within 90 days, by municipality and "
+    "agency pair.", ["municipality", "requester", "recipient"],
+)
+HANDOVERS_WAITING = Gauge(
+    "hub_handovers_waiting", "Handovers whose next step (answer or completion) is not due "
+    "yet or not reported as stalled, on this worker.",
+)

@@ -35,8 +35,13 @@ EXPECTED_INBOXES = {
         ("Mia", "offer.accepted", "gesundheitsamt-kreis-unna")],
     "agency.kita-kamen-regenbogen.inbox": [
         ("Leon", "offer.accepted", "grundschule-kamen-mitte")],
+    # The Jobcenter's request for Emma was never answered: its 14-day deadline has passed,
+    # so the hub notifies both agencies.
     "agency.jugendamt-luenen.inbox": [
-        ("Emma", "handover.requested", "jobcenter-kreis-unna")],
+        ("Emma", "handover.requested", "jobcenter-kreis-unna"),
+        ("Emma", "handover.stalled", "hub")],
+    "agency.jobcenter-kreis-unna.inbox": [
+        ("Emma", "handover.stalled", "hub")],
 }
 
 # (child, event type) -> words the refusal reason must contain

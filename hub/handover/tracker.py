@@ -56,6 +56,12 @@ class Handover:
     answered_at: datetime | None = None
     completed_at: datetime | None = None
     stalled: tuple[str, ...] = ()  # steps already reported as stalled
+    # what the hub needs to speak about the handover later (stalls, analytics)
+    life_phase: str = ""
+    key_id: str = ""
+    partition: int = 0
+    bounce: bool = False
+    ping_pong: bool = False
 
     @property
     def state(self) -> str:
@@ -71,7 +77,9 @@ class Handover:
                 "requester": self.requester, "recipient": self.recipient,
                 "requested_at": iso(self.requested_at), "answer": self.answer,
                 "answered_at": iso(self.answered_at), "completed_at": iso(self.completed_at),
-                "stalled": list(self.stalled)}
+                "stalled": list(self.stalled), "life_phase": self.life_phase,
+                "key_id": self.key_id, "partition": self.partition, "bounce": self.bounce,
+                "ping_pong": self.ping_pong}
 
     @classmethod
     def from_json(cls, data: Mapping) -> Handover:
@@ -80,7 +88,10 @@ class Handover:
         return cls(data["handover_id"], data["subject"], data["purpose"],
                    data["municipality"], data["requester"], data["recipient"],
                    dt(data["requested_at"]), data["answer"], dt(data["answered_at"]),
-                   dt(data["completed_at"]), tuple(data["stalled"]))
+                   dt(data["completed_at"]), tuple(data["stalled"]),
+                   data.get("life_phase", ""), data.get("key_id", ""),
+                   data.get("partition", 0), data.get("bounce", False),
+                   data.get("ping_pong", False))
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,25 @@ class Outcome:
     anomalies: list[Anomaly] = field(default_factory=list)
 
 
+def is_repeat(h: Handover | None, step: Step) -> bool:
+    """The same step again, as it was recorded (a re-sent record or a re-imported export):
+    not an anomaly, and nothing changes."""
+    if h is None:
+        return False
+    if step.step == REQUESTED:
+        return (h.requested_at == step.at and h.requester == step.sender
+                and h.recipient == step.recipient)
+    if step.step in (ACCEPTED, DECLINED):
+        return h.answer == step.step and h.answered_at == step.at
+    return step.step == COMPLETED and h.completed_at == step.at
+
+
 def apply_step(current: Handover | None, step: Step) -> Outcome:
     """The handover after ``step``; anomalies say what did not fit (the step still counts
-    where it can, so that later steps are judged against what really happened)."""
+    where it can, so that later steps are judged against what really happened). A repeat
+    of a recorded step changes nothing."""
+    if is_repeat(current, step):
+        return Outcome(current)
     h = current or Handover(step.handover_id, step.subject, step.purpose, step.municipality)
     problems: list[str] = []
     if step.step == REQUESTED:

@@ -3,39 +3,59 @@
 :class:`RoutingEngine` keeps three mappings that the Faust agent backs with changelog
 tables (plain dicts in tests and simulations): ``consents`` (subject -> consent id ->
 state), ``held`` (subject -> events waiting) and ``handovers`` (handover id -> requesting
-agency). What each recipient already has is a :class:`DeliveredSet`. ``process`` and
-``expire`` return the records to send (inboxes, audit, consent ledger, dead letters); the
-caller sends them before the source offset is committed.
+agency) and ``families`` (for the handover tracker, see :mod:`hub.handover.tracking`).
+What each recipient already has is a :class:`DeliveredSet`. ``process`` and ``expire``
+return the records to send (inboxes, audit, consent ledger, analytics facts, dead letters);
+the caller sends them before the source offset is committed. ``expire`` also sends the
+hub's own ``handover.stalled`` notices when a handover's deadline has passed.
 """
 
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.agencies import AgencyDirectory
-from hub.audit import AUDIT_TOPIC, audit_records, encode_audit, reason_kind
+from hub.analytics.facts import FACTS_TOPIC, encode_fact, event_fact, fact_key, handover_fact
+from hub.audit import (
+    ANOMALY,
+    AUDIT_TOPIC,
+    audit_record,
+    audit_records,
+    encode_audit,
+    reason_kind,
+)
 from hub.clock import Clock
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
-from hub.contract.models import Envelope
+from hub.contract.models import Envelope, HandoverStalled
 from hub.contract.vocabulary import EventType
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
+from hub.handover.tracker import STEP_OF, Handover, Stall
+from hub.handover.tracking import HandoverTracker, Tracked
 from hub.metrics import (
     AUDIT_RECORDS,
     DEAD_LETTERS,
     DELIVERIES,
     DUPLICATES,
     EVENTS_CONSUMED,
+    HANDOVER_ANOMALIES,
+    HANDOVER_BOUNCES,
+    HANDOVER_PING_PONG,
+    HANDOVERS_STALLED,
     REFUSALS,
 )
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
 CONSENT_TOPIC = "hub.consent"
+HUB_SOURCE = "hub"
+"""The ``source`` of the events the hub writes itself (handover.stalled)."""
+STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,8 @@ class Incoming:
 class RoutingEngine:
     def __init__(self, agencies: AgencyDirectory, router: Router, clock: Clock,
                  hold_window: timedelta, delivered: DeliveredSet,
-                 consents: MutableMapping, held: MutableMapping, handovers: MutableMapping):
+                 consents: MutableMapping, held: MutableMapping, handovers: MutableMapping,
+                 families: MutableMapping | None = None):
         self.agencies = agencies
         self.router = router
         self.clock = clock
@@ -66,7 +87,8 @@ class RoutingEngine:
         self.delivered = delivered
         self.consents = consents
         self.held = held
-        self.handovers = handovers
+        self.tracker = HandoverTracker(handovers, {} if families is None else families,
+                                       router.rules.deadlines)
         self.codec = get_codec()
 
     # ------------------------------------------------------------------ events
@@ -81,7 +103,7 @@ class RoutingEngine:
         decision = self.router.decide(envelope, message.topic, self.context(envelope))
         if decision.rejected:
             return [self._dead_letter(message, decision.rejected, "source_mismatch")]
-        if self._learn(envelope, message.value, out):  # it may change the decision
+        if self._learn(envelope, message, out):  # it may change the decision
             decision = self.router.decide(envelope, message.topic, self.context(envelope))
         if decision.hold:
             self._hold(envelope, message)
@@ -90,7 +112,8 @@ class RoutingEngine:
         return out
 
     def expire(self, partition: int) -> list[Output]:
-        """Decide finally every event of ``partition`` held longer than the hold window."""
+        """Decide finally every event of ``partition`` held longer than the hold window, and
+        notify both agencies of every handover of ``partition`` that missed a deadline."""
         now = self.clock.now()
         self.delivered.prune(now)
         limit = now - self.hold_window
@@ -99,6 +122,8 @@ class RoutingEngine:
                     if any(e["partition"] == partition for e in entries)]
         for subject in subjects:
             out += self._reconsider(subject, final_before=limit)
+        for stall in self.tracker.due(partition, now):
+            out += self._stall(stall)
         return out
 
     def held_count(self) -> int:
@@ -109,15 +134,16 @@ class RoutingEngine:
         now = self.clock.now()
         requester = None
         if envelope.type.value.startswith("handover.") and envelope.correlation_id:
-            requester = self.handovers.get(envelope.correlation_id)
+            requester = self.tracker.requester(envelope.correlation_id)
         consents = [ConsentState.from_json(v)
                     for v in (self.consents.get(envelope.subject) or {}).values()]
         return RoutingContext(now, consents, requester,
                               lambda recipient, event_id: self.delivered.has(recipient,
                                                                              event_id, now))
 
-    def _learn(self, envelope: Envelope, raw: bytes, out: list[Output]) -> bool:
-        """Record what an event tells about its family (consents, handover requests)."""
+    def _learn(self, envelope: Envelope, message: Incoming, out: list[Output]) -> bool:
+        """Record what an event tells about its family (consents, handovers)."""
+        raw = message.value
         if envelope.type in CONSENT_TYPES:
             states = {k: ConsentState.from_json(v)
                       for k, v in (self.consents.get(envelope.subject) or {}).items()}
@@ -126,11 +152,52 @@ class RoutingEngine:
                 self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
             out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw))
             return True
-        if envelope.type is EventType.HANDOVER_REQUESTED and envelope.correlation_id:
-            if self.handovers.get(envelope.correlation_id) != envelope.source:
-                self.handovers[envelope.correlation_id] = envelope.source  # changelog write
-            return True
+        if envelope.type.value in STEP_OF:
+            self._track(envelope, self.tracker.observe(envelope, message.partition), out)
+            return envelope.type is EventType.HANDOVER_REQUESTED
         return False
+
+    def _track(self, envelope: Envelope, tracked: Tracked, out: list[Output]) -> None:
+        now = self.clock.now()
+        key = envelope.subject.encode()
+        for anomaly in tracked.anomalies:
+            HANDOVER_ANOMALIES.labels(step=envelope.type.value).inc()
+            record = audit_record(envelope, ANOMALY, now, reason=f"handover "
+                                  f"{anomaly.handover_id}: {anomaly.reason}")
+            AUDIT_RECORDS.labels(decision=ANOMALY).inc()
+            out.append(Output(AUDIT_TOPIC, key, encode_audit(record)))
+        h = tracked.handover
+        if h is None:
+            return
+        pair = dict(municipality=h.municipality, requester=h.requester or "unknown",
+                    recipient=h.recipient or "unknown")
+        if tracked.bounce:
+            HANDOVER_BOUNCES.labels(**pair).inc()
+        if tracked.ping_pong:
+            HANDOVER_PING_PONG.labels(**pair).inc()
+        out.append(self._handover_fact(h))
+
+    def _stall(self, stall: Stall) -> list[Output]:
+        """``handover.stalled`` to both agencies of the handover (consent permitting)."""
+        h = stall.handover
+        envelope = Envelope(
+            id=str(uuid.uuid5(STALL_NAMESPACE, f"{h.handover_id}|{stall.waiting_for}")),
+            type=EventType.HANDOVER_STALLED, source=HUB_SOURCE, time=stall.deadline,
+            subject=h.subject, key_id=h.key_id or "unknown", municipality=h.municipality,
+            life_phase=h.life_phase or "kita", purpose=h.purpose, recipient=h.recipient,
+            correlation_id=h.handover_id,
+            payload=HandoverStalled(handover_id=h.handover_id, requested_by=h.requester,
+                                    waiting_for=stall.waiting_for, deadline=stall.deadline))
+        decision = self.router.decide(envelope, None, self.context(envelope), final=True)
+        out = self._apply(envelope, self.codec.encode(envelope), decision)
+        HANDOVERS_STALLED.labels(municipality=h.municipality,
+                                 waiting_for=stall.waiting_for).inc()
+        out.append(self._handover_fact(self.tracker.stalled(stall)))
+        return out
+
+    def _handover_fact(self, h: Handover) -> Output:
+        fact = handover_fact(h, self.agencies)
+        return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact))
 
     def _apply(self, envelope: Envelope, raw: bytes, decision: Decision) -> list[Output]:
         now = self.clock.now()
@@ -149,6 +216,9 @@ class RoutingEngine:
         for record in audit_records(envelope, decision, now):
             AUDIT_RECORDS.labels(decision=record["decision"]).inc()
             out.append(Output(AUDIT_TOPIC, key, encode_audit(record)))
+        if envelope.source != HUB_SOURCE:
+            fact = event_fact(envelope, decision, self.agencies)
+            out.append(Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact)))
         return out
 
     def _hold(self, envelope: Envelope, message: Incoming) -> None:

@@ -25,13 +25,14 @@ from pathlib import Path
 from hub.agencies import AgencyDirectory
 from hub.consent.ledger import ALLOWED, REFUSED, ConsentState, chain_partners, check
 from hub.contract.models import Envelope
-from hub.contract.vocabulary import EventType
+from hub.contract.vocabulary import EventType, Purpose
 from hub.errors import ConfigError
+from hub.handover.tracker import Deadlines
 from hub.paths import DEPLOY_DIR
 from hub.yamlfile import read_yaml
 
 ROUTING_FILE = DEPLOY_DIR / "routing.yaml"
-TARGETS = ("recipient", "requester", "chain_partners", "none")
+TARGETS = ("recipient", "requester", "chain_partners", "parties", "none")
 CONSENT_TYPES = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 
 
@@ -39,6 +40,7 @@ CONSENT_TYPES = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 class RoutingRules:
     routes: dict[EventType, str]
     no_inbox_purposes: frozenset[str]
+    deadlines: dict[str, Deadlines] = field(default_factory=lambda: Deadlines.from_config(None))
 
     @classmethod
     def load(cls, path: Path = ROUTING_FILE) -> RoutingRules:
@@ -53,9 +55,21 @@ class RoutingRules:
             if target not in TARGETS:
                 problems.append(f"{name}: unknown target {target!r} (one of {TARGETS})")
             routes[etype] = target
+        raw_deadlines = raw.get("handover_deadlines") or {}
+        for purpose, entry in raw_deadlines.items():
+            if purpose != "default" and purpose not in {p.value for p in Purpose}:
+                problems.append(f"handover_deadlines: unknown purpose {purpose!r}")
+            for name, value in (entry or {}).items():
+                if name not in ("answer_days", "completion_days"):
+                    problems.append(f"handover_deadlines.{purpose}: unknown setting {name!r} "
+                                    "(answer_days, completion_days)")
+                elif not isinstance(value, int | float) or value <= 0:
+                    problems.append(f"handover_deadlines.{purpose}.{name}: must be a "
+                                    f"positive number of days, not {value!r}")
         if problems:
             raise ConfigError(f"{path}: " + "; ".join(problems))
-        return cls(routes, frozenset(raw.get("no_inbox_purposes") or ()))
+        return cls(routes, frozenset(raw.get("no_inbox_purposes") or ()),
+                   Deadlines.from_config(raw_deadlines))
 
 
 @dataclass(frozen=True)
@@ -97,13 +111,18 @@ class Router:
         self.agencies = agencies
         self.rules = rules or RoutingRules.load()
 
-    def decide(self, envelope: Envelope, arrived_on: str, ctx: RoutingContext,
+    def decide(self, envelope: Envelope, arrived_on: str | None, ctx: RoutingContext,
                final: bool = False) -> Decision:
+        """``arrived_on`` is the outbox the event came from; None for the hub's own events
+        (handover.stalled)."""
         decision = Decision()
-        sender = self.agencies.agency_of_outbox(arrived_on)
-        if sender is None or sender.id != envelope.source:
+        sender = self.agencies.agency_of_outbox(arrived_on) if arrived_on else None
+        if arrived_on and (sender is None or sender.id != envelope.source):
             decision.rejected.append(
                 f"source {envelope.source!r} arrived on {arrived_on}, which is not its outbox")
+            return decision
+        if arrived_on and envelope.type is EventType.HANDOVER_STALLED:
+            decision.rejected.append("handover.stalled is sent by the hub only, not by agencies")
             return decision
         if envelope.type in CONSENT_TYPES:
             decision.not_routed = "consent: recorded in the consent ledger"
@@ -159,6 +178,10 @@ class Router:
             else:
                 decision.hold = f"handover {envelope.correlation_id} not requested yet"
             return []
+        if target == "parties":  # both agencies of a handover (the hub's stall notices)
+            return list(dict.fromkeys(
+                p for p in (getattr(envelope.payload, "requested_by", None),
+                            envelope.recipient) if p))
         partners = chain_partners(ctx.consents, envelope.purpose.value, envelope.source)
         if not partners:
             reason = f"no consent of the family covers purpose {envelope.purpose.value}"

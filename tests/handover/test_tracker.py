@@ -53,7 +53,7 @@ def test_the_regular_path():
     ([step("requested", "jugendamt-kamen", recipient="grundschule-kamen-mitte"),
       step("accepted", "grundschule-kamen-mitte"),
       step("completed", "grundschule-kamen-mitte"),
-      step("completed", "grundschule-kamen-mitte")], "completed twice"),
+      step("completed", "grundschule-kamen-mitte", T0 + timedelta(days=1))], "completed twice"),
     ([step("requested", "jugendamt-kamen", recipient="grundschule-kamen-mitte"),
       step("declined", "grundschule-kamen-mitte"),
       step("accepted", "grundschule-kamen-mitte")], "accepted after it was already declined"),
@@ -120,3 +120,13 @@ def test_state_survives_a_json_round_trip():
                step("accepted", "grundschule-kamen-mitte", T0 + timedelta(days=1)))
     h = mark_stalled(h, due_stalls(h, DEADLINES, T0 + timedelta(days=100)))
     assert Handover.from_json(h.to_json()) == h
+
+
+def test_a_re_sent_step_is_not_an_anomaly():
+    request = step("requested", "jugendamt-kamen", recipient="grundschule-kamen-mitte")
+    accept = step("accepted", "grundschule-kamen-mitte", T0 + timedelta(days=2))
+    h, anomalies = run(request, accept, request, accept)
+    assert not anomalies and h.answered_at == T0 + timedelta(days=2)
+    _, anomalies = run(request, accept, step("accepted", "grundschule-kamen-mitte",
+                                             T0 + timedelta(days=3)))
+    assert anomalies == ["accepted after it was already accepted"]

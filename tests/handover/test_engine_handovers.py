@@ -1,0 +1,165 @@
+"""The router tracks handovers: stall notices at the deadline to both agencies (consent
+permitting), anomalies in the audit, bounces and ping-pong counted, facts for analytics."""
+
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import REGISTRY
+
+from hub.agencies import load_agencies
+from hub.analytics.facts import decode_fact
+from hub.clock import FixedClock
+from hub.contract.codec import get_codec
+from hub.routing.delivered import DeliveredSet
+from hub.routing.engine import Incoming, RoutingEngine
+from hub.routing.rules import Router
+from tests.handover.flow import consent, handover, subject_of
+
+AGENCIES = load_agencies()
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+KITA, SCHOOL, YOUTH = "kita-kamen-regenbogen", "grundschule-kamen-mitte", "jugendamt-kamen"
+
+
+class Harness:
+    def __init__(self):
+        self.clock = FixedClock(NOW)
+        self.tables = {"handovers": {}, "families": {}}
+        self.engine = self.new_engine()
+        self.offset = 0
+
+    def new_engine(self):
+        """An engine on the same tables (a restarted worker)."""
+        return RoutingEngine(AGENCIES, Router(AGENCIES), self.clock, timedelta(hours=24),
+                             DeliveredSet(timedelta(days=90)), {}, {},
+                             self.tables["handovers"], self.tables["families"])
+
+    def send(self, *envelopes):
+        out = []
+        for e in envelopes:
+            self.offset += 1
+            out += self.engine.process(Incoming(f"agency.{e.source}.outbox", 0, self.offset,
+                                                get_codec().encode(e)))
+        return out
+
+
+def inbox(outputs):
+    return sorted((o.topic, get_codec().decode(o.value).type.value) for o in outputs
+                  if o.topic.endswith(".inbox"))
+
+
+def audit(outputs):
+    import json
+    return [json.loads(o.value) for o in outputs if o.topic == "hub.audit"]
+
+
+def facts(outputs):
+    return [decode_fact(o.value) for o in outputs if o.topic == "hub.facts"]
+
+
+def metric(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_stall_is_sent_to_both_agencies_at_the_deadline_and_only_once():
+    h = Harness()
+    child = subject_of("stall")
+    h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))
+    requested = NOW - timedelta(days=14) + timedelta(minutes=5)
+    h.send(handover("requested", KITA, child, "UE-S1", requested, recipient=SCHOOL))
+    before = metric("hub_handovers_stalled_total", municipality="kamen",
+                    waiting_for="answer")
+    h.clock.advance(minutes=4)
+    assert inbox(h.engine.expire(0)) == []  # one minute before the deadline
+    h.clock.advance(minutes=2)
+    out = h.engine.expire(0)
+    assert inbox(out) == sorted([(f"agency.{KITA}.inbox", "handover.stalled"),
+                                 (f"agency.{SCHOOL}.inbox", "handover.stalled")])
+    notice = get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox")))
+    assert notice.payload.deadline == requested + timedelta(days=14)
+    assert notice.payload.waiting_for == "answer" and notice.payload.requested_by == KITA
+    assert metric("hub_handovers_stalled_total", municipality="kamen",
+                  waiting_for="answer") == before + 1
+    assert facts(out)[-1]["stalled"] == ["answer"]
+    h.clock.advance(days=1)
+    assert inbox(h.engine.expire(0)) == []  # reported once
+    h.engine = h.new_engine()  # a restarted worker knows from its table
+    assert inbox(h.engine.expire(0)) == []
+
+
+def test_completion_stalls_after_acceptance_and_an_answer_in_time_does_not_stall():
+    h = Harness()
+    child = subject_of("completion")
+    h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=100)))
+    requested = NOW - timedelta(days=90) + timedelta(hours=1)
+    h.send(handover("requested", KITA, child, "UE-C1", requested, recipient=SCHOOL),
+           handover("accepted", SCHOOL, child, "UE-C1", requested + timedelta(days=3)))
+    assert inbox(h.engine.expire(0)) == []
+    h.clock.advance(hours=2)
+    out = h.engine.expire(0)
+    assert len(inbox(out)) == 2
+    assert get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox"))) \
+        .payload.waiting_for == "completion"
+
+
+def test_a_stall_needs_consent_for_each_agency():
+    h = Harness()
+    child = subject_of("consent")
+    h.send(consent(KITA, child, [SCHOOL], NOW - timedelta(days=30)))  # the kita not named
+    h.send(handover("requested", KITA, child, "UE-K1", NOW - timedelta(days=20),
+                    recipient=SCHOOL))
+    out = h.engine.expire(0)
+    assert inbox(out) == [(f"agency.{SCHOOL}.inbox", "handover.stalled")]
+    refused = [r for r in audit(out) if r["decision"] == "refused"]
+    assert [r["recipient"] for r in refused] == [KITA]
+    assert "no consent" in refused[0]["reason"]
+
+
+def test_anomalies_are_audited_with_their_reason_and_nothing_crashes():
+    h = Harness()
+    child = subject_of("anomaly")
+    out = h.send(handover("accepted", SCHOOL, child, "UE-A1", NOW - timedelta(days=2)))
+    out += h.send(handover("requested", KITA, child, "UE-A2", NOW - timedelta(days=2),
+                           recipient=SCHOOL),
+                  handover("accepted", YOUTH, child, "UE-A2", NOW - timedelta(days=1)))
+    reasons = [r["reason"] for r in audit(out) if r["decision"] == "anomaly"]
+    assert reasons == ["handover UE-A1: accepted before the handover was requested",
+                       f"handover UE-A2: accepted by {YOUTH}, but {SCHOOL} was asked"]
+    again = h.send(handover("requested", KITA, child, "UE-A2", NOW - timedelta(days=2),
+                            recipient=SCHOOL))  # a re-sent request is no anomaly
+    assert not [r for r in audit(again) if r["decision"] == "anomaly"]
+
+
+def test_bounces_and_ping_pong_are_counted_per_municipality_and_pair():
+    h = Harness()
+    child = subject_of("bounce")
+    pair = dict(municipality="kamen", requester=KITA, recipient=YOUTH)
+    bounces = metric("hub_handover_bounces_total", **pair)
+    t = NOW - timedelta(days=40)
+    h.send(handover("requested", KITA, child, "UE-B1", t, recipient=SCHOOL),
+           handover("declined", SCHOOL, child, "UE-B1", t + timedelta(days=1)))
+    out = h.send(handover("requested", KITA, child, "UE-B2", t + timedelta(days=2),
+                          recipient=YOUTH))
+    assert metric("hub_handover_bounces_total", **pair) == bounces + 1
+    assert facts(out)[0]["bounce"] is True
+    pong = dict(municipality="kamen", requester=YOUTH, recipient=KITA)
+    before = metric("hub_handover_ping_pong_total", **pong)
+    h.send(handover("requested", YOUTH, child, "UE-B3", t + timedelta(days=10),
+                    recipient=KITA))
+    assert metric("hub_handover_ping_pong_total", **pong) == before  # two so far
+    out = h.send(handover("requested", YOUTH, child, "UE-B4", t + timedelta(days=20),
+                          recipient=KITA))
+    assert metric("hub_handover_ping_pong_total", **pong) == before + 1
+    assert facts(out)[0]["ping_pong"] is True
+    h.send(handover("requested", YOUTH, child, "UE-B4", t + timedelta(days=20),
+                    recipient=KITA))  # re-sent: not counted again
+    assert metric("hub_handover_ping_pong_total", **pong) == before + 1
+
+
+def test_facts_carry_each_event_and_the_handover_state():
+    h = Harness()
+    child = subject_of("facts")
+    out = h.send(handover("requested", KITA, child, "UE-F1", NOW - timedelta(days=3),
+                          recipient=SCHOOL))
+    kinds = {(f["kind"], f.get("outcome")) for f in facts(out)}
+    assert kinds == {("handover", None), ("event", "held")}
+    hand = next(f for f in facts(out) if f["kind"] == "handover")
+    assert (hand["requester_kind"], hand["recipient_kind"]) == ("daycare", "school")
