@@ -64,3 +64,31 @@ def existing_topics(bootstrap: str) -> set[str]:
             return set(admin.list_topics())
         except KafkaError as exc:
             raise BrokerError(f"listing topics at {bootstrap} failed: {exc}") from exc
+
+
+def read_to_end(bootstrap: str, topic: str, client_id: str = "unna-hub-reader"):
+    """Every record of ``topic`` from the beginning up to the end it has when called, as
+    kafka-python ``ConsumerRecord``s (raw key and value), partition by partition."""
+    from kafka import TopicPartition
+
+    reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
+                      client_id=client_id)
+    try:
+        ids = reader.partitions_for_topic(topic)
+        if not ids:
+            raise BrokerError(f"topic {topic} does not exist at {bootstrap} "
+                              "(see `hub topics apply`)")
+        partitions = [TopicPartition(topic, p) for p in sorted(ids)]
+        reader.assign(partitions)
+        reader.seek_to_beginning(*partitions)
+        ends = reader.end_offsets(partitions)
+        remaining = {tp for tp in partitions if reader.position(tp) < ends[tp]}
+        while remaining:
+            for tp, batch in reader.poll(timeout_ms=500).items():
+                for record in batch:
+                    if record.offset < ends[tp]:
+                        yield record
+                if reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        reader.close()

@@ -59,3 +59,11 @@ HANDOVERS_WAITING = Gauge(
     "hub_handovers_waiting", "Handovers whose next step (answer or completion) is not due "
     "yet or not reported as stalled, on this worker.",
 )
+ANALYTICS_FACTS = Counter(
+    "hub_analytics_facts_total", "Facts read by the analytics aggregator, by kind and "
+    "result (applied, invalid).", ["kind", "result"],
+)
+ANALYTICS_CELLS = Counter(
+    "hub_analytics_cells_published_total", "Analytics cells published (new or changed), "
+    "by topic.", ["topic"],
+)

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     dedupe_retention_days: float = Field(
         default=90.0, gt=0, description="How long an event id is remembered as delivered.",
     )
+    analytics_k: int = Field(
+        default=5, ge=1,
+        description="Smallest number of children an analytics cell may show; smaller cells "
+        "are suppressed.",
+    )
+    analytics_publish_seconds: float = Field(
+        default=2.0, gt=0,
+        description="How often changed analytics cells are published (real seconds).",
+    )
     clock_start: datetime | None = Field(
         default=None, description="Simulated time at HUB_CLOCK_ANCHOR (default: real time).",
     )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,16 @@ from hub.broker.local import LocalBroker, free_port
 from hub.settings import PseudonymKey
 
 REPO = Path(__file__).resolve().parent.parent
-# The hub's clock in every test process: no test depends on today's date.
+# The hub's clock in every test process: no test depends on today's date. Every process of
+# the session shares one clock (same start, same anchor), also across worker restarts.
 CLOCK_START = "2026-11-24T12:00:00+00:00"
+CLOCK_ANCHOR = datetime.now(UTC)
 HOLD_WINDOW_SECONDS = 20
+
+
+def hub_now() -> datetime:
+    """What the session's hub clock shows now."""
+    return datetime.fromisoformat(CLOCK_START) + (datetime.now(UTC) - CLOCK_ANCHOR)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +63,7 @@ class KafkaEnv:
             "HUB_CONTROLLER_PORT": str(self.broker.controller_port),
             "HUB_PSEUDONYM_KEY_FILE": str(self.key_file),
             "HUB_CLOCK_START": CLOCK_START,
+            "HUB_CLOCK_ANCHOR": CLOCK_ANCHOR.isoformat(),
             "HUB_HOLD_WINDOW_HOURS": str(HOLD_WINDOW_SECONDS / 3600),
             **extra,
         }

@@ -200,10 +200,17 @@ def mark_stalled(h: Handover, stalls: Sequence[Stall]) -> Handover:
 
 
 def is_bounce(history: Sequence[Handover], request: Step) -> bool:
-    """A new request by the same agency for the same family, after another agency
-    declined it."""
-    return any(h.answer == DECLINED and h.requester == request.sender
+    """The first request by the same agency for the same family to another agency after
+    an agency declined it (each decline bounces once)."""
+    def asked_since(declined: Handover) -> bool:
+        return any(g.handover_id not in (declined.handover_id, request.handover_id)
+                   and g.requester == request.sender and g.requested_at
+                   and declined.answered_at <= g.requested_at <= request.at
+                   for g in history)
+
+    return any(h.answer == DECLINED and h.requester == request.sender and h.answered_at
                and h.recipient != request.recipient and h.handover_id != request.handover_id
+               and h.answered_at <= request.at and not asked_since(h)
                for h in history)
 
 

@@ -18,7 +18,7 @@ import faust
 
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
-from hub.metrics import HELD
+from hub.metrics import HANDOVERS_WAITING, HELD
 from hub.routing.delivered import DeliveredSet, scan_inbox_partition
 from hub.routing.engine import Incoming, RoutingEngine
 from hub.routing.rules import Router
@@ -51,7 +51,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         agencies, router, clock, hold_window, delivered,
         consents=app.Table("consents", default=None),
         held=app.Table("held", default=None),
-        handovers=app.Table("handovers", default=None),
+        handovers=app.Table("handover_tracker", default=None),
+        families=app.Table("handover_families", default=None),
     )
     inbox_names = {a.inbox: a.id for a in agencies.exchanging()}
     topics: dict[str, faust.TopicT] = {}
@@ -94,6 +95,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                 if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
                     await send_all(engine.expire(message.partition))
                     HELD.set(engine.held_count())
+                    HANDOVERS_WAITING.set(engine.tracker.open_count())
             else:
                 await send_all(engine.process(Incoming(message.topic, message.partition,
                                                        message.offset, event.value,
@@ -126,5 +128,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
         scanned.difference_update(tp.partition for tp in revoked)
+        for tp in revoked:
+            engine.tracker.forget_partition(tp.partition)
 
     return engine

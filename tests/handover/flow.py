@@ -13,6 +13,7 @@ from hub.contract.models import (
     HandoverCompleted,
     HandoverDeclined,
     HandoverRequested,
+    OfferAccepted,
 )
 from hub.contract.vocabulary import EventType
 
@@ -45,3 +46,12 @@ def consent(sender: str, subject: str, recipients: list[str], recorded_at: datet
         payload=ConsentGranted(consent_id=consent_id, recipients=tuple(recipients),
                                valid_from=date(2020, 1, 1), valid_to=None,
                                recorded_at=recorded_at))
+
+
+def offer(sender: str, subject: str, at: datetime, category: str, municipality: str = "kamen",
+          life_phase: str = "kita", record: str = "1") -> Envelope:
+    return Envelope(
+        id=str(uuid.uuid5(NS, f"offer|{sender}|{subject}|{at.isoformat()}|{record}")),
+        type=EventType.OFFER_ACCEPTED, source=sender, time=at, subject=subject,
+        key_id="test", municipality=municipality, life_phase=life_phase,
+        purpose="fruehe_hilfen", payload=OfferAccepted(offer_category=category))

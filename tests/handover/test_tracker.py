@@ -99,6 +99,10 @@ def test_bounce_and_ping_pong():
     again = step("requested", "jugendamt-kamen", T0 + timedelta(days=3), "UE-2",
                  recipient="kita-kamen-regenbogen")
     assert is_bounce([declined], again)
+    bounced, _ = run(again)
+    later = step("requested", "jugendamt-kamen", T0 + timedelta(days=9), "UE-4",
+                 recipient="jobcenter-kreis-unna")
+    assert not is_bounce([declined, bounced], later)  # one decline bounces once
     assert not is_bounce([declined], step("requested", "jugendamt-kamen", handover_id="UE-3",
                                           recipient="grundschule-kamen-mitte"))
     history = []
