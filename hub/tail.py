@@ -1,7 +1,7 @@
 """``hub tail TOPIC``: the operator's window into any topic, as JSON lines.
 
-Avro events are decoded with the hub's codec; JSON records (dead letters) are printed as
-they are; a message that decodes as neither is reported on stderr with its reason and
+Avro events are decoded with the hub's codec, analytics records with theirs; JSON records
+(audit, dead letters, facts) are printed as they are; a message that decodes as neither is reported on stderr with its reason and
 skipped, never a crash.
 """
 
@@ -12,9 +12,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from kafka import TopicPartition
 
+from hub.analytics.records import RECORD_OF_TOPIC, decode_record
 from hub.contract.codec import envelope_to_json, get_codec
 from hub.errors import BrokerError, DecodeError
 from hub.kafka_io import consumer
@@ -29,10 +31,14 @@ class TailedRecord:
     error: str | None = None
 
 
-def decode_value(data: bytes | None) -> dict:
-    """An Avro event as JSON, or a JSON record as it is; DecodeError otherwise."""
+def decode_value(data: bytes | None, topic: str | None = None) -> dict:
+    """An Avro event or analytics record as JSON, or a JSON record as it is; DecodeError
+    otherwise."""
     if not data:
         raise DecodeError("empty message")
+    if topic in RECORD_OF_TOPIC:
+        return {name: value.isoformat() if isinstance(value, date) else value
+                for name, value in decode_record(topic, data).items()}
     if data[:1] in (b"{", b"["):
         try:
             return json.loads(data.decode("utf-8"))
@@ -95,7 +101,7 @@ class Tail:
                 for msg in batch:
                     idle_since = time.monotonic()
                     try:
-                        value, error = decode_value(msg.value), None
+                        value, error = decode_value(msg.value, msg.topic), None
                     except DecodeError as exc:
                         value, error = None, exc.reason
                     yield TailedRecord(msg.topic, msg.partition, msg.offset, value, error)
