@@ -224,3 +224,18 @@ def is_ping_pong(history: Sequence[Handover], request: Step,
               and frozenset((h.requester, h.recipient)) == pair
               and abs(request.at - h.requested_at) <= window]
     return len(recent) + 1 >= times
+
+
+def family_flags(family: Sequence[Handover]) -> dict[str, tuple[bool, bool]]:
+    """``handover id -> (bounce, ping_pong)`` for every requested handover of one family,
+    judged in the order of the request times (not of arrival: the answer of one agency and
+    the next request of another come through different outboxes, in any order)."""
+    requested = sorted((h for h in family if h.requested_at and h.requester),
+                       key=lambda h: (h.requested_at, h.handover_id))
+    flags = {}
+    for i, h in enumerate(requested):
+        earlier = requested[:i]
+        as_step = Step(h.handover_id, REQUESTED, h.requester, h.subject, h.purpose,
+                       h.municipality, h.requested_at, h.recipient)
+        flags[h.handover_id] = (is_bounce(earlier, as_step), is_ping_pong(earlier, as_step))
+    return flags

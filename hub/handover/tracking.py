@@ -27,8 +27,7 @@ from hub.handover.tracker import (
     Step,
     apply_step,
     due_stalls,
-    is_bounce,
-    is_ping_pong,
+    family_flags,
     mark_stalled,
 )
 
@@ -39,8 +38,12 @@ class Tracked:
 
     handover: Handover | None = None  # the new state; None when nothing changed
     anomalies: list[Anomaly] = field(default_factory=list)
-    bounce: bool = False
-    ping_pong: bool = False
+    updated: list[Handover] = field(default_factory=list)
+    """Other handovers of the family whose bounce or ping-pong flag changed."""
+    bounces: list[Handover] = field(default_factory=list)
+    """Handovers (this or others of the family) that just became a bounce."""
+    ping_pong: list[Handover] = field(default_factory=list)
+    """Handovers that just became ping-pong."""
 
 
 class HandoverTracker:
@@ -74,20 +77,38 @@ class HandoverTracker:
         if h is current:
             return Tracked()
         result = Tracked(anomalies=outcome.anomalies)
+        h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
+                    partition=partition)
         first_request = kind == REQUESTED and (current is None or current.requested_at is None)
         if first_request:
-            history = [x for x in (self.get(i) for i in self.families.get(h.subject) or ())
-                       if x is not None]
-            result.bounce = is_bounce(history, step)
-            result.ping_pong = is_ping_pong(history, step)
             ids = list(self.families.get(h.subject) or ())
             if handover_id not in ids:
                 self.families[h.subject] = [*ids, handover_id]
-        h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
-                    partition=partition, bounce=h.bounce or result.bounce,
-                    ping_pong=h.ping_pong or result.ping_pong)
+        if kind in (REQUESTED, DECLINED):
+            h = self._reflag(h, result)
         result.handover = self._store(h)
         return result
+
+    def _reflag(self, h: Handover, result: Tracked) -> Handover:
+        """Judge bounces and ping-pong of ``h``'s family again, now that ``h`` changed;
+        stores the other handovers whose flags change and returns ``h`` with its flags."""
+        family = {i: self.get(i) for i in self.families.get(h.subject) or ()}
+        family[h.handover_id] = h
+        flags = family_flags([x for x in family.values() if x is not None])
+        for hid, (bounce, ping_pong) in flags.items():
+            x = family[hid]
+            if (x.bounce, x.ping_pong) == (bounce, ping_pong):
+                continue
+            flagged = replace(x, bounce=bounce, ping_pong=ping_pong)
+            if bounce and not x.bounce:
+                result.bounces.append(flagged)
+            if ping_pong and not x.ping_pong:
+                result.ping_pong.append(flagged)
+            if hid == h.handover_id:
+                h = flagged
+            else:
+                result.updated.append(self._store(flagged))
+        return h
 
     def due(self, partition: int, now: datetime) -> list[Stall]:
         """The stalls of ``partition`` due at ``now`` (each reported once: call

@@ -169,13 +169,15 @@ class RoutingEngine:
         h = tracked.handover
         if h is None:
             return
-        pair = dict(municipality=h.municipality, requester=h.requester or "unknown",
-                    recipient=h.recipient or "unknown")
-        if tracked.bounce:
-            HANDOVER_BOUNCES.labels(**pair).inc()
-        if tracked.ping_pong:
-            HANDOVER_PING_PONG.labels(**pair).inc()
+        def pair(x: Handover) -> dict[str, str]:
+            return dict(municipality=x.municipality, requester=x.requester or "unknown",
+                        recipient=x.recipient or "unknown")
+        for x in tracked.bounces:
+            HANDOVER_BOUNCES.labels(**pair(x)).inc()
+        for x in tracked.ping_pong:
+            HANDOVER_PING_PONG.labels(**pair(x)).inc()
         out.append(self._handover_fact(h))
+        out.extend(self._handover_fact(x) for x in tracked.updated)
 
     def _stall(self, stall: Stall) -> list[Output]:
         """``handover.stalled`` to both agencies of the handover (consent permitting)."""

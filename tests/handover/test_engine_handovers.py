@@ -163,3 +163,32 @@ def test_facts_carry_each_event_and_the_handover_state():
     assert kinds == {("handover", None), ("event", "held")}
     hand = next(f for f in facts(out) if f["kind"] == "handover")
     assert (hand["requester_kind"], hand["recipient_kind"]) == ("daycare", "school")
+
+
+def test_bounces_and_ping_pong_follow_request_times_not_arrival_order():
+    """The decline comes from the school's outbox and one request from the youth office's:
+    they may arrive after the day-care centre's later requests, and the flags must end up
+    as if everything had arrived in order."""
+    child = subject_of("out-of-order")
+    base = NOW - timedelta(days=20)
+    steps = [
+        handover("requested", KITA, child, "UE-O0", base, SCHOOL),
+        handover("declined", SCHOOL, child, "UE-O0", base + timedelta(days=1)),
+        handover("requested", KITA, child, "UE-O1", base + timedelta(days=2), YOUTH),
+        handover("requested", YOUTH, child, "UE-O2", base + timedelta(days=3), KITA),
+        handover("requested", KITA, child, "UE-O3", base + timedelta(days=4), YOUTH),
+    ]
+
+    def final_flags(order):
+        h = Harness()
+        latest = {}
+        for i in order:
+            for fact in [f for f in facts(h.send(steps[i])) if f["kind"] == "handover"]:
+                latest[fact["id"]] = (fact["bounce"], fact["ping_pong"])
+        return latest
+
+    in_order = final_flags([0, 1, 2, 3, 4])
+    assert in_order == {"UE-O0": (False, False), "UE-O1": (True, False),
+                        "UE-O2": (False, False), "UE-O3": (False, True)}
+    # the day-care centre's outbox first, then the youth office's, then the school's
+    assert final_flags([0, 2, 4, 3, 1]) == in_order
