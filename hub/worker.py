@@ -11,6 +11,7 @@ from hub.settings import Settings
 def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
     from datetime import timedelta
 
+    from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
     from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
@@ -33,11 +34,14 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         broker_heartbeat_interval=3.0,
         stream_buffer_maxsize=16384,
     )
+    clock = clock_from_settings(settings)
     register_router(
-        app, agencies, Router(agencies, RoutingRules.load()), clock_from_settings(settings),
+        app, agencies, Router(agencies, RoutingRules.load()), clock,
         settings.bootstrap, timedelta(hours=settings.hold_window_hours),
         timedelta(days=settings.dedupe_retention_days),
     )
+    register_analytics(app, settings.bootstrap, clock, settings.analytics_k,
+                       settings.analytics_publish_seconds)
     return app
 
 
