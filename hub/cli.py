@@ -200,6 +200,32 @@ def cmd_dlq(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- report
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_report(args) -> int:
+    from datetime import datetime
+
+    from hub.analytics.aggregate import LOCAL_TIME
+    from hub.errors import InputError
+    from hub.report.load import write_report
+
+    if args.end < args.start:
+        raise InputError(f"--to {args.end} is before --from {args.start}")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+    write_report(_settings().bootstrap, args.start, args.end, out, datetime.now(LOCAL_TIME))
+    return 0
+
+
 # ------------------------------------------------------------------------------- key
 def cmd_key(args) -> int:
     from hub.settings import write_new_key
@@ -328,6 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
     from connectors.delivery.cli import add_parser as add_deliver_parser
 
     add_deliver_parser(sub)
+
+    p = sub.add_parser("report", help="write the district's HTML report from the analytics",
+                       description="Read the anonymous analytics topics and write one "
+                       "self-contained HTML file (charts inline, opens offline) with a section "
+                       "per municipality: families reached per life phase, offers accepted, "
+                       "handover times, stalled handovers and bounces, refusal rates. Cells "
+                       "withheld for anonymity are shown as such. Weeks and months that overlap "
+                       "the period are included.")
+    p.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
+                   help="first day of the period, e.g. 2026-10-01")
+    p.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
+                   help="last day of the period (inclusive), e.g. 2026-12-31")
+    p.add_argument("--out", default="report.html", metavar="FILE",
+                   help="the HTML file to write (default report.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("key", help="create a pseudonymisation key file",
                        description="Write a new random 256-bit linkage key to FILE (mode "

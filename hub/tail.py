@@ -1,8 +1,8 @@
 """``hub tail TOPIC``: the operator's window into any topic, as JSON lines.
 
 Avro events are decoded with the hub's codec, analytics records with theirs; JSON records
-(audit, dead letters, facts) are printed as they are; a message that decodes as neither is reported on stderr with its reason and
-skipped, never a crash.
+(audit, dead letters, facts) are printed as they are; a message that decodes as neither
+is reported on stderr with its reason and skipped, never a crash.
 """
 
 from __future__ import annotations
