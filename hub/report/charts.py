@@ -19,7 +19,7 @@ _ids = itertools.count(1)
 Series = tuple[str, Sequence[Shown]]
 
 
-def _label(text: str, limit: int = 16) -> str:
+def _label(text: str, limit: int = 13) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -29,10 +29,10 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series],
     chart_id = f"c{next(_ids)}"
     n_series = max(len(series), 1)
     bar_w = 18 if n_series > 1 else 26
-    group_w = n_series * bar_w + 18
+    group_w = max(n_series * bar_w + 24, 84)  # room for a label like "KW 48/2026"
     left, top, plot_h, bottom = 48, 28, 150, 46
     legend_h = 18 * len(series) if len(series) > 1 else 0
-    width = max(320, left + group_w * len(categories) + 12)
+    width = max(560, left + group_w * len(categories) + 12)
     height = top + plot_h + bottom + legend_h
     known = [v.value for _, values in series for v in values if v.value is not None]
     peak = max(known, default=0) or 1
@@ -47,7 +47,7 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series],
            f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
            f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" '
            f'stroke="#555"/>']
-    for fraction in (0.5, 1.0):
+    for fraction in (0.5, 1.0) if known else ():
         y = top + plot_h - plot_h * fraction
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" '
                    f'stroke="#ddd"/><text x="{left - 4}" y="{y + 4:.1f}" '
