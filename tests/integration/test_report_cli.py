@@ -21,18 +21,23 @@ def test_the_report_shows_what_the_worker_aggregated(worker, tmp_path):
     env = worker.env
     town, agency = "holzwickede", "kreisjugendamt-unna"
     run = uuid.uuid4().hex[:4]
-    big, small = f"Sprachförderung {run}", f"Schwimmkurs {run}"
-    day = hub_now() - timedelta(days=10)
+    big, medium, small = (f"Sprachförderung {run}", f"Babyschwimmen {run}",
+                          f"Elternkurs {run}")
+    # a week of last year in a town no other test uses: the table of that week holds only
+    # these offers, so which cells the complementary suppression withholds is known
+    day = hub_now() - timedelta(days=400)
     week, monday = iso_week(day.date())
     send(env.bootstrap,
-         *[offer(agency, subject_of(f"report-{run}-{n}"), day, big, town) for n in range(7)],
+         *[offer(agency, subject_of(f"report-{run}-b{n}"), day, big, town) for n in range(9)],
+         *[offer(agency, subject_of(f"report-{run}-m{n}"), day, medium, town)
+           for n in range(5)],
          *[offer(agency, subject_of(f"report-{run}-s{n}"), day, small, town)
            for n in range(2)])
 
     def published():
         cells = latest(env.bootstrap, WEEKLY_ACTIVITY)
         return all(cell_key(week, town, None, "offer.accepted", c) in cells
-                   for c in (big, small))
+                   for c in (big, medium, small))
     wait_for(published, 120, "the weekly cells of the report's offers")
 
     out = tmp_path / "bericht.html"
@@ -42,10 +47,14 @@ def test_the_report_shows_what_the_worker_aggregated(worker, tmp_path):
     assert f"wrote {out}" in result.stderr
     parser = Figures()
     parser.feed(out.read_text(encoding="utf-8"))
-    assert parser.figures[f"offers|{town}|{big}|{week}"] == ("7", None)
-    assert parser.figures[f"offers-total|{town}|{big}"] == ("7", None)
+    assert parser.figures[f"offers|{town}|{big}|{week}"] == ("9", None)
+    assert parser.figures[f"offers-total|{town}|{big}"] == ("9", None)
+    assert parser.figures[f"reached|{town}|{week}|kita"] == ("16", None)
     assert parser.figures[f"offers|{town}|{small}|{week}"] == ("unterdrückt (< k)",
                                                               "primary")
+    # 5 children are enough, but the cell hides the 2 from the row and column totals
+    assert parser.figures[f"offers|{town}|{medium}|{week}"] == ("unterdrückt (Schutz)",
+                                                               "complementary")
 
     bad = env.hub("report", "--from", "2026-13-01", "--to", "2026-12-31")
     assert bad.returncode == 2 and "not a date" in bad.stderr
