@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import faust
 
 from hub.agencies import AgencyDirectory, load_agencies
@@ -47,6 +49,22 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
 
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
+    import faulthandler
+    import signal
+
     app = build_app(settings)
+    # `kill -USR1 <pid>` writes every thread's stack to the log, `kill -USR2 <pid>` every
+    # asyncio task's: for diagnosing a worker that seems stuck, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+    @app.task
+    async def _task_dump_on_usr2():
+        import asyncio
+
+        def dump():
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12, file=sys.stderr)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
+
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

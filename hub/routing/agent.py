@@ -79,7 +79,6 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                              headers=list(output.headers) or None)
 
     processed = [0]
-    last_processed = [time.monotonic()]
 
     @app.agent(sources, name="hub.router")
     async def route(stream):
@@ -87,7 +86,6 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             message = event.message
             await ensure_scanned(message.partition)
             processed[0] += 1
-            last_processed[0] = time.monotonic()
             if processed[0] % 1000 == 0:
                 log.info("%s messages processed", processed[0])
             started = time.monotonic()
@@ -112,18 +110,28 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         for partition in range(app.conf.topic_partitions):
             await ticks.send(value=sent_at, partition=partition)
 
+    paused_since: dict = {}
+
     @app.timer(interval=5.0)
     async def resume_stalled_partitions():
-        """Work around a Faust flow-control flaw: when the stream buffer fills up (a backlog
+        """Work around a Faust flow-control flaw: when a stream's buffer fills up (a backlog
         after a restart), Faust stops fetching from the partitions that filled it and does
-        not always fetch from them again once the buffer has drained, so the worker stalls
-        with lag left. When nothing was processed for a while, fetch from them again."""
+        not always fetch from them again once the buffer has drained, so a stream (the
+        router's or the analytics agent's) stalls with lag left. A partition left paused for
+        more than 5 s is fetched from again; if its buffer is still full, Faust pauses it
+        again."""
         consumer = app.consumer
         paused = set(getattr(consumer, "_buffered_partitions", ()))
-        if paused and time.monotonic() - last_processed[0] > 5.0:
-            log.warning("fetching again from %s partitions Faust left paused", len(paused))
-            for tp in paused:
+        now = time.monotonic()
+        for tp in list(paused_since):
+            if tp not in paused:
+                del paused_since[tp]
+        stuck = [tp for tp in paused if now - paused_since.setdefault(tp, now) > 5.0]
+        if stuck:
+            log.warning("fetching again from %s partitions Faust left paused", len(stuck))
+            for tp in stuck:
                 consumer.on_buffer_drop(tp)
+                paused_since.pop(tp, None)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

@@ -68,7 +68,7 @@ class Output:
 
 @dataclass(frozen=True)
 class Incoming:
-    topic: str
+    topic: str | None  # None for the hub's own events (stall notices)
     partition: int
     offset: int
     value: bytes
@@ -190,8 +190,13 @@ class RoutingEngine:
             correlation_id=h.handover_id,
             payload=HandoverStalled(handover_id=h.handover_id, requested_by=h.requester,
                                     waiting_for=stall.waiting_for, deadline=stall.deadline))
-        decision = self.router.decide(envelope, None, self.context(envelope), final=True)
-        out = self._apply(envelope, self.codec.encode(envelope), decision)
+        raw = self.codec.encode(envelope)
+        # like any event: an agency without a covering consent yet is held for the hold
+        # window (the family's consent export may still be on its way), then refused
+        decision = self.router.decide(envelope, None, self.context(envelope))
+        if decision.hold:
+            self._hold(envelope, Incoming(None, h.partition, -1, raw))
+        out = self._apply(envelope, raw, decision)
         HANDOVERS_STALLED.labels(municipality=h.municipality,
                                  waiting_for=stall.waiting_for).inc()
         out.append(self._handover_fact(self.tracker.stalled(stall)))

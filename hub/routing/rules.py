@@ -154,11 +154,11 @@ class Router:
             elif verdict.status == REFUSED or final:
                 decision.refusals.append(Refusal(recipient, verdict.reason, verdict.consent_id))
             else:
-                undecided.append(verdict.reason)
+                undecided.append((recipient, verdict.reason, verdict.consent_id))
         if undecided and not decision.deliveries and not decision.refusals:
-            decision.hold = undecided[0]
+            decision.hold = undecided[0][1]
         elif undecided:  # some recipients decided: the rest cannot wait for them alone
-            decision.refusals += [Refusal(None, reason) for reason in undecided]
+            decision.refusals += [Refusal(*u) for u in undecided]
         return decision
 
     def _candidates(self, envelope: Envelope, target: str, ctx: RoutingContext,

@@ -108,9 +108,22 @@ def test_a_stall_needs_consent_for_each_agency():
                     recipient=SCHOOL))
     out = h.engine.expire(0)
     assert inbox(out) == [(f"agency.{SCHOOL}.inbox", "handover.stalled")]
+    # like any event that reached one recipient, the other is refused without waiting
     refused = [r for r in audit(out) if r["decision"] == "refused"]
     assert [r["recipient"] for r in refused] == [KITA]
     assert "no consent" in refused[0]["reason"]
+
+
+def test_a_stall_notice_waits_for_a_consent_that_arrives_after_it():
+    h = Harness()
+    child = subject_of("late-consent")
+    h.send(handover("requested", KITA, child, "UE-K2", NOW - timedelta(days=20),
+                    recipient=SCHOOL))
+    out = h.engine.expire(0)  # the export with the family's consent is not imported yet
+    assert inbox(out) == []
+    out = h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))
+    assert sorted(t for t, kind in inbox(out) if kind == "handover.stalled") == \
+        sorted([f"agency.{KITA}.inbox", f"agency.{SCHOOL}.inbox"])
 
 
 def test_anomalies_are_audited_with_their_reason_and_nothing_crashes():

@@ -64,6 +64,8 @@ def test_both_orders_give_the_same_inboxes(worker, topics, tmp_path):
     inbox_topics = sorted(EXPECTED_INBOXES) + ["agency.jugendamt-unna.inbox",
                                                "agency.jobcenter-kreis-unna.inbox"]
 
+    last = {}
+
     def settled():
         by_inbox: dict[str, list[dict]] = {}
         for record in read_topic(topics.bootstrap, inbox_topics):
@@ -71,11 +73,16 @@ def test_both_orders_give_the_same_inboxes(worker, topics, tmp_path):
         audit = [r.value for r in read_topic(topics.bootstrap, ["hub.audit"])]
         views = {order: (inbox_view(by_inbox, key), refusal_view(audit, key))
                  for order, key in runs.items()}
+        last["views"] = views
         done = all(set(refusals) == set(EXPECTED_REFUSALS) and inboxes == EXPECTED_INBOXES
                    for inboxes, refusals in views.values())
         return views if done else None
 
-    views = wait_for(settled, HOLD_WINDOW_SECONDS + 60, "both orders to settle", interval=2)
+    try:
+        views = wait_for(settled, HOLD_WINDOW_SECONDS + 60, "both orders to settle",
+                         interval=2)
+    except AssertionError:
+        views = last["views"]  # compared below, to show what differs
     for order, (inboxes, refusals) in views.items():
         assert inboxes == EXPECTED_INBOXES, order
         for case, words in EXPECTED_REFUSALS.items():
