@@ -101,6 +101,33 @@ def expected_deliveries(settings: Settings, agencies, key) -> int:
     return sum(o.topic.endswith(".inbox") for o in outputs)
 
 
+def show_analytics(settings: Settings, timeout: float = 30.0) -> None:
+    """Wait until the worker has published the analytics cells, and say how to see them."""
+    import time
+
+    from hub.analytics.records import WEEKLY_ACTIVITY
+    from hub.report.load import latest_cells
+
+    say("waiting for the analytics cells (published every "
+        f"{settings.analytics_publish_seconds:g} s)")
+    deadline = time.monotonic() + timeout
+    while True:
+        cells = latest_cells(settings.bootstrap)
+        if cells[WEEKLY_ACTIVITY] or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    weeks = sorted(r["week_start"] for r in cells[WEEKLY_ACTIVITY])
+    total = sum(len(v) for v in cells.values())
+    withheld = sum(r["suppressed"] for v in cells.values() for r in v)
+    if not weeks:
+        say("no analytics cells yet; see the worker log")
+        return
+    say(f"analytics: {total} cells, {withheld} of them withheld (fewer than "
+        f"{settings.analytics_k} children: the examples are a handful of families). With the "
+        f"broker running, `hub report --from {weeks[0]} --to {weeks[-1]} --out report.html` "
+        "writes the district report from them.")
+
+
 def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> int:
     from connectors.ingest import Conversion, publish
     from hub.broker.local import LocalBroker
@@ -157,6 +184,7 @@ def run_demo(settings: Settings, timeout: float = 120.0, keep: bool = False) -> 
             return 1
         if expected:
             say(f"all {expected} deliveries arrived.")
+        show_analytics(settings)
         if keep:
             say(f"broker ({settings.bootstrap}) and worker keep running; try in another "
                 "terminal:\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,6 +48,10 @@ def test_demo_shows_events_arriving_and_cleans_up(demo_env):
     arrivals = [line for line in output.splitlines() if line.strip().startswith("->")]
     assert sorted(line.split()[1] for line in arrivals) == INBOXES
     assert "1 duplicate row skipped" in output  # JA-KAM-2026-0104 is exported twice
+    # the analytics cells are published before the worker stops, and the demo says how to
+    # turn them into the report
+    assert re.search(r"analytics: [1-9]\d* cells", output), output
+    assert "hub report --from 2026-" in output
     for text in IDENTIFYING:
         assert text not in output
     assert "worker stopped" in output and "broker stopped" in output
