@@ -104,6 +104,7 @@ def expected_deliveries(settings: Settings, agencies, key) -> int:
 def show_analytics(settings: Settings, timeout: float = 30.0) -> None:
     """Wait until the worker has published the analytics cells, and say how to see them."""
     import time
+    from datetime import timedelta
 
     from hub.analytics.records import WEEKLY_ACTIVITY
     from hub.report.load import latest_cells
@@ -124,7 +125,8 @@ def show_analytics(settings: Settings, timeout: float = 30.0) -> None:
         return
     say(f"analytics: {total} cells, {withheld} of them withheld (fewer than "
         f"{settings.analytics_k} children: the examples are a handful of families). With the "
-        f"broker running, `hub report --from {weeks[0]} --to {weeks[-1]} --out report.html` "
+        f"broker running, `hub report --from {weeks[0]} --to {weeks[-1] + timedelta(days=6)} "
+        "--out report.html` "
         "writes the district report from them.")
 
 
