@@ -164,14 +164,20 @@ def test_bounces_ping_pong_and_suppression_in_the_monthly_handovers(worker):
     def cell(cells, from_kind, to_kind):
         return cells.get(cell_key(month, town, from_kind, to_kind))
 
+    seen = {}
+
     def ready():
         cells = latest(bootstrap, MONTHLY_HANDOVERS)
         c = cell(cells, "daycare", "youth_office")
         small = cell(cells, "school", "health")
+        seen["cell"], seen["small"] = c, small
         return cells if c and c["handovers"] == 10 and c["ping_pong"] == 5 and \
             c["stalled"] == 10 and small else None
 
-    cells = wait_for(ready, 120, "the monthly handover cells")
+    try:
+        cells = wait_for(ready, 120, "the monthly handover cells")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen: {seen}") from None
     bounced = cell(cells, "daycare", "youth_office")
     assert (bounced["subjects"], bounced["bounces"], bounced["ping_pong"]) == (5, 5, 5)
     assert (bounced["open"], bounced["suppressed"]) == (10, False)
