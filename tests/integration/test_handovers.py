@@ -157,7 +157,7 @@ def test_bounces_ping_pong_and_suppression_in_the_monthly_handovers(worker):
         for n in range(count):
             child = subject_of(f"small-{run}-{sender}-{recipient}-{n}")
             subjects.append(child)
-            events.append(handover("requested", sender, child, f"UE-{run}-{recipient}{n}",
+            events.append(handover("requested", sender, child, f"UE-{run}-{sender}-{recipient}{n}",
                                    base, recipient, town))
     send(bootstrap, *events)
 
