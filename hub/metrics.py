@@ -5,7 +5,7 @@ Labels are bounded: agency ids, topics, event types and reasons, never pseudonym
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTOR_ROWS = Counter(
     "hub_connector_rows_total",
@@ -66,4 +66,10 @@ ANALYTICS_FACTS = Counter(
 ANALYTICS_CELLS = Counter(
     "hub_analytics_cells_published_total", "Analytics cells published (new or changed), "
     "by topic.", ["topic"],
+)
+
+PROCESSING_SECONDS = Histogram(
+    "hub_event_processing_seconds",
+    "Time the router takes to decide and send one outbox event (seconds)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     dedupe_retention_days: float = Field(
         default=90.0, gt=0, description="How long an event id is remembered as delivered.",
     )
+    metrics_port: int = Field(
+        default=9310, ge=0, le=65535,
+        description="Port of the worker's Prometheus endpoint /metrics; 0 turns it off.",
+    )
+    metrics_addr: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's /metrics endpoint listens on (0.0.0.0: all).",
+    )
     analytics_k: int = Field(
         default=5, ge=1,
         description="Smallest number of children an analytics cell may show; smaller cells "

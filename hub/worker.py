@@ -47,6 +47,22 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     return app
 
 
+def serve_metrics(addr: str, port: int) -> bool:
+    """Serve the Prometheus metrics on ``addr:port``; a port in use is reported on stderr
+    and the worker runs on without metrics (routing matters more than its figures)."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=addr)
+    except OSError as exc:
+        print(f"hub run: cannot serve metrics on {addr}:{port} ({exc.strerror}); set "
+              "HUB_METRICS_PORT to a free port (0 turns metrics off). Running without "
+              "metrics.", file=sys.stderr, flush=True)
+        return False
+    print(f"hub run: metrics at http://{addr}:{port}/metrics", file=sys.stderr, flush=True)
+    return True
+
+
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
@@ -66,5 +82,7 @@ def run_worker(settings: Settings) -> None:
                 task.print_stack(limit=12, file=sys.stderr)
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
 
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_addr, settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

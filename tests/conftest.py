@@ -102,6 +102,7 @@ class Worker:
         self.env = env
         self.log = log
         self.proc: subprocess.Popen | None = None
+        self.metrics_port = free_port()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -110,7 +111,8 @@ class Worker:
         start_at = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub", "run"], env=self.env.env(), cwd=REPO,
+                [sys.executable, "-m", "hub", "run"], cwd=REPO,
+                env=self.env.env(HUB_METRICS_PORT=str(self.metrics_port)),
                 stdout=out, stderr=subprocess.STDOUT,
             )
 

@@ -18,7 +18,7 @@ import faust
 
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
-from hub.metrics import HANDOVERS_WAITING, HELD
+from hub.metrics import HANDOVERS_WAITING, HELD, PROCESSING_SECONDS
 from hub.routing.delivered import DeliveredSet, scan_inbox_partition
 from hub.routing.engine import Incoming, RoutingEngine
 from hub.routing.rules import Router
@@ -99,6 +99,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                                                        message.offset, event.value,
                                                        event.key)))
             took = time.monotonic() - started
+            if message.topic != TICK_TOPIC:
+                PROCESSING_SECONDS.observe(took)
             if took > 1.0:
                 log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
                             message.offset, took)

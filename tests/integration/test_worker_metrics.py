@@ -1,0 +1,47 @@
+"""The worker's Prometheus endpoint: what it counted, in Prometheus's text format."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import hub_now, wait_for
+from tests.handover.flow import offer, subject_of
+from tests.integration.test_handovers import send
+
+pytestmark = pytest.mark.kafka
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
+        return page.read().decode()
+
+
+def value(text: str, pattern: str) -> float:
+    found = re.search(pattern + r" ([0-9.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_the_worker_serves_what_it_processed(worker):
+    port = worker.metrics_port
+    count = r'hub_event_processing_seconds_count'
+    consumed = (r'hub_events_consumed_total\{topic="agency.jugendamt-selm.outbox",'
+                r'type="offer.accepted"\}')
+    before = scrape(port)
+    child = subject_of(f"metrics-{uuid.uuid4()}")
+    send(worker.env.bootstrap, offer("jugendamt-selm", child, hub_now() - timedelta(days=1),
+                                     "Elternkurs", "selm"))
+    def counted():
+        text = scrape(port)
+        return text if value(text, consumed) > value(before, consumed) else None
+
+    text = wait_for(counted, 60, "the offer in the worker's metrics")
+    assert value(text, count) > value(before, count)
+    # latency buckets in seconds, from a millisecond up
+    assert 'hub_event_processing_seconds_bucket{le="0.001"}' in text
+    assert "hub_handovers_waiting" in text and "hub_held_events" in text
+    assert child not in text  # no pseudonyms as labels
