@@ -73,3 +73,8 @@ PROCESSING_SECONDS = Histogram(
     "Time the router takes to decide and send one outbox event (seconds)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+CONSENTS_ACTIVE = Gauge(
+    "hub_consents_active",
+    "Consents in force (valid today, not withdrawn) known to this worker, by purpose",
+    ["purpose"],
+)

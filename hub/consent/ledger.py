@@ -53,6 +53,13 @@ class ConsentState:
                    datetime.fromisoformat(data["recorded_at"]),
                    datetime.fromisoformat(data["revoked_at"]) if data["revoked_at"] else None)
 
+    def active_at(self, now: datetime) -> bool:
+        """Valid on ``now``'s date and not withdrawn by ``now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        today = now.date()
+        return self.valid_from <= today and (self.valid_to is None or today <= self.valid_to)
+
     def newer_than(self, other: ConsentState) -> bool:
         if self.recorded_at != other.recorded_at:
             return self.recorded_at > other.recorded_at

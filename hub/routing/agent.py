@@ -18,7 +18,8 @@ import faust
 
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
-from hub.metrics import HANDOVERS_WAITING, HELD, PROCESSING_SECONDS
+from hub.contract.vocabulary import Purpose
+from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_WAITING, HELD, PROCESSING_SECONDS
 from hub.routing.delivered import DeliveredSet, scan_inbox_partition
 from hub.routing.engine import Incoming, RoutingEngine
 from hub.routing.rules import Router
@@ -104,6 +105,13 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             if took > 1.0:
                 log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
                             message.offset, took)
+
+    @app.timer(interval=15.0)
+    async def count_consents():
+        """The consents in force, per purpose (every purpose, so a count can drop to 0)."""
+        counts = engine.active_consents()
+        for purpose in Purpose:
+            CONSENTS_ACTIVE.labels(purpose=purpose.value).set(counts.get(purpose.value, 0))
 
     @app.timer(interval=1.0)
     async def tick():

@@ -126,6 +126,17 @@ class RoutingEngine:
             out += self._stall(stall)
         return out
 
+    def active_consents(self) -> dict[str, int]:
+        """purpose -> consents in force now (valid today, not withdrawn)."""
+        now = self.clock.now()
+        counts: dict[str, int] = {}
+        for states in list(self.consents.values()):
+            for raw in (states or {}).values():
+                state = ConsentState.from_json(raw)
+                if state.active_at(now):
+                    counts[state.purpose] = counts.get(state.purpose, 0) + 1
+        return counts
+
     def held_count(self) -> int:
         return sum(len(entries) for entries in self.held.values())
 

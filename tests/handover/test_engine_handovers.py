@@ -1,6 +1,7 @@
 """The router tracks handovers: stall notices at the deadline to both agencies (consent
 permitting), anomalies in the audit, bounces and ping-pong counted, facts for analytics."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
@@ -205,3 +206,19 @@ def test_bounces_and_ping_pong_follow_request_times_not_arrival_order():
                         "UE-O2": (False, False), "UE-O3": (False, True)}
     # the day-care centre's outbox first, then the youth office's, then the school's
     assert final_flags([0, 2, 4, 3, 1]) == in_order
+
+
+def test_consents_in_force_are_counted_per_purpose():
+    from hub.consent.ledger import ConsentState
+
+    h = Harness()
+    for n in range(3):
+        h.send(consent(KITA, subject_of(f"counted-{n}"), [SCHOOL], NOW - timedelta(days=3),
+                       consent_id=f"EW-C{n}"))
+    assert h.engine.active_consents() == {"uebergang_kita_schule": 3}
+    state = ConsentState("EW-1", "fruehe_hilfen", ("x",), NOW.date(), None, NOW)
+    assert state.active_at(NOW)
+    assert not replace(state, revoked_at=NOW - timedelta(hours=1)).active_at(NOW)
+    assert replace(state, revoked_at=NOW + timedelta(days=1)).active_at(NOW)
+    assert not replace(state, valid_to=NOW.date() - timedelta(days=1)).active_at(NOW)
+    assert not replace(state, valid_from=NOW.date() + timedelta(days=1)).active_at(NOW)

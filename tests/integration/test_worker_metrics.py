@@ -45,3 +45,7 @@ def test_the_worker_serves_what_it_processed(worker):
     assert 'hub_event_processing_seconds_bucket{le="0.001"}' in text
     assert "hub_handovers_waiting" in text and "hub_held_events" in text
     assert child not in text  # no pseudonyms as labels
+    # consents in force, counted every 15 s, one series per purpose
+    text = wait_for(lambda: (lambda t: t if "hub_consents_active{" in t else None)(
+        scrape(port)), 40, "the consent gauge")
+    assert re.search(r'hub_consents_active\{purpose="fruehe_hilfen"\} \d', text)
