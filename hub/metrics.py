@@ -25,9 +25,15 @@ DEAD_LETTERS = Counter(
     "hub_dead_letters_total", "Records sent to the dead-letter topic, by stage and reason.",
     ["stage", "reason"],
 )
+EVENTS_PRODUCED = Counter(
+    "hub_events_produced_total", "Records written by workers, by topic and type (the event "
+    "type for inboxes and hub.consent; audit, fact, cell or dead_letter otherwise).",
+    ["topic", "type"],
+)
 REFUSALS = Counter(
     "hub_refusals_total", "Deliveries refused, by reason kind (consent_revoked, "
-    "outside_validity, no_consent, unknown_recipient, no_inbox, other).", ["reason"],
+    "outside_validity, no_consent, unknown_recipient, no_inbox, handover_unknown, other), "
+    "the family's municipality and the sending agency.", ["reason", "municipality", "sender"],
 )
 DUPLICATES = Counter(
     "hub_duplicates_total", "Events not delivered again because the recipient has them.",
@@ -55,9 +61,14 @@ HANDOVER_PING_PONG = Counter(
     "between the same two agencies for one child within 90 days, by municipality and "
     "agency pair.", ["municipality", "requester", "recipient"],
 )
-HANDOVERS_WAITING = Gauge(
-    "hub_handovers_waiting", "Handovers whose next step (answer or completion) is not due "
-    "yet or not reported as stalled, on this worker.",
+HANDOVERS_OPEN = Gauge(
+    "hub_handovers_open", "Handovers requested and neither declined nor completed, on this "
+    "worker's partitions, by municipality.", ["municipality"],
+)
+HANDOVERS_OVERDUE = Gauge(
+    "hub_handovers_overdue", "Open handovers past the deadline of the step they wait for "
+    "(answer or completion), on this worker's partitions, by municipality.",
+    ["municipality"],
 )
 ANALYTICS_FACTS = Counter(
     "hub_analytics_facts_total", "Facts read by the analytics aggregator, by kind and "
@@ -70,8 +81,19 @@ ANALYTICS_CELLS = Counter(
 
 PROCESSING_SECONDS = Histogram(
     "hub_event_processing_seconds",
-    "Time the router takes to decide and send one outbox event (seconds)",
+    "Time the router takes to decide and send one outbox event (seconds).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+EVENT_LATENCY = Histogram(
+    "hub_event_latency_seconds",
+    "Time from an event's arrival on its outbox (the broker's record time) until the router "
+    "has decided and sent it (seconds): queueing behind a backlog included.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+CONSUMER_LAG = Gauge(
+    "hub_consumer_lag", "Records on a partition this worker reads that it has not committed "
+    "yet (end offset minus committed offset), by topic and partition.",
+    ["topic", "partition"],
 )
 CONSENTS_ACTIVE = Gauge(
     "hub_consents_active",

@@ -44,7 +44,46 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     )
     register_analytics(app, settings.bootstrap, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)
+    register_lag_gauge(app)
     return app
+
+
+def register_lag_gauge(app: faust.App, every: float = 5.0) -> None:
+    """``hub_consumer_lag`` per partition this worker reads: end offset minus committed
+    offset (changelog partitions left out: they are read only to restore tables)."""
+    import logging
+
+    from hub.metrics import CONSUMER_LAG
+
+    log = logging.getLogger(__name__)
+    reported: set[tuple[str, str]] = set()
+
+    @app.timer(interval=every)
+    async def measure_lag():
+        consumer = app.consumer
+        tps = [tp for tp in consumer.assignment() if not tp.topic.endswith("-changelog")]
+        try:
+            ends = await consumer.highwaters(*tps) if tps else {}
+            committed = getattr(consumer, "_committed_offset", {})
+            never = [tp for tp in tps if committed.get(tp) is None]
+            # nothing committed yet: the partition is read from its beginning
+            starts = await consumer.earliest_offsets(*never) if never else {}
+        except Exception as exc:  # a broker hiccup: measure again next time
+            log.debug("consumer lag not measured: %s", exc)
+            return
+        now: set[tuple[str, str]] = set()
+        for tp in tps:
+            done = committed.get(tp)
+            done = starts.get(tp) if done is None else done
+            if ends.get(tp) is None or done is None:
+                continue
+            labels = (tp.topic, str(tp.partition))
+            CONSUMER_LAG.labels(*labels).set(max(0, ends[tp] - done))
+            now.add(labels)
+        for labels in reported - now:  # partitions given to another worker
+            CONSUMER_LAG.remove(*labels)
+        reported.clear()
+        reported.update(now)
 
 
 def serve_metrics(addr: str, port: int) -> bool:

@@ -21,7 +21,7 @@ from hub.clock import Clock
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
 from hub.kafka_io import read_to_end
-from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS
+from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS, EVENTS_PRODUCED
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def register_analytics(app: faust.App, bootstrap: str, clock: Clock, k: int,
                 "analytics", message.topic, message.partition, message.offset,
                 message.value, ["not a fact the aggregator understands"], at=clock.now(),
                 key=message.key))
+            EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
 
     @app.timer(interval=publish_every)
     async def publish():
@@ -105,6 +106,7 @@ def register_analytics(app: faust.App, bootstrap: str, clock: Clock, k: int,
         for topic, key, record in aggregator.publish(clock.now()):
             await outputs[topic].send(key=key, value=encode_record(topic, record))
             ANALYTICS_CELLS.labels(topic=topic).inc()
+            EVENTS_PRODUCED.labels(topic=topic, type="cell").inc()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

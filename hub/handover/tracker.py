@@ -11,7 +11,7 @@ handovers of one family between the same two agencies within 90 days are *ping-p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -176,6 +176,33 @@ def apply_step(current: Handover | None, step: Step) -> Outcome:
                 problems.append("completed without being accepted")
             h = replace(h, completed_at=step.at)
     return Outcome(h, [Anomaly(h.handover_id, p) for p in problems])
+
+
+def is_open(h: Handover) -> bool:
+    """Requested, and neither declined nor completed."""
+    return bool(h.requested_at) and not h.completed_at and h.answer != DECLINED
+
+
+def waiting_deadline(h: Handover, deadlines: Mapping[str, Deadlines]) -> datetime | None:
+    """The deadline of the step an open handover waits for (answer, or completion once
+    accepted); None when it waits for nothing."""
+    if not is_open(h):
+        return None
+    d = deadlines.get(h.purpose) or deadlines["default"]
+    return h.requested_at + (d.answer if h.answer is None else d.completion)
+
+
+def open_and_overdue(handovers: Iterable[Handover], deadlines: Mapping[str, Deadlines],
+                     now: datetime) -> dict[str, tuple[int, int]]:
+    """``municipality -> (open handovers, of them past the deadline of their step)``."""
+    counts: dict[str, tuple[int, int]] = {}
+    for h in handovers:
+        due = waiting_deadline(h, deadlines)
+        if due is None:
+            continue
+        n_open, n_overdue = counts.get(h.municipality, (0, 0))
+        counts[h.municipality] = (n_open + 1, n_overdue + (now > due))
+    return counts
 
 
 def due_stalls(h: Handover, deadlines: Mapping[str, Deadlines], now: datetime) -> list[Stall]:

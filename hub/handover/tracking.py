@@ -16,7 +16,8 @@ from datetime import datetime
 
 from hub.contract.models import Envelope
 from hub.handover.tracker import (
-    ACCEPTED,
+    ANSWER,
+    COMPLETION,
     DECLINED,
     REQUESTED,
     STEP_OF,
@@ -29,6 +30,8 @@ from hub.handover.tracker import (
     due_stalls,
     family_flags,
     mark_stalled,
+    open_and_overdue,
+    waiting_deadline,
 )
 
 
@@ -137,8 +140,12 @@ class HandoverTracker:
         """The partition moved to another worker: drop its in-memory index."""
         self._waiting.pop(partition, None)
 
-    def open_count(self) -> int:
-        return sum(len(w) for w in self._waiting.values())
+    def open_and_overdue(self, partitions: set[int], now: datetime
+                         ) -> dict[str, tuple[int, int]]:
+        """``municipality -> (open, overdue)`` over the handovers of ``partitions``."""
+        return open_and_overdue(
+            (Handover.from_json(raw) for raw in list(self.handovers.values())
+             if raw and raw.get("partition", 0) in partitions), self.deadlines, now)
 
     # ---------------------------------------------------------------- internals
     def _store(self, h: Handover) -> Handover:
@@ -158,11 +165,7 @@ class HandoverTracker:
             waiting[h.handover_id] = due
 
     def _next_due(self, h: Handover) -> datetime | None:
-        if not h.requested_at or h.completed_at or h.answer == DECLINED:
-            return None
-        d = self.deadlines.get(h.purpose) or self.deadlines["default"]
-        if h.answer is None:
-            return None if "answer" in h.stalled else h.requested_at + d.answer
-        if h.answer == ACCEPTED and "completion" not in h.stalled:
-            return h.requested_at + d.completion
-        return None
+        """When ``h`` stalls next; None when it waits for nothing not reported yet."""
+        due = waiting_deadline(h, self.deadlines)
+        step = ANSWER if h.answer is None else COMPLETION
+        return None if due is None or step in h.stalled else due

@@ -18,8 +18,16 @@ import faust
 
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
-from hub.contract.vocabulary import Purpose
-from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_WAITING, HELD, PROCESSING_SECONDS
+from hub.contract.vocabulary import Municipality, Purpose
+from hub.metrics import (
+    CONSENTS_ACTIVE,
+    EVENT_LATENCY,
+    EVENTS_PRODUCED,
+    HANDOVERS_OPEN,
+    HANDOVERS_OVERDUE,
+    HELD,
+    PROCESSING_SECONDS,
+)
 from hub.routing.delivered import DeliveredSet, scan_inbox_partition
 from hub.routing.engine import Incoming, RoutingEngine
 from hub.routing.rules import Router
@@ -78,6 +86,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                 output.topic, _raw_topic(app, output.topic))
             await topic.send(key=output.key, value=output.value,
                              headers=list(output.headers) or None)
+            EVENTS_PRODUCED.labels(topic=output.topic, type=output.type or "record").inc()
 
     processed = [0]
 
@@ -94,7 +103,6 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                 if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
                     await send_all(engine.expire(message.partition))
                     HELD.set(engine.held_count())
-                    HANDOVERS_WAITING.set(engine.tracker.open_count())
             else:
                 await send_all(engine.process(Incoming(message.topic, message.partition,
                                                        message.offset, event.value,
@@ -102,16 +110,26 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             took = time.monotonic() - started
             if message.topic != TICK_TOPIC:
                 PROCESSING_SECONDS.observe(took)
+                if message.timestamp:  # the broker's record time, in seconds
+                    EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
             if took > 1.0:
                 log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
                             message.offset, took)
 
     @app.timer(interval=15.0)
-    async def count_consents():
-        """The consents in force, per purpose (every purpose, so a count can drop to 0)."""
+    async def count_state():
+        """The consents in force per purpose, and the open and overdue handovers per town
+        (every purpose and town, so that a count can drop to 0)."""
         counts = engine.active_consents()
         for purpose in Purpose:
             CONSENTS_ACTIVE.labels(purpose=purpose.value).set(counts.get(purpose.value, 0))
+        mine = {tp.partition for tp in app.consumer.assignment()
+                if tp.topic.endswith(".outbox")}
+        handovers = engine.tracker.open_and_overdue(mine, engine.clock.now())
+        for town in Municipality:
+            n_open, n_overdue = handovers.get(town.value, (0, 0))
+            HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
+            HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
 
     @app.timer(interval=1.0)
     async def tick():

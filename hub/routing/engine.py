@@ -64,6 +64,8 @@ class Output:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    type: str = ""
+    """What the record is, for metrics: the event type, or audit, fact, dead_letter."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ class RoutingEngine:
             merged = merge(states, ConsentState.from_envelope(envelope))
             if merged != states:  # a re-import changes nothing: no changelog write
                 self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
-            out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw))
+            out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw,
+                              type=envelope.type.value))
             return True
         if envelope.type.value in STEP_OF:
             self._track(envelope, self.tracker.observe(envelope, message.partition), out)
@@ -176,7 +179,7 @@ class RoutingEngine:
             record = audit_record(envelope, ANOMALY, now, reason=f"handover "
                                   f"{anomaly.handover_id}: {anomaly.reason}")
             AUDIT_RECORDS.labels(decision=ANOMALY).inc()
-            out.append(Output(AUDIT_TOPIC, key, encode_audit(record)))
+            out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
         h = tracked.handover
         if h is None:
             return
@@ -215,7 +218,7 @@ class RoutingEngine:
 
     def _handover_fact(self, h: Handover) -> Output:
         fact = handover_fact(h, self.agencies)
-        return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact))
+        return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact")
 
     def _apply(self, envelope: Envelope, raw: bytes, decision: Decision) -> list[Output]:
         now = self.clock.now()
@@ -224,19 +227,22 @@ class RoutingEngine:
         for delivery in decision.deliveries:
             topic = self.agencies.get(delivery.recipient).inbox
             out.append(Output(topic, key, raw,
-                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),)))
+                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
+                              type=envelope.type.value))
             self.delivered.add(delivery.recipient, envelope.id, now)
             DELIVERIES.labels(recipient=delivery.recipient, type=envelope.type.value).inc()
         for refusal in decision.refusals:
-            REFUSALS.labels(reason=reason_kind(refusal.reason)).inc()
+            REFUSALS.labels(reason=reason_kind(refusal.reason),
+                            municipality=envelope.municipality.value,
+                            sender=envelope.source).inc()
         for recipient in decision.duplicates:
             DUPLICATES.labels(recipient=recipient).inc()
         for record in audit_records(envelope, decision, now):
             AUDIT_RECORDS.labels(decision=record["decision"]).inc()
-            out.append(Output(AUDIT_TOPIC, key, encode_audit(record)))
+            out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
         if envelope.source != HUB_SOURCE:
             fact = event_fact(envelope, decision, self.agencies)
-            out.append(Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact)))
+            out.append(Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact"))
         return out
 
     def _hold(self, envelope: Envelope, message: Incoming) -> None:
@@ -277,4 +283,4 @@ class RoutingEngine:
         DEAD_LETTERS.labels(stage="router", reason=label).inc()
         return Output(DLQ_TOPIC, message.topic.encode(), worker_dead_letter(
             "router", message.topic, message.partition, message.offset, message.value,
-            reasons, at=self.clock.now(), key=message.key))
+            reasons, at=self.clock.now(), key=message.key), type="dead_letter")
