@@ -26,7 +26,7 @@ from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
 from hub.deadletter import DLQ_TOPIC, connector_dead_letter
 from hub.errors import InputError
-from hub.metrics import CONNECTOR_ROWS
+from hub.metrics import CONNECTOR_ROWS, DEAD_LETTERS
 from hub.settings import PseudonymKey
 from hub.wording import counted
 
@@ -234,6 +234,7 @@ def publish(conversion: Conversion, producer, report: Callable[[str], None] = pr
                                                                outcome.line,
                                                                list(outcome.problems)))
             future.add_errback(on_error, outcome.line, "dead letter")
+            DEAD_LETTERS.labels(stage="connector", reason="rejected_row").inc()
     producer.flush()
     if progress:
         progress.finish()

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from hub.argtypes import iso_date, positive
 from hub.errors import HubError
+
+DEMO_START = "2026-09-07"
 
 DESCRIPTION = """\
 The Unna prevention-chain hub: moves consented, pseudonymised events between the agencies
@@ -201,15 +204,6 @@ def cmd_dlq(args) -> int:
 
 
 # ---------------------------------------------------------------------------- report
-def _date(text: str):
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def cmd_report(args) -> int:
     from datetime import datetime
 
@@ -239,9 +233,12 @@ def cmd_key(args) -> int:
 
 # ------------------------------------------------------------------------------ demo
 def cmd_demo(args) -> int:
-    from hub.demo import run_demo
+    from hub.demo import DemoOptions, run_demo
 
-    return run_demo(_settings(), timeout=args.timeout, keep=args.keep)
+    return run_demo(_settings(), DemoOptions(
+        seed=args.seed, families=args.families, weeks=args.weeks, speed=args.speed,
+        start=args.start, fresh=args.fresh, keep=args.keep, metrics_port=args.metrics_port,
+        live={"auto": None, "live": True, "lines": False}[args.view]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,13 +247,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="start a local broker, the worker, and show events "
-                       "flowing from an agency export into the inboxes")
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="give up waiting for deliveries after this many seconds (default 120)")
+    p = sub.add_parser(
+        "demo", help="run the hub on a simulated district: local broker, topics, worker, "
+        "the agencies' daily exports, and a live view",
+        description="Starts the local broker (unless one runs, or HUB_BOOTSTRAP_SERVERS "
+        "names another), applies the topics, starts the worker, and lets a simulated "
+        "district live: the agencies of deploy/agencies.yaml export each day's events of "
+        "invented families (consents collected, late or withdrawn; offers; handovers "
+        "answered, late, never, or declined and sent elsewhere; re-sent and broken rows), "
+        "and the connectors publish them. The hub's clock runs SPEED times as fast as real "
+        "time. A live view shows events, deliveries, refusals, duplicates, stalls and dead "
+        "letters; the worker's metrics are at http://127.0.0.1:HUB_METRICS_PORT/metrics "
+        "(9310), the connectors' at --metrics-port (9311). At the end it writes the "
+        "district report to HUB_HOME/demo/report.html. Ctrl-C stops everything it started; "
+        "the next run goes on where it stopped (--fresh starts over).")
+    p.add_argument("--seed", type=int, default=1,
+                   help="the district's random seed: the same seed gives the same exports "
+                   "(default 1)")
+    p.add_argument("--families", type=positive(int), default=400,
+                   help="families in the district (default 400)")
+    p.add_argument("--weeks", type=positive(float), default=12.0,
+                   help="simulated weeks in all, counted from --start; a run that was "
+                   "stopped goes on up to this (default 12)")
+    p.add_argument("--speed", type=positive(float), default=43200.0,
+                   help="simulated seconds per real second (default 43200: a day every "
+                   "2 seconds)")
+    p.add_argument("--start", type=iso_date, default=DEMO_START,
+                   help=f"the first simulated day, YYYY-MM-DD (default {DEMO_START})")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: empties the local broker (all its topics) and forgets "
+                   "the progress of earlier runs")
     p.add_argument("--keep", action="store_true",
-                   help="keep the broker and worker running afterwards and show every further "
-                   "delivery (e.g. of `hub ingest` in another terminal) until Ctrl-C")
+                   help="keep the broker and worker running after the last day, until "
+                   "Ctrl-C, to look around with `hub tail`, `hub audit` or the metrics")
+    p.add_argument("--metrics-port", type=int, default=9311, metavar="PORT",
+                   help="port of the demo's own /metrics (its connectors' rows and dead "
+                   "letters) on 127.0.0.1; 0 turns it off (default 9311)")
+    p.add_argument("--view", choices=("auto", "live", "lines"), default="auto",
+                   help="live: redraw a screen every second; lines: a line per simulated "
+                   "week (for logs); auto: live on a terminal (default)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("broker", help="the local Kafka broker (KRaft, 127.0.0.1 only)",
@@ -362,9 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "handover times, stalled handovers and bounces, refusal rates. Cells "
                        "withheld for anonymity are shown as such. Weeks and months that overlap "
                        "the period are included.")
-    p.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
+    p.add_argument("--from", dest="start", type=iso_date, required=True, metavar="DATE",
                    help="first day of the period, e.g. 2026-10-01")
-    p.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
+    p.add_argument("--to", dest="end", type=iso_date, required=True, metavar="DATE",
                    help="last day of the period (inclusive), e.g. 2026-12-31")
     p.add_argument("--out", default="report.html", metavar="FILE",
                    help="the HTML file to write (default report.html)")

@@ -15,6 +15,7 @@ from connectors.delivery.inbox import Inbox
 from connectors.delivery.loops import DeliveryReport, deliver_to_directory, deliver_to_webhook
 from connectors.delivery.webhook import WebhookSender, check_webhook_url, shown_url
 from hub.agencies import Agency, load_agencies
+from hub.argtypes import positive
 from hub.cli import _settings
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import ConfigError, HubError
@@ -45,21 +46,6 @@ examples:
 log = logging.getLogger("connectors.delivery")
 
 
-def _positive(kind, most: float | None = None):
-    """An argparse type: a number of ``kind`` above 0 (and at most ``most``)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"must be at most {most}, got {text}")
-        return value
-    return parse
-
-
 def add_parser(sub) -> None:
     """Register ``hub deliver`` on the ``hub`` command's subparsers."""
     p = sub.add_parser(
@@ -77,10 +63,10 @@ def add_parser(sub) -> None:
     p.add_argument("--group", metavar="G",
                    help="Kafka consumer group that keeps the position (default: "
                    "hub-deliver-AGENCY_ID)")
-    p.add_argument("--batch-size", metavar="N", type=_positive(int), default=500,
+    p.add_argument("--batch-size", metavar="N", type=positive(int), default=500,
                    help="events per file (--to-dir) or per offset commit (--webhook); "
                    "default 500")
-    p.add_argument("--batch-seconds", metavar="S", type=_positive(float), default=5.0,
+    p.add_argument("--batch-seconds", metavar="S", type=positive(float), default=5.0,
                    help="write a smaller file once its first event waited S seconds "
                    "(--to-dir; default 5)")
     p.add_argument("--once", action="store_true",
@@ -89,11 +75,11 @@ def add_parser(sub) -> None:
     p.add_argument("--from-beginning", action="store_true",
                    help="ignore the group's committed position and start at the oldest "
                    "retained event (with --to-dir, events already in DIR are still skipped)")
-    p.add_argument("--max-backoff", metavar="S", type=_positive(float), default=60.0,
+    p.add_argument("--max-backoff", metavar="S", type=positive(float), default=60.0,
                    help="longest wait between two attempts at the webhook (default 60)")
-    p.add_argument("--request-timeout", metavar="S", type=_positive(float), default=10.0,
+    p.add_argument("--request-timeout", metavar="S", type=positive(float), default=10.0,
                    help="give up one webhook request after S seconds and retry (default 10)")
-    p.add_argument("--metrics-port", metavar="PORT", type=_positive(int, most=65535),
+    p.add_argument("--metrics-port", metavar="PORT", type=positive(int, most=65535),
                    help="serve Prometheus metrics on 127.0.0.1:PORT (default: off)")
     p.set_defaults(func=cmd_deliver)
 

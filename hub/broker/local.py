@@ -342,7 +342,7 @@ def _pid_exists(pid: int) -> bool:
         return False
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -353,7 +353,7 @@ def _port_in_use(port: int) -> bool:
 
 
 def _check_port_free(port: int) -> None:
-    if _port_in_use(port):
+    if port_in_use(port):
         raise BrokerError(
             f"port {port} on 127.0.0.1 is already taken by another process; stop it or choose "
             "other ports with HUB_BROKER_PORT / HUB_CONTROLLER_PORT"
@@ -362,7 +362,7 @@ def _check_port_free(port: int) -> None:
 
 def _wait_port_free(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while _port_in_use(port) and time.monotonic() < deadline:
+    while port_in_use(port) and time.monotonic() < deadline:
         time.sleep(0.2)
 
 

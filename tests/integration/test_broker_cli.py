@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hub.broker.local import LocalBroker, _port_in_use, free_port
+from hub.broker.local import LocalBroker, free_port, port_in_use
 from hub.errors import BrokerError
 from tests.conftest import REPO
 
@@ -49,7 +49,7 @@ def test_start_twice_status_stop(broker_env):
 
     stop = hub(env, "broker", "stop")
     assert stop.returncode == 0 and "broker stopped" in stop.stdout
-    assert not _port_in_use(port) and not _port_in_use(controller)
+    assert not port_in_use(port) and not port_in_use(controller)
 
     after = hub(env, "broker", "status")
     assert after.returncode == 3 and "not running" in after.stdout

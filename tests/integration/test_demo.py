@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker.local import _port_in_use, free_port
+from hub.broker.local import free_port, port_in_use
 from tests.conftest import CLOCK_START, REPO, wait_for
 from tests.district_samples import EXPECTED_INBOXES
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
@@ -55,7 +55,7 @@ def test_demo_shows_events_arriving_and_cleans_up(demo_env):
     for text in IDENTIFYING:
         assert text not in output
     assert "worker stopped" in output and "broker stopped" in output
-    assert not _port_in_use(port)
+    assert not port_in_use(port)
 
 
 def test_demo_keep_shows_further_deliveries_until_ctrl_c(demo_env):
@@ -100,4 +100,4 @@ def test_demo_keep_shows_further_deliveries_until_ctrl_c(demo_env):
     output = "".join(lines) + rest
     assert proc.returncode == 130, output
     assert "worker stopped" in output and "broker stopped" in output
-    assert not _port_in_use(port)
+    assert not port_in_use(port)

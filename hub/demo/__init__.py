@@ -1,0 +1,5 @@
+"""``hub demo``: a simulated district on a local broker, with a live view of the hub."""
+
+from hub.demo.run import DemoOptions, run_demo
+
+__all__ = ["DemoOptions", "run_demo"]
