@@ -1,28 +1,27 @@
-"""`hub demo`, the README's run command, as a new user runs it (its own broker)."""
+"""`hub demo`, the README's run command, as a new user runs it: its own broker, a
+simulated district, a live view, Ctrl-C, and a second run that goes on."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from hub.agencies import load_agencies
 from hub.broker.local import free_port, port_in_use
-from tests.conftest import CLOCK_START, REPO, wait_for
-from tests.district_samples import EXPECTED_INBOXES
-from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+from hub.simulation.district import DistrictSimulation
+from tests.conftest import REPO, wait_for
 
 pytestmark = pytest.mark.kafka
 
-INBOXES = sorted(inbox for inbox, events in EXPECTED_INBOXES.items() for _ in events)
-# the invented people of connectors/examples: none may show up anywhere in the output
-IDENTIFYING = ("Mia", "Schröder", "Schroeder", "Leon", "Yılmaz", "Yilmaz", "Sofia",
-               "Al-Hassan", "Noah", "Krüger", "Emma", "Nowak", "14.02.2025", "2025-02-14",
-               "02.09.2020", "23.06.2009")
+FAST = ["--speed", "300000", "--families", "120", "--seed", "5", "--view", "lines"]
 
 
 @pytest.fixture
@@ -30,74 +29,107 @@ def demo_env(tmp_path):
     port, controller = free_port(), free_port()
     env = dict(os.environ, HUB_HOME=str(tmp_path / "home"), HUB_BROKER_PORT=str(port),
                HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m",
-               HUB_CLOCK_START=CLOCK_START)
-    for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE"):
+               HUB_METRICS_PORT=str(free_port()))
+    for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE", "HUB_CLOCK_START",
+                 "HUB_CLOCK_ANCHOR", "HUB_CLOCK_SPEED"):
         env.pop(name, None)
     yield env, port
     subprocess.run([sys.executable, "-m", "hub", "broker", "stop"], env=env, cwd=REPO,
                    capture_output=True, timeout=120)
 
 
-def test_demo_shows_events_arriving_and_cleans_up(demo_env):
+def demo(env, *args, timeout=300) -> tuple[int, str]:
+    result = subprocess.run([sys.executable, "-m", "hub", "demo", *args, "--metrics-port",
+                             str(free_port())], env=env, cwd=REPO, capture_output=True,
+                            text=True, timeout=timeout)
+    return result.returncode, result.stdout + result.stderr
+
+
+def figure(output: str, pattern: str) -> int:
+    found = re.findall(pattern, output)
+    assert found, f"{pattern!r} not in:\n{output}"
+    return int(found[-1].replace(",", ""))
+
+
+def progress(env) -> dict:
+    return json.loads((Path(env["HUB_HOME"]) / "demo" / "progress.json").read_text())
+
+
+def names_of_the_district(seed: int, families: int) -> list[str]:
+    sim = DistrictSimulation(load_agencies(), seed, families, date(2026, 9, 7))
+    return [f"{f.child.given} {f.child.family}" for f in sim.families] + \
+        [f.child.family for f in sim.families]
+
+
+def test_the_district_runs_and_a_second_run_goes_on_where_the_first_ended(demo_env):
     env, port = demo_env
-    result = subprocess.run([sys.executable, "-m", "hub", "demo"], env=env, cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert f"all {len(INBOXES)} deliveries arrived" in output
-    arrivals = [line for line in output.splitlines() if line.strip().startswith("->")]
-    assert sorted(line.split()[1] for line in arrivals) == INBOXES
-    assert "1 duplicate row skipped" in output  # JA-KAM-2026-0104 is exported twice
-    # the analytics cells are published before the worker stops, and the demo says how to
-    # turn them into the report
-    assert re.search(r"analytics: [1-9]\d* cells", output), output
-    assert "hub report --from 2026-" in output
-    for text in IDENTIFYING:
-        assert text not in output
+    code, output = demo(env, "--weeks", "3", *FAST)
+    assert code == 0, output
+    assert re.search(r"metrics: worker http://127\.0\.0\.1:\d+/metrics  connectors "
+                     r"http://127\.0\.0\.1:\d+/metrics", output)
+    assert "from day 0 to day 21 (2026-09-07 to 2026-09-27)" in output
+    assert re.search(r"^day +0 \(2026-09-07\)", output, re.M)  # a line a simulated week
+    # the final view: the connectors published, the hub delivered, refused and reported
+    published = figure(output, r"exports +[\d,]+ rows: ([\d,]+) events published")
+    assert published > 100
+    assert figure(output, r"deliveries +([\d,]+):") > 20
+    assert figure(output, r"refusals +([\d,]+): .*no_consent") > 0
+    assert figure(output, r"([\d,]+) stall notices?") > 0  # three weeks: deadlines pass
+    assert "events by agency" in output and "jobcenter-kreis-unna" in output
+    report = Path(env["HUB_HOME"]) / "demo" / "report.html"
+    assert f"district report: {report}" in output and "<svg" in report.read_text()
     assert "worker stopped" in output and "broker stopped" in output
     assert not port_in_use(port)
+    assert progress(env)["days_done"] == 21
+    exports = sorted((Path(env["HUB_HOME"]) / "demo" / "exports").iterdir())
+    assert exports[0].name == "2026-09-07" and exports[-1].name == "2026-09-27"
+    # the invented families' names are in the agencies' exports, never in what the hub shows
+    for name in names_of_the_district(5, 120):
+        assert name not in output and name not in report.read_text()
+
+    code, output = demo(env, "--weeks", "4", *FAST)
+    assert code == 0, output
+    assert "from day 21 to day 28 (2026-09-28 to 2026-10-04)" in output
+    assert progress(env)["days_done"] == 28
+
+    # another district in the same broker only from scratch
+    code, output = demo(env, "--weeks", "1", *FAST[:-4], "--seed", "6", "--view", "lines")
+    assert code != 0 and "--fresh" in output and "seed 5" in output, output
+    code, output = demo(env, "--weeks", "1", "--fresh", *FAST[:-4], "--seed", "6",
+                        "--view", "lines")
+    assert code == 0, output
+    assert "removed" in output and "from day 0 to day 7" in output
+    assert progress(env) == {"seed": 6, "families": 120, "start": "2026-09-07",
+                             "days_done": 7}
 
 
-def test_demo_keep_shows_further_deliveries_until_ctrl_c(demo_env):
+def test_ctrl_c_stops_everything_and_the_next_run_goes_on_from_there(demo_env):
     env, port = demo_env
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--keep"], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--weeks", "12",
+                             "--speed", "43200", "--families", "60", "--view", "lines",
+                             "--metrics-port", str(metrics)],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     try:
-        def seen(text):
-            while text not in "".join(lines):
-                line = proc.stdout.readline()
-                if not line:
-                    return False
-                lines.append(line)
-            return True
-
-        assert wait_for(lambda: seen("Ctrl-C stops what the demo started"), 300,
-                        "the demo to keep running"), "".join(lines)
-        # another agency system sends a new family's consent and handover request
-        tmp = Path(env["HUB_HOME"]).parent
-        person = {"Vorname": "Ida", "Nachname": "Neu", "Geburtsdatum": "02.09.2020"}
-        files = [write_export(tmp / "einwilligungen_jugendamt-kamen.csv",
-                              [consent_row(**{"Einwilligungs-ID": "EW-NEU"}, **person)],
-                              columns=CONSENT_COLUMNS),
-                 write_export(tmp / "jugendamt-kamen_export.csv", [youth_office_row(
-                     Vorgangsnummer="JA-NEU", **person, **{"Uebergabe-ID": "UE-NEU"})])]
-        for path in files:
-            ingest = subprocess.run(
-                [sys.executable, "-m", "hub", "ingest", str(path)],
-                env={**env, "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
-                     "HUB_PSEUDONYM_KEY_FILE": os.path.join(env["HUB_HOME"],
-                                                            "demo-pseudonym.key")},
-                cwd=REPO, capture_output=True, text=True, timeout=120)
-            assert "1 event published" in ingest.stdout, ingest.stderr
-        before = sum(1 for line in lines if line.strip().startswith("->"))
-        while sum(1 for line in lines if line.strip().startswith("->")) < before + 1:
-            lines.append(proc.stdout.readline())
-        assert "agency.grundschule-kamen-mitte.inbox" in lines[-1]
+        def a_week_passed():
+            line = proc.stdout.readline()
+            lines.append(line)
+            return not line or re.match(r"day +[1-9]\d* \(", line)
+        wait_for(a_week_passed, 240, "the first simulated week")
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
     output = "".join(lines) + rest
     assert proc.returncode == 130, output
+    stopped = figure(output, r"stopped after day (\d+) of 84")
+    assert 7 <= stopped < 84
     assert "worker stopped" in output and "broker stopped" in output
-    assert not port_in_use(port)
+    assert not port_in_use(port) and not port_in_use(metrics)
+    assert not port_in_use(int(env["HUB_METRICS_PORT"]))
+    assert progress(env)["days_done"] == stopped
+
+    code, output = demo(env, "--weeks", "12", "--speed", "43200", "--families", "60",
+                        "--view", "lines", "--seed", "2")
+    assert code != 0 and "seed 1" in output  # the first run's district is kept
