@@ -383,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     from connectors.delivery.cli import add_parser as add_deliver_parser
 
     add_deliver_parser(sub)
+    from hub.deployment.cli import add_parser as add_deploy_parser
+
+    add_deploy_parser(sub)
 
     p = sub.add_parser("report", help="write the district's HTML report from the analytics",
                        description="Read the anonymous analytics topics and write one "

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="File holding the pseudonymisation (linkage) key, at least 32 bytes.",
     )
     app_id: str = Field(default="unna-hub", description="Faust application id (consumer group).")
+    topic_replication_factor: int = Field(
+        default=1, ge=1,
+        description="Replication factor of the topics the workers create themselves (their "
+        "table changelogs); 3 on a cluster of three brokers.",
+    )
     hold_window_hours: float = Field(
         default=24.0, gt=0,
         description="How long an event without a covering consent waits (processing time).",

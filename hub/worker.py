@@ -26,6 +26,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         datadir=str(settings.home / "worker"),
         web_enabled=False,
         topic_partitions=3,
+        topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_every=100,

@@ -1,0 +1,1 @@
+"""Running the hub beyond one machine: generated deployment files (``hub deploy``)."""
