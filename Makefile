@@ -1,5 +1,5 @@
 # Two commands for a fresh machine (Python 3.11, Java 17 and Maven on PATH):
-#   make demo   runs the hub: local Kafka broker, topics, worker, an export flowing to inboxes
+#   make demo   runs the hub: local Kafka broker, topics, worker, a simulated district
 #   make test   runs the whole test suite (starts its own broker on free ports)
 # Both create .venv and install the project into it first.
 
