@@ -4,6 +4,7 @@ started on free ports in a temporary HUB_HOME (a developer's own broker is never
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -146,12 +147,35 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+_SESSION_WORKERS: list[Worker] = []
+
+
 @pytest.fixture(scope="session")
 def worker(topics, tmp_path_factory) -> Worker:
     """One `hub run` worker for the session, ready before the first test uses it."""
     w = Worker(topics, tmp_path_factory.mktemp("worker") / "worker.log")
     w.start()
+    _SESSION_WORKERS.append(w)
     try:
         yield w
     finally:
+        _SESSION_WORKERS.remove(w)
         w.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test that uses the session's worker fails, its report shows where the worker
+    is (every thread's and asyncio task's stack, via SIGUSR1/SIGUSR2) and the end of its log:
+    a failure on a CI machine can be understood without running it again."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or "worker" not in item.fixturenames:
+        return
+    for w in _SESSION_WORKERS:
+        if w.proc and w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGUSR1)
+            w.proc.send_signal(signal.SIGUSR2)
+            time.sleep(2.0)  # the dumps are written by the worker itself
+        tail = "\n".join(w.log_text().splitlines()[-400:])
+        report.sections.append(("session worker: the end of its log", tail))
