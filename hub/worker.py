@@ -108,6 +108,10 @@ def run_worker(settings: Settings) -> None:
     import faulthandler
     import signal
 
+    import logging
+
+    # the inbox scans' kafka-python clients: their connection chatter is not for operators
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     app = build_app(settings)
     # `kill -USR1 <pid>` writes every thread's stack to the log, `kill -USR2 <pid>` every
     # asyncio task's: for diagnosing a worker that seems stuck, without stopping it.

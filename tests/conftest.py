@@ -174,8 +174,13 @@ def pytest_runtest_makereport(item, call):
         return
     for w in _SESSION_WORKERS:
         if w.proc and w.proc.poll() is None:
+            sizes = [len(w.log_text())]
             w.proc.send_signal(signal.SIGUSR1)
             w.proc.send_signal(signal.SIGUSR2)
-            time.sleep(2.0)  # the dumps are written by the worker itself
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (len(sizes) < 3 or sizes[-1] == sizes[0]
+                                                   or sizes[-1] != sizes[-3]):
+                time.sleep(0.5)  # until the worker has written its dumps
+                sizes.append(len(w.log_text()))
         tail = "\n".join(w.log_text().splitlines()[-400:])
         report.sections.append(("session worker: the end of its log", tail))
