@@ -106,9 +106,8 @@ def serve_metrics(addr: str, port: int) -> bool:
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
-    import signal
-
     import logging
+    import signal
 
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
