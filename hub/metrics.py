@@ -100,3 +100,21 @@ CONSENTS_ACTIVE = Gauge(
     "Consents in force (valid today, not withdrawn) known to this worker, by purpose",
     ["purpose"],
 )
+
+
+def prime(counter: Counter, *label_sets: dict[str, str]) -> None:
+    """Create the series of ``counter`` for label values known in advance, at 0, so that
+    a rate over them is 0 rather than no data before the first occurrence (dashboards and
+    alerts then see a quiet day as quiet, not as missing)."""
+    for labels in label_sets:
+        counter.labels(**labels)
+
+
+def prime_worker_metrics(recipients: list[str]) -> None:
+    """The worker's counters whose label values are known when it starts."""
+    prime(DEAD_LETTERS, *({"stage": "router", "reason": r}
+                          for r in ("undecodable", "source_mismatch")),
+          {"stage": "analytics", "reason": "invalid_fact"})
+    prime(HANDOVER_ANOMALIES, *({"step": f"handover.{s}"}
+                                for s in ("requested", "accepted", "declined", "completed")))
+    prime(DUPLICATES, *({"recipient": r} for r in recipients))

@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     )
     metrics_addr: str = Field(
         default="127.0.0.1",
-        description="Address the worker's /metrics endpoint listens on (0.0.0.0: all).",
+        description="Address the /metrics endpoints of `hub run`, `hub deliver` and "
+        "`hub demo` listen on (0.0.0.0: all).",
     )
     analytics_k: int = Field(
         default=5, ge=1,

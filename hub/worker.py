@@ -15,10 +15,12 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
 
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
+    from hub.metrics import prime_worker_metrics
     from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
 
     agencies = agencies or load_agencies()
+    prime_worker_metrics([a.id for a in agencies.exchanging()])
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],

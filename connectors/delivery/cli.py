@@ -13,6 +13,7 @@ from pathlib import Path
 from connectors.delivery.directory import BatchDirectory
 from connectors.delivery.inbox import Inbox
 from connectors.delivery.loops import DeliveryReport, deliver_to_directory, deliver_to_webhook
+from connectors.delivery.metrics import prime_deliver_metrics
 from connectors.delivery.webhook import WebhookSender, check_webhook_url, shown_url
 from hub.agencies import Agency, load_agencies
 from hub.argtypes import positive
@@ -80,7 +81,8 @@ def add_parser(sub) -> None:
     p.add_argument("--request-timeout", metavar="S", type=positive(float), default=10.0,
                    help="give up one webhook request after S seconds and retry (default 10)")
     p.add_argument("--metrics-port", metavar="PORT", type=positive(int, most=65535),
-                   help="serve Prometheus metrics on 127.0.0.1:PORT (default: off)")
+                   help="serve Prometheus metrics at http://HUB_METRICS_ADDR:PORT/metrics "
+                   "(HUB_METRICS_ADDR: default 127.0.0.1; default: no metrics)")
     p.set_defaults(func=cmd_deliver)
 
 
@@ -105,7 +107,8 @@ def cmd_deliver(args) -> int:
         check_webhook_url(args.webhook)
     _log_to_stderr(settings.log_level)
     if args.metrics_port:
-        _serve_metrics(args.metrics_port)
+        prime_deliver_metrics(agency.id, "dir" if args.to_dir else "webhook")
+        _serve_metrics(settings.metrics_addr, args.metrics_port)
     group = args.group or f"hub-deliver-{agency.id}"
     stop = threading.Event()
     with _stop_on_signals(stop):
@@ -165,13 +168,13 @@ def _log_to_stderr(level_name: str) -> None:
         log.addHandler(handler)
 
 
-def _serve_metrics(port: int) -> None:
+def _serve_metrics(addr: str, port: int) -> None:
     from prometheus_client import start_http_server
 
     try:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=addr)
     except OSError as exc:
-        raise HubError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise HubError(f"cannot serve metrics on {addr}:{port}: {exc.strerror}") from None
 
 
 @contextmanager

@@ -22,3 +22,12 @@ WEBHOOK_RETRIES = Counter(
     "Webhook attempts that failed and were retried, by agency.",
     ["agency"],
 )
+
+
+def prime_deliver_metrics(agency_id: str, channel: str) -> None:
+    """The series of one ``hub deliver`` process, at 0 before its first event."""
+    from hub.metrics import DEAD_LETTERS, prime
+
+    prime(EVENTS_DELIVERED, {"agency": agency_id, "channel": channel})
+    prime(FILES_WRITTEN if channel == "dir" else WEBHOOK_RETRIES, {"agency": agency_id})
+    prime(DEAD_LETTERS, {"stage": "deliver", "reason": "undecodable"})

@@ -271,7 +271,10 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
             urls.append(f"worker {worker_url}")
         if options.metrics_port:
             from prometheus_client import start_http_server
-            server, _ = start_http_server(options.metrics_port, addr="127.0.0.1")
+
+            from hub.metrics import DEAD_LETTERS, prime
+            prime(DEAD_LETTERS, {"stage": "connector", "reason": "rejected_row"})
+            server, _ = start_http_server(options.metrics_port, addr=settings.metrics_addr)
             urls.append(f"connectors http://127.0.0.1:{options.metrics_port}/metrics")
         say("metrics: " + ("  ".join(urls) or "off"))
         say(f"simulating {options.families:,} families (seed {options.seed}) from day {done} "
