@@ -16,6 +16,8 @@ COMPOSE = DEPLOY_DIR / "compose.yaml"
 DOCKERFILE = DEPLOY_DIR / "docker" / "Dockerfile"
 DOCS = PROJECT_ROOT / "docs" / "deployment.md"
 METRICS_PORT = "9310"
+PROMETHEUS_LOCAL = DEPLOY_DIR / "prometheus" / "prometheus.yml"
+PROMETHEUS_COMPOSE = DEPLOY_DIR / "prometheus" / "compose.yml"
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,22 @@ def test_metrics_port_is_the_one_exposed_and_scraped(services):
     worker = services["worker"]
     assert str(worker["environment"]["HUB_METRICS_PORT"]) == METRICS_PORT
     assert [str(p) for p in worker["expose"]] == [METRICS_PORT]
-    # Prometheus is told to scrape worker:9310 (compose comment, docs/deployment.md)
-    assert f"worker:{METRICS_PORT}" in COMPOSE.read_text(encoding="utf-8")
+    # Prometheus in compose scrapes every replica of the service on that port
+    config = yaml.safe_load(PROMETHEUS_COMPOSE.read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    [sd] = jobs["hub-worker"]["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and str(sd["port"]) == METRICS_PORT
     assert f"worker:{METRICS_PORT}" in DOCS.read_text(encoding="utf-8")
+
+
+def test_prometheus_in_compose_has_the_jobs_and_alerts_of_the_local_config(services):
+    local = yaml.safe_load(PROMETHEUS_LOCAL.read_text(encoding="utf-8"))
+    config = yaml.safe_load(PROMETHEUS_COMPOSE.read_text(encoding="utf-8"))
+    assert [j["job_name"] for j in config["scrape_configs"]] == \
+        [j["job_name"] for j in local["scrape_configs"]]
+    assert config["rule_files"] == local["rule_files"]
+    assert f"--config.file=/etc/prometheus/{PROMETHEUS_COMPOSE.name}" in \
+        services["prometheus"]["command"]
 
 
 def test_workers_scale_at_most_to_the_outbox_partitions(services):
@@ -109,7 +124,6 @@ def test_prometheus_and_grafana_mount_the_agreed_folders(services):
     prometheus = services["prometheus"]
     assert prometheus["image"].split(":")[0] == "prom/prometheus"
     assert _binds(prometheus) == {"./prometheus": "/etc/prometheus"}
-    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
     grafana = services["grafana"]
     assert grafana["image"].split(":")[0] == "grafana/grafana"
     assert _binds(grafana) == {"./grafana/provisioning": "/etc/grafana/provisioning",

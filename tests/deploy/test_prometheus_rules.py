@@ -47,6 +47,7 @@ def rule_test_files() -> list[Path]:
 
 def test_the_config_is_valid_and_finds_its_rules():
     assert_success(promtool("check", "config", CONFIG_FILE))
+    assert_success(promtool("check", "config", CONFIG_FILE.parent / "compose.yml"))
 
 
 def test_the_rules_are_valid():
