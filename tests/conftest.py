@@ -184,3 +184,19 @@ def pytest_runtest_makereport(item, call):
                 sizes.append(len(w.log_text()))
         tail = "\n".join(w.log_text().splitlines()[-400:])
         report.sections.append(("session worker: the end of its log", tail))
+
+
+@pytest.fixture
+def demo_env(tmp_path):
+    """The environment of a `hub demo` with a broker of its own (free ports, its own
+    HUB_HOME, the demo's own clock); the broker is stopped afterwards whatever happened."""
+    port, controller = free_port(), free_port()
+    env = dict(os.environ, HUB_HOME=str(tmp_path / "home"), HUB_BROKER_PORT=str(port),
+               HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m",
+               HUB_METRICS_PORT=str(free_port()))
+    for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE", "HUB_CLOCK_START",
+                 "HUB_CLOCK_ANCHOR", "HUB_CLOCK_SPEED"):
+        env.pop(name, None)
+    yield env, port
+    subprocess.run([sys.executable, "-m", "hub", "broker", "stop"], env=env, cwd=REPO,
+                   capture_output=True, timeout=120)

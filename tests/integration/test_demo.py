@@ -4,7 +4,6 @@ simulated district, a live view, Ctrl-C, and a second run that goes on."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -22,20 +21,6 @@ from tests.conftest import REPO, wait_for
 pytestmark = pytest.mark.kafka
 
 FAST = ["--speed", "300000", "--families", "120", "--seed", "5", "--view", "lines"]
-
-
-@pytest.fixture
-def demo_env(tmp_path):
-    port, controller = free_port(), free_port()
-    env = dict(os.environ, HUB_HOME=str(tmp_path / "home"), HUB_BROKER_PORT=str(port),
-               HUB_CONTROLLER_PORT=str(controller), HUB_BROKER_HEAP="384m",
-               HUB_METRICS_PORT=str(free_port()))
-    for name in ("HUB_BOOTSTRAP_SERVERS", "HUB_PSEUDONYM_KEY_FILE", "HUB_CLOCK_START",
-                 "HUB_CLOCK_ANCHOR", "HUB_CLOCK_SPEED"):
-        env.pop(name, None)
-    yield env, port
-    subprocess.run([sys.executable, "-m", "hub", "broker", "stop"], env=env, cwd=REPO,
-                   capture_output=True, timeout=120)
 
 
 def demo(env, *args, timeout=300) -> tuple[int, str]:
