@@ -68,9 +68,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(worker, topics, tmp_path,
     publisher = threading.Thread(target=send, args=(topics.bootstrap, request_file,
                                                     pseudonym_key))
     publisher.start()
-    # kill the worker while it is delivering: some events are in, the rest are not.
-    # (Late in the stream: a restarted worker working off a backlog of thousands can pause
-    # for minutes inside Faust; see the closing note. Exactly-once does not depend on it.)
+    # kill the worker while it is delivering: some events are in, the rest are not
+    # (late in the stream, so that the restarted worker has a backlog of about a thousand)
     seen = 0
     for record in arrivals:
         seen += bool(record.value and record.value["id"] in sent)
