@@ -2,7 +2,8 @@
 
 The file is checked as a whole first (encoding, delimiter, header, format); then rows are
 streamed. Bad rows are reported (file, row, every problem), counted and dead-lettered
-without identifying fields; the rest of the file is still published. Events go through an
+without identifying fields (through the agency's outbox, from where the router moves them
+to ``hub.dlq``); the rest of the file is still published. Events go through an
 idempotent producer (acks=all); publishing ends with a flush and reports every event the
 broker did not acknowledge.
 """
@@ -24,9 +25,9 @@ from connectors.rows import RowReader
 from hub.agencies import Agency, AgencyDirectory
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
-from hub.deadletter import DLQ_TOPIC, connector_dead_letter
+from hub.deadletter import connector_dead_letter, outbox_headers
 from hub.errors import InputError
-from hub.metrics import CONNECTOR_ROWS, DEAD_LETTERS
+from hub.metrics import CONNECTOR_ROWS
 from hub.settings import PseudonymKey
 from hub.wording import counted
 
@@ -229,12 +230,13 @@ def publish(conversion: Conversion, producer, report: Callable[[str], None] = pr
             future.add_errback(on_error, outcome.line, f"event {envelope.id}")
         elif outcome.kind == "rejected":
             report(f"rejected: {conversion.describe_rejection(outcome)}")
-            future = producer.send(DLQ_TOPIC, key=conversion.agency_id.encode(),
+            # through the agency's own outbox: the router moves it to hub.dlq
+            future = producer.send(conversion.topic, key=conversion.agency_id.encode(),
                                    value=connector_dead_letter(conversion.agency_id, path_name,
                                                                outcome.line,
-                                                               list(outcome.problems)))
+                                                               list(outcome.problems)),
+                                   headers=outbox_headers("connector"))
             future.add_errback(on_error, outcome.line, "dead letter")
-            DEAD_LETTERS.labels(stage="connector", reason="rejected_row").inc()
     producer.flush()
     if progress:
         progress.finish()

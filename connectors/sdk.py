@@ -77,7 +77,7 @@ class AgencyConnector:
 
         settings = settings or Settings()
         key = settings.pseudonym_key
-        return cls(agency_id, key, producer(settings.bootstrap, f"sdk-{agency_id}"))
+        return cls(agency_id, key, producer(settings.kafka, f"sdk-{agency_id}"))
 
     def __enter__(self) -> AgencyConnector:
         return self

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kafka.errors import AuthorizationError as KafkaAuthorizationError
+
 from hub.argtypes import iso_date, positive
 from hub.errors import HubError
 
@@ -47,12 +49,21 @@ def _local_broker(settings):
 def cmd_broker(args) -> int:
     broker = _local_broker(_settings())
     if args.action == "start":
-        status, started = broker.start(progress=lambda m: print(m, file=sys.stderr))
+        status, started = broker.start(progress=lambda m: print(m, file=sys.stderr),
+                                       secure=args.secure)
+        secured = " (TLS, SCRAM logins, ACLs)" if broker.secure else ""
         if started:
-            print(f"broker started: {status.bootstrap} (pid {status.pid}, data "
+            print(f"broker started{secured}: {status.bootstrap} (pid {status.pid}, data "
                   f"{status.data_dir})")
         else:
-            print(f"broker already running: {status.bootstrap} (pid {status.pid})")
+            print(f"broker already running{secured}: {status.bootstrap} (pid {status.pid})")
+        if broker.secure:
+            folder = broker.security.credentials_dir
+            print(f"logins: {folder}/<user>.password (mode 0600) for operator, hub, analyst "
+                  f"and each agency; {folder}/<user>.env holds the HUB_ settings of one "
+                  f"(e.g. `set -a; . {folder}/operator.env; set +a`). CA certificate: "
+                  f"{broker.security.ca_cert}. Nothing is allowed until "
+                  "`hub acl apply` (as operator) has set the ACLs.")
         return 0
     if args.action == "stop":
         if broker.stop():
@@ -73,7 +84,7 @@ def cmd_topics(args) -> int:
 
     settings = _settings()
     specs = plan_topics(load_agencies(), replication_factor=args.replication_factor)
-    with admin_client(settings.bootstrap) as admin:
+    with admin_client(settings.kafka) as admin:
         report = apply_topics(admin, specs)
     for line in report.lines():
         print(line)
@@ -93,8 +104,7 @@ def cmd_ingest(args) -> int:
     from connectors.ingest import Conversion, publish
     from connectors.progress import ProgressBar
     from hub.agencies import load_agencies
-    from hub.deadletter import DLQ_TOPIC
-    from hub.kafka_io import existing_topics, producer
+    from hub.kafka_io import existing_topics, missing_topic, producer
 
     settings = _settings()
     path = Path(args.file)
@@ -111,11 +121,9 @@ def cmd_ingest(args) -> int:
         progress.finish()
         summary = conversion.summary
     else:
-        missing = {conversion.topic, DLQ_TOPIC} - existing_topics(settings.bootstrap)
-        if missing:
-            raise HubError(f"topics missing at {settings.bootstrap}: "
-                           f"{', '.join(sorted(missing))}; run `hub topics apply` first")
-        kp = producer(settings.bootstrap, client_id=f"connector-{conversion.agency_id}")
+        if conversion.topic not in existing_topics(settings.kafka):
+            raise missing_topic(settings.kafka, conversion.topic)
+        kp = producer(settings.kafka, client_id=f"connector-{conversion.agency_id}")
         try:
             summary = publish(conversion, kp, report=report, progress=progress)
         finally:
@@ -144,7 +152,7 @@ def cmd_tail(args) -> int:
     from hub.tail import Tail, print_records
 
     settings = _settings()
-    records = Tail(settings.bootstrap, args.topics, args.from_beginning, args.max,
+    records = Tail(settings.kafka, args.topics, args.from_beginning, args.max,
                    args.timeout)
     print_records(records, with_meta=args.meta)
     return 0
@@ -154,7 +162,7 @@ def cmd_tail(args) -> int:
 def cmd_audit(args) -> int:
     from hub.records import family_history, format_history
 
-    records = family_history(_settings().bootstrap, args.subject, timeout=args.timeout)
+    records = family_history(_settings().kafka, args.subject, timeout=args.timeout)
     if args.json:
         import json
 
@@ -182,7 +190,7 @@ def cmd_dlq(args) -> int:
     from hub.records import dead_letters, replay
 
     settings = _settings()
-    letters = dead_letters(settings.bootstrap, timeout=args.timeout)
+    letters = dead_letters(settings.kafka, timeout=args.timeout)
     if args.offset:
         letters = [d for d in letters if d.offset in set(args.offset)]
     if args.action == "list":
@@ -193,9 +201,9 @@ def cmd_dlq(args) -> int:
         return 0
     from hub.kafka_io import producer
 
-    kp = producer(settings.bootstrap, "hub-dlq-replay")
+    kp = producer(settings.kafka, "hub-dlq-replay")
     try:
-        sent = replay(settings.bootstrap, letters, kp)
+        sent = replay(settings.kafka, letters, kp)
     finally:
         kp.close()
     print(f"{sent} dead letters replayed to the outboxes they came from (the router's dedupe "
@@ -216,7 +224,7 @@ def cmd_report(args) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
-    write_report(_settings().bootstrap, args.start, args.end, out, datetime.now(LOCAL_TIME))
+    write_report(_settings().kafka, args.start, args.end, out, datetime.now(LOCAL_TIME))
     return 0
 
 
@@ -294,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "first start resolves the Kafka jars with Maven, later starts are "
                        "offline.")
     p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--secure", action="store_true",
+                   help="with `start` on new storage: TLS with a local CA, SCRAM-SHA-512 "
+                   "logins for the operator, the hub, the analysts and every agency "
+                   "(random passwords in $HUB_HOME/credentials, mode 0600), and ACLs "
+                   "(nothing is allowed that `hub acl apply` does not allow). A secured "
+                   "storage always starts secured.")
     p.set_defaults(func=cmd_broker)
 
     p = sub.add_parser("topics", help="create and update the hub's topics",
@@ -387,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_deploy_parser(sub)
 
+    from hub.security.cli import add_parser as add_acl_parser
+
+    add_acl_parser(sub)
+
     p = sub.add_parser("report", help="write the district's HTML report from the analytics",
                        description="Read the anonymous analytics topics and write one "
                        "self-contained HTML file (charts inline, opens offline) with a section "
@@ -418,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HubError as exc:
         print(f"hub: error: {exc}", file=sys.stderr)
+        return 1
+    except KafkaAuthorizationError as exc:  # one not translated where it happened
+        from hub.kafka_io import not_allowed
+
+        print(f"hub: error: {not_allowed(exc, _settings().kafka, args.command)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

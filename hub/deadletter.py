@@ -3,6 +3,13 @@
 A dead letter never carries identifying data: rows rejected by a connector are described by
 agency, file and row number only; messages rejected by a worker keep their (pseudonymised)
 bytes so they can be replayed.
+
+Only the hub writes ``hub.dlq``. An agency's own processes (``hub ingest``, ``hub deliver``)
+send their dead letters to the agency's outbox, marked by the header ``hub-dead-letter``;
+the router moves them to ``hub.dlq`` and records which outbox they came from. An agency
+therefore needs no right on ``hub.dlq``, and cannot put a dead letter there that claims
+another agency's topic (``hub dlq replay`` sends a dead letter's bytes back to the topic it
+names).
 """
 
 from __future__ import annotations
@@ -49,3 +56,41 @@ def _encode(record: dict) -> bytes:
 
 def decode_dead_letter(data: bytes) -> dict:
     return json.loads(data.decode("utf-8"))
+
+
+DEAD_LETTER_HEADER = "hub-dead-letter"
+"""Header of a dead letter on an agency's outbox; its value is the stage that wrote it."""
+
+
+def outbox_headers(stage: str) -> list[tuple[str, bytes]]:
+    """The headers of a dead letter an agency's process sends to its outbox."""
+    return [(DEAD_LETTER_HEADER, stage.encode())]
+
+
+def relayed_stage(headers) -> str | None:
+    """The stage of a dead letter found on an outbox (None: the message is an event)."""
+    items = headers.items() if hasattr(headers, "items") else headers or ()
+    for name, value in items:
+        if name == DEAD_LETTER_HEADER:
+            return (value or b"").decode("utf-8", errors="replace") or "unknown"
+    return None
+
+
+def relayed_dead_letter(value: bytes | None, outbox: str, agency: str) -> bytes:
+    """A dead letter from ``outbox``, as the router writes it to ``hub.dlq``: what its
+    sender said, and the agency and outbox it really came from (``agency`` and ``topic``
+    claims in it are kept as ``claimed_*`` when they differ)."""
+    try:
+        record = decode_dead_letter(value or b"")
+        if not isinstance(record, dict):
+            raise ValueError
+    except ValueError:
+        record = {"stage": "unknown", "reasons": ["a dead letter the router cannot read"],
+                  "value_base64": base64.b64encode(value or b"").decode("ascii")}
+    for field, truth in (("agency", agency), ("relayed_from", outbox)):
+        if record.get(field) not in (None, truth):
+            record[f"claimed_{field}"] = record[field]
+        record[field] = truth
+    if record.get("stage") == "router":  # only the hub's own dead letters can be replayed
+        record["claimed_stage"], record["stage"] = "router", "unknown"
+    return _encode(record)

@@ -33,3 +33,7 @@ class SchemaError(HubError):
 
 class InputError(HubError):
     """An export file cannot be read as a whole (wrong format, no header, ...)."""
+
+
+class NotAllowedError(HubError):
+    """The broker refused an operation: the principal has no ACL for it."""

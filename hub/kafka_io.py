@@ -1,4 +1,8 @@
-"""Thin edge to kafka-python: clients built from settings, errors translated for people."""
+"""Thin edge to kafka-python: clients built from settings, errors translated for people.
+
+Every function takes where and how to connect as a :class:`KafkaAccess` (from
+``Settings.kafka``: TLS and login included) or a plain ``host:port`` string (plaintext).
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,84 @@ from contextlib import contextmanager
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from hub.errors import BrokerError
+from hub.errors import BrokerError, HubError, NotAllowedError
+from hub.security.client import KafkaAccess, as_access
+
+Kafka = KafkaAccess | str
 
 
-def _unreachable(bootstrap: str) -> BrokerError:
+def _unreachable(kafka: KafkaAccess) -> BrokerError:
+    if kafka.security.sasl or kafka.security.tls:
+        return BrokerError(
+            f"cannot connect to {kafka.describe()} ({kafka.security.protocol}): no broker "
+            "answers there, or it refused the TLS handshake or the login (check "
+            "HUB_BOOTSTRAP_SERVERS, HUB_KAFKA_CA_FILE, HUB_KAFKA_USER and the password in "
+            "HUB_KAFKA_PASSWORD_FILE)")
     return BrokerError(
-        f"no Kafka broker answers at {bootstrap}: start the local one with "
-        "`hub broker start`, or point HUB_BOOTSTRAP_SERVERS at your cluster"
+        f"no Kafka broker answers at {kafka.bootstrap}: start the local one with "
+        "`hub broker start`, or point HUB_BOOTSTRAP_SERVERS at your cluster (a secured "
+        "broker takes TLS and a login only: HUB_KAFKA_SECURITY_PROTOCOL=SASL_SSL, "
+        "HUB_KAFKA_USER, HUB_KAFKA_PASSWORD_FILE)"
     )
 
 
+def not_allowed(exc: Exception, kafka: Kafka, doing: str) -> NotAllowedError:
+    """A refusal by the broker's authorizer, for people: who, what, and where to look."""
+    kafka = as_access(kafka)
+    kind = type(exc).__name__.removesuffix("Error").removesuffix("AuthorizationFailed")
+    who = kafka.security.principal
+    hint = (f"; `hub acl show {kafka.security.user}` lists what it may do"
+            if kafka.security.sasl else "")
+    return NotAllowedError(f"{who} may not {doing} at {kafka.bootstrap} (the broker refused: "
+                           f"{kind.lower() or 'not'} authorization){hint}")
+
+
+def missing_topic(kafka: Kafka, topic: str) -> HubError:
+    """Why ``topic`` has no partitions for this client: it does not exist, or the client
+    may not see it (a broker with ACLs answers "not authorized" for a topic a principal
+    may not describe, whether it exists or not)."""
+    from kafka.errors import TopicAuthorizationFailedError
+
+    kafka = as_access(kafka)
+    try:
+        with admin_client(kafka) as admin:
+            [found] = admin.describe_topics([topic])
+    except (KafkaError, BrokerError, ValueError):
+        found = {}
+    if found.get("error_code") == TopicAuthorizationFailedError.errno:
+        return not_allowed(TopicAuthorizationFailedError(), kafka,
+                           f"read topic {topic} (or it does not exist: the broker does not "
+                           "tell)")
+    return BrokerError(f"topic {topic} does not exist at {kafka.bootstrap} "
+                       "(see `hub topics apply`)")
+
+
 @contextmanager
-def admin_client(bootstrap: str, timeout_s: float = 10.0):
+def admin_client(bootstrap: Kafka, timeout_s: float = 10.0):
+    kafka = as_access(bootstrap)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=kafka.bootstrap,
+            **kafka.security.kafka_python(),
             client_id="unna-hub-admin",
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
         )
     except KafkaTimeoutError:
-        raise _unreachable(bootstrap) from None
+        raise _unreachable(kafka) from None
     try:
         yield admin
     finally:
         admin.close()
 
 
-def producer(bootstrap: str, client_id: str) -> KafkaProducer:
+def producer(bootstrap: Kafka, client_id: str) -> KafkaProducer:
     """An idempotent producer that waits for all in-sync replicas (no loss, no doubles)."""
+    kafka = as_access(bootstrap)
     try:
         return KafkaProducer(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=kafka.bootstrap,
+            **kafka.security.kafka_python(),
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
@@ -48,17 +98,19 @@ def producer(bootstrap: str, client_id: str) -> KafkaProducer:
             bootstrap_timeout_ms=10000,
         )
     except KafkaTimeoutError:
-        raise _unreachable(bootstrap) from None
+        raise _unreachable(kafka) from None
 
 
-def consumer(bootstrap: str, **kwargs) -> KafkaConsumer:
+def consumer(bootstrap: Kafka, **kwargs) -> KafkaConsumer:
+    kafka = as_access(bootstrap)
     try:
-        return KafkaConsumer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=10000, **kwargs)
+        return KafkaConsumer(bootstrap_servers=kafka.bootstrap, bootstrap_timeout_ms=10000,
+                             **kafka.security.kafka_python(), **kwargs)
     except KafkaTimeoutError:
-        raise _unreachable(bootstrap) from None
+        raise _unreachable(kafka) from None
 
 
-def existing_topics(bootstrap: str) -> set[str]:
+def existing_topics(bootstrap: Kafka) -> set[str]:
     with admin_client(bootstrap) as admin:
         try:
             return set(admin.list_topics())
@@ -66,7 +118,7 @@ def existing_topics(bootstrap: str) -> set[str]:
             raise BrokerError(f"listing topics at {bootstrap} failed: {exc}") from exc
 
 
-def read_to_end(bootstrap: str, topic: str, client_id: str = "unna-hub-reader"):
+def read_to_end(bootstrap: Kafka, topic: str, client_id: str = "unna-hub-reader"):
     """Every record of ``topic`` from the beginning up to the end it has when called, as
     kafka-python ``ConsumerRecord``s (raw key and value), partition by partition."""
     from kafka import TopicPartition
@@ -76,8 +128,7 @@ def read_to_end(bootstrap: str, topic: str, client_id: str = "unna-hub-reader"):
     try:
         ids = reader.partitions_for_topic(topic)
         if not ids:
-            raise BrokerError(f"topic {topic} does not exist at {bootstrap} "
-                              "(see `hub topics apply`)")
+            raise missing_topic(bootstrap, topic)
         partitions = [TopicPartition(topic, p) for p in sorted(ids)]
         reader.assign(partitions)
         reader.seek_to_beginning(*partitions)

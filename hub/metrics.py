@@ -22,7 +22,9 @@ DELIVERIES = Counter(
     ["recipient", "type"],
 )
 DEAD_LETTERS = Counter(
-    "hub_dead_letters_total", "Records sent to the dead-letter topic, by stage and reason.",
+    "hub_dead_letters_total", "Records the workers wrote to hub.dlq, by the stage that "
+    "rejected them (router, analytics; connector and deliver: sent by an agency's process "
+    "through its outbox) and reason.",
     ["stage", "reason"],
 )
 EVENTS_PRODUCED = Counter(
@@ -114,7 +116,9 @@ def prime_worker_metrics(recipients: list[str]) -> None:
     """The worker's counters whose label values are known when it starts."""
     prime(DEAD_LETTERS, *({"stage": "router", "reason": r}
                           for r in ("undecodable", "source_mismatch")),
-          {"stage": "analytics", "reason": "invalid_fact"})
+          {"stage": "analytics", "reason": "invalid_fact"},
+          {"stage": "connector", "reason": "rejected_row"},
+          {"stage": "deliver", "reason": "undecodable"})
     prime(HANDOVER_ANOMALIES, *({"step": f"handover.{s}"}
                                 for s in ("requested", "accepted", "declined", "completed")))
     prime(DUPLICATES, *({"recipient": r} for r in recipients))

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from hub.audit import AUDIT_TOPIC
 from hub.deadletter import DLQ_TOPIC
+from hub.kafka_io import Kafka
 from hub.tail import Tail
 
 
-def family_history(bootstrap: str, subject: str, timeout: float = 3.0) -> list[dict]:
+def family_history(bootstrap: Kafka, subject: str, timeout: float = 3.0) -> list[dict]:
     """Every audit record of one subject, oldest first."""
     records = [r.value for r in Tail(bootstrap, [AUDIT_TOPIC], from_beginning=True,
                                      timeout=timeout)
@@ -48,13 +49,13 @@ class DeadLetter:
                 + "; ".join(r.get("reasons", [])))
 
 
-def dead_letters(bootstrap: str, timeout: float = 3.0) -> list[DeadLetter]:
+def dead_letters(bootstrap: Kafka, timeout: float = 3.0) -> list[DeadLetter]:
     return [DeadLetter(r.offset, r.value) for r in Tail(bootstrap, [DLQ_TOPIC],
                                                         from_beginning=True, timeout=timeout)
             if r.value]
 
 
-def replay(bootstrap: str, letters: list[DeadLetter], producer) -> int:
+def replay(bootstrap: Kafka, letters: list[DeadLetter], producer) -> int:
     """Send the original bytes of router dead letters back to the topic they came from.
     They pass the router again, dedupe included: replaying twice delivers nothing twice."""
     sent = 0

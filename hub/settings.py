@@ -2,7 +2,8 @@
 
 Processes read a :class:`Settings` once at start-up and hand the values on; nothing else in
 the hub reads ``os.environ``. Secrets (the pseudonymisation key) are read from files named
-here and kept as secret types, so they never show up in a repr, a log line or ``--help``.
+here and kept as secret types, so they never show up in a repr, a log line or ``--help``:
+the pseudonymisation key and the Kafka password.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
 from hub.paths import KAFKA_DEPLOY_DIR, PROJECT_ROOT
+from hub.security.client import ClientSecurity, KafkaAccess, read_password
+from hub.security.redact import keep_out_of_logs
 
 MIN_KEY_BYTES = 32
 
@@ -37,6 +40,22 @@ class Settings(BaseSettings):
     bootstrap_servers: str | None = Field(
         default=None,
         description="Kafka bootstrap servers (host:port,...). Default: the local broker.",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        description="How clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism of the login (SASL_* only).",
+    )
+    kafka_user: str | None = Field(default=None, description="Kafka login name (SASL_*).")
+    kafka_password_file: Path | None = Field(
+        default=None, description="File holding the Kafka password (first line); the "
+        "password itself is never a setting.",
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None, description="CA certificate (PEM) the brokers' TLS certificates are "
+        "checked against (SSL, SASL_SSL); default: the system's CAs.",
     )
     broker_port: int = Field(default=9092, description="Port of the local broker (127.0.0.1).")
     controller_port: int = Field(
@@ -99,6 +118,15 @@ class Settings(BaseSettings):
         return self.bootstrap_servers or f"127.0.0.1:{self.broker_port}"
 
     @cached_property
+    def kafka(self) -> KafkaAccess:
+        """The bootstrap servers and the login every Kafka client of the project uses."""
+        return KafkaAccess(self.bootstrap, ClientSecurity(
+            self.kafka_security_protocol.upper(), self.kafka_sasl_mechanism.upper(),
+            self.kafka_user, read_password(self.kafka_password_file)
+            if self.kafka_security_protocol.upper().startswith("SASL_") else None,
+            self.kafka_ca_file))
+
+    @cached_property
     def pseudonym_key(self) -> PseudonymKey:
         """Load the linkage key from ``pseudonym_key_file``; a clear error if it is unusable."""
         return PseudonymKey.from_file(self.pseudonym_key_file)
@@ -132,6 +160,7 @@ class PseudonymKey:
                 f"at least {MIN_KEY_BYTES} are needed (create one with `hub key new FILE`)"
             )
         key_id = hmac.new(raw, b"unna-hub key id", hashlib.sha256).hexdigest()[:12]
+        keep_out_of_logs(raw.decode("utf-8", errors="replace"))
         return cls(secret=SecretBytes(raw), key_id=key_id)
 
     def __repr__(self) -> str:  # never the secret

@@ -18,8 +18,8 @@ from kafka import TopicPartition
 
 from hub.analytics.records import RECORD_OF_TOPIC, decode_record
 from hub.contract.codec import envelope_to_json, get_codec
-from hub.errors import BrokerError, DecodeError
-from hub.kafka_io import consumer
+from hub.errors import DecodeError
+from hub.kafka_io import Kafka, consumer, missing_topic
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Tail:
     missed); iterate until ``max_records`` or ``timeout`` seconds without a record."""
 
     def __init__(
-        self, bootstrap: str, topics: list[str], from_beginning: bool = False,
+        self, bootstrap: Kafka, topics: list[str], from_beginning: bool = False,
         max_records: int | None = None, timeout: float | None = None,
         stop: Callable[[], bool] | None = None,
     ):
@@ -66,8 +66,7 @@ class Tail:
             for topic in topics:
                 ids = self._consumer.partitions_for_topic(topic)
                 if not ids:
-                    raise BrokerError(f"topic {topic} does not exist at {bootstrap} "
-                                      "(see `hub topics apply`)")
+                    raise missing_topic(bootstrap, topic)
                 partitions += [TopicPartition(topic, p) for p in sorted(ids)]
             self._consumer.assign(partitions)
             if from_beginning:

@@ -21,9 +21,11 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
 
     agencies = agencies or load_agencies()
     prime_worker_metrics([a.id for a in agencies.exchanging()])
+    kafka = settings.kafka
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],
+        broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
+        broker_credentials=kafka.security.faust_credentials(),
         store="memory://",
         datadir=str(settings.home / "worker"),
         web_enabled=False,
@@ -42,10 +44,10 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     clock = clock_from_settings(settings)
     register_router(
         app, agencies, Router(agencies, RoutingRules.load()), clock,
-        settings.bootstrap, timedelta(hours=settings.hold_window_hours),
+        kafka, timedelta(hours=settings.hold_window_hours),
         timedelta(days=settings.dedupe_retention_days),
     )
-    register_analytics(app, settings.bootstrap, clock, settings.analytics_k,
+    register_analytics(app, kafka, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)
     register_lag_gauge(app)
     return app

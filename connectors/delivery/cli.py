@@ -20,6 +20,7 @@ from hub.argtypes import positive
 from hub.cli import _settings
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import ConfigError, HubError
+from hub.kafka_io import Kafka
 from hub.wording import counted
 
 DESCRIPTION = """\
@@ -114,10 +115,10 @@ def cmd_deliver(args) -> int:
     with _stop_on_signals(stop):
         if args.to_dir:
             with BatchDirectory(args.to_dir, agency.id) as directory:
-                report = _run(settings.bootstrap, agency, group, args, stop, directory)
+                report = _run(settings.kafka, agency, group, args, stop, directory)
             target = str(args.to_dir)
         else:
-            report = _run(settings.bootstrap, agency, group, args, stop, None)
+            report = _run(settings.kafka, agency, group, args, stop, None)
             target = shown_url(args.webhook)
     print(_summary(agency, target, report, bool(args.to_dir)))
     if report.receiver_failing:
@@ -127,7 +128,7 @@ def cmd_deliver(args) -> int:
     return 0
 
 
-def _run(bootstrap: str, agency: Agency, group: str, args, stop: threading.Event,
+def _run(bootstrap: Kafka, agency: Agency, group: str, args, stop: threading.Event,
          directory: BatchDirectory | None) -> DeliveryReport:
     inbox = Inbox(bootstrap, agency, group, max_records=args.batch_size)
     try:
@@ -152,7 +153,8 @@ def _summary(agency: Agency, target: str, report: DeliveryReport, to_dir: bool) 
         delivered += f" in {counted(report.files, 'file')}"
     line = f"{agency.inbox} -> {target}: {delivered}"
     if report.dead_letters:
-        line += f", {counted(report.dead_letters, 'message')} dead-lettered to {DLQ_TOPIC}"
+        line += (f", {counted(report.dead_letters, 'message')} dead-lettered (to "
+                 f"{DLQ_TOPIC}, through {agency.outbox})")
     return line
 
 

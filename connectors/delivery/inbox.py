@@ -13,13 +13,13 @@ from contextlib import contextmanager
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import AuthorizationError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from hub.agencies import Agency
-from hub.deadletter import DLQ_TOPIC, worker_dead_letter
+from hub.deadletter import outbox_headers, worker_dead_letter
 from hub.errors import BrokerError, HubError
-from hub.kafka_io import consumer, producer
+from hub.kafka_io import Kafka, consumer, missing_topic, not_allowed, producer
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ def start_offsets(partitions: Iterable[int], committed: dict[int, int | None],
 class Inbox:
     """All partitions of ``agency.<id>.inbox`` for one consumer group."""
 
-    def __init__(self, bootstrap: str, agency: Agency, group: str, max_records: int):
+    def __init__(self, bootstrap: Kafka, agency: Agency, group: str, max_records: int):
         self.bootstrap = bootstrap
         self.topic = agency.inbox
+        self.outbox = agency.outbox  # where its dead letters go (the router moves them on)
         self.agency_id = agency.id
         self._max_records = max_records
         self._dlq = None
@@ -61,7 +62,7 @@ class Inbox:
         try:
             self.partitions = [TopicPartition(self.topic, p)
                                for p in sorted(self._partition_ids(self.topic))]
-            self._partition_ids(DLQ_TOPIC)
+            self._partition_ids(self.outbox)
             self._consumer.assign(self.partitions)
         except BaseException:
             self._consumer.close(autocommit=False)
@@ -116,15 +117,16 @@ class Inbox:
             self._consumer.commit(offsets)
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        """Send ``record`` with its reason to the dead-letter topic and wait for the broker."""
+        """Send ``record`` with its reason to the dead-letter topic (through the agency's
+        outbox, from where the router moves it to ``hub.dlq``) and wait for the broker."""
         if self._dlq is None:
             self._dlq = producer(self.bootstrap, client_id=f"hub-deliver-{self.agency_id}")
         value = worker_dead_letter("deliver", record.topic, record.partition, record.offset,
                                    record.value, [reason])
         with self._broker_call(f"dead-lettering {record.topic}[{record.partition}]"
                                f"@{record.offset}"):
-            self._dlq.send(DLQ_TOPIC, key=record.topic.encode(), value=value).get(
-                SEND_TIMEOUT_S)
+            self._dlq.send(self.outbox, key=self.agency_id.encode(), value=value,
+                           headers=outbox_headers("deliver")).get(SEND_TIMEOUT_S)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
@@ -136,18 +138,19 @@ class Inbox:
         with self._broker_call(f"looking up {topic}"):
             ids = self._consumer.partitions_for_topic(topic)
         if not ids:
-            raise BrokerError(f"topic {topic} does not exist at {self.bootstrap}; run "
-                              "`hub topics apply` first")
+            raise missing_topic(self.bootstrap, topic)
         return ids
 
     def _broker_call(self, what: str):
-        return _kafka_errors(f"{what} at {self.bootstrap}")
+        return _kafka_errors(self.bootstrap, what)
 
 
 @contextmanager
-def _kafka_errors(what: str):
-    """Turn a kafka-python error into a BrokerError that says what was being done."""
+def _kafka_errors(kafka: Kafka, what: str):
+    """Turn a kafka-python error into a HubError that says what was being done."""
     try:
         yield
+    except AuthorizationError as exc:
+        raise not_allowed(exc, kafka, what) from exc
     except KafkaError as exc:
-        raise BrokerError(f"{what} failed: {exc}") from exc
+        raise BrokerError(f"{what} at {kafka} failed: {exc}") from exc

@@ -22,11 +22,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from connectors.delivery.batchfiles import BatchFileName
 from connectors.delivery.csvfile import render_csv
-from connectors.delivery.metrics import EVENTS_DELIVERED, FILES_WRITTEN
+from connectors.delivery.metrics import DEAD_LETTERS_SENT, EVENTS_DELIVERED, FILES_WRITTEN
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
 from hub.errors import DecodeError
-from hub.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +106,11 @@ def decode_or_dead_letter(inbox: InboxReader, record: ConsumerRecord,
         return get_codec().decode(record.value)
     except DecodeError as exc:
         inbox.dead_letter(record, exc.reason)
-        DEAD_LETTERS.labels(stage="deliver", reason="undecodable").inc()
+        DEAD_LETTERS_SENT.labels(agency=inbox.agency_id).inc()
         report.dead_letters += 1
-        log.warning("%s[%d]@%d does not decode (%s): dead-lettered to hub.dlq, not delivered",
-                    record.topic, record.partition, record.offset, exc.reason)
+        log.warning("%s[%d]@%d does not decode (%s): dead-lettered (to hub.dlq, through the "
+                    "agency's outbox), not delivered", record.topic, record.partition,
+                    record.offset, exc.reason)
         return None
 
 

@@ -20,7 +20,7 @@ from hub.analytics.records import RECORD_OF_TOPIC, decode_record, encode_record
 from hub.clock import Clock
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
-from hub.kafka_io import read_to_end
+from hub.kafka_io import Kafka, read_to_end
 from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS, EVENTS_PRODUCED
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fa
                      value_serializer="raw", partitions=partitions)
 
 
-def rebuild(bootstrap: str, aggregator: Aggregator) -> tuple[int, int, int]:
+def rebuild(bootstrap: Kafka, aggregator: Aggregator) -> tuple[int, int, int]:
     """Rebuild ``aggregator`` from the facts topic and tell it what the analytics topics
     hold; returns (facts read, cells known, the facts offset read up to)."""
     facts = cells = end = 0
@@ -55,7 +55,7 @@ def rebuild(bootstrap: str, aggregator: Aggregator) -> tuple[int, int, int]:
     return facts, cells, end
 
 
-def register_analytics(app: faust.App, bootstrap: str, clock: Clock, k: int,
+def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
                        publish_every: float) -> Aggregator:
     aggregator = Aggregator(k)
     state = {"ready": False, "read_up_to": 0}

@@ -77,6 +77,8 @@ class LocalBroker:
         self.log_dir = self.dir / "logs"
         self.config_file = self.dir / "server.properties"
         self.state_file = self.dir / "broker.json"
+        self.mode_file = self.dir / "mode.json"
+        self.home = Path(home)
 
     # ------------------------------------------------------------------ status
     @property
@@ -100,6 +102,32 @@ class LocalBroker:
             return False
         return str(self.config_file).encode() in cmdline
 
+    # ---------------------------------------------------------------- security
+    @property
+    def secure(self) -> bool:
+        """Whether the storage was made for the secured broker (``start --secure``): the
+        broker then always starts with TLS, SCRAM logins and ACLs."""
+        try:
+            return bool(json.loads(self.mode_file.read_text()).get("secure"))
+        except (FileNotFoundError, ValueError):
+            return False
+
+    @property
+    def security(self):
+        from hub.broker.secure import SecureSetup
+
+        return SecureSetup(self.home, self.dir)
+
+    def access(self, user: str | None = None):
+        """How to connect to this broker: plaintext, or as ``user`` (default: the operator)
+        when it is the secured one."""
+        from hub.broker.secure import OPERATOR_USER
+        from hub.security.client import KafkaAccess
+
+        if not self.secure:
+            return KafkaAccess(self.bootstrap)
+        return self.security.access(self.bootstrap, user or OPERATOR_USER)
+
     def status(self) -> BrokerStatus:
         state = self._state()
         if state and self._alive(state["pid"]):
@@ -108,8 +136,16 @@ class LocalBroker:
         return BrokerStatus(False, None, self.bootstrap, self.data_dir, self.log_file)
 
     # ------------------------------------------------------------------- start
-    def start(self, timeout: float = 90.0, progress: Progress = print) -> tuple[BrokerStatus, bool]:
-        """Start the broker unless it runs; returns (status, started_now)."""
+    def start(self, timeout: float = 90.0, progress: Progress = print,
+              secure: bool = False) -> tuple[BrokerStatus, bool]:
+        """Start the broker unless it runs; returns (status, started_now). ``secure`` makes
+        new storage for the secured broker; storage made without it cannot be secured."""
+        formatted = (self.data_dir / "meta.properties").exists()
+        if secure and formatted and not self.secure:
+            raise BrokerError(
+                f"the broker storage in {self.data_dir} was made without --secure and cannot "
+                "be secured afterwards; stop the broker and remove that folder, or use "
+                "another HUB_HOME for the secured broker")
         current = self.status()
         if current.running:
             return current, False
@@ -118,8 +154,13 @@ class LocalBroker:
         for port in (self.port, self.controller_port):
             _check_port_free(port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not formatted:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.mode_file.write_text(json.dumps({"secure": secure}))
+        if self.secure:
+            self._prepare_security(progress)
         self._write_configs()
-        if not (self.data_dir / "meta.properties").exists():
+        if not formatted:
             progress(f"formatting broker storage in {self.data_dir}")
             self._format(java)
         progress(f"starting Kafka {self.version} on {self.bootstrap}")
@@ -134,7 +175,42 @@ class LocalBroker:
             )
         self.state_file.write_text(json.dumps({"pid": proc.pid, "bootstrap": self.bootstrap}))
         self._wait_ready(proc, timeout)
+        if self.secure:
+            self._add_new_logins(progress)
         return self.status(), True
+
+    def _prepare_security(self, progress: Progress) -> None:
+        """TLS material and a password for every login (those that exist are kept)."""
+        from hub.agencies import load_agencies
+        from hub.broker.secure import users_of
+
+        setup = self.security
+        if setup.ensure_tls():
+            progress(f"made a local CA and the broker's TLS certificate in {setup.tls_dir}")
+        created = [u for u in users_of(load_agencies()) if setup.ensure_password(u)]
+        for user in users_of(load_agencies()):
+            setup.write_env_file(user, self.bootstrap)
+        if created:
+            progress(f"made {len(created)} logins in {setup.credentials_dir} (mode 0600)")
+
+    def _add_new_logins(self, progress: Progress) -> None:
+        """SCRAM credentials, through the Admin API as the operator, for the logins that
+        the broker does not know yet (an agency added since the storage was made)."""
+        from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+
+        from hub.agencies import load_agencies
+        from hub.broker.secure import users_of
+        from hub.kafka_io import admin_client
+
+        setup = self.security
+        with admin_client(self.access()) as admin:
+            known = set(admin.describe_user_scram_credentials() or {})
+            missing = [u for u in users_of(load_agencies()) if u not in known]
+            if missing:
+                admin.alter_user_scram_credentials([
+                    UserScramCredentialUpsertion(u, ScramMechanism.SCRAM_SHA_512,
+                                                 setup.password(u)) for u in missing])
+                progress(f"added the logins of {', '.join(missing)}")
 
     def _check_java(self) -> str:
         java = shutil.which("java")
@@ -189,7 +265,7 @@ class LocalBroker:
 
     def _write_configs(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        props = {
+        props: dict[str, str] = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
@@ -213,7 +289,13 @@ class LocalBroker:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
-        self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        if self.secure:
+            props |= self.security.server_properties(self.port, self.controller_port)
+        # mode 0600: the secured broker's own login is in it
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(f"{k}={v}\n" for k, v in props.items()))
+        os.chmod(self.config_file, 0o600)
         (self.dir / "log4j2.properties").write_text(
             "status = warn\n"
             "appender.file.type = RollingFile\n"
@@ -235,11 +317,23 @@ class LocalBroker:
 
     def _format(self, java: str) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(
-            [java, *self._jvm_args("256m"), "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(self.config_file)],
-            capture_output=True, text=True,
-        )
+        args = [*self._jvm_args("256m"), "kafka.tools.StorageTool", "format",
+                f"--cluster-id={cluster_id}", "-c", str(self.config_file)]
+        argfile = self.dir / "format.args"
+        if self.secure:
+            from hub.agencies import load_agencies
+            from hub.broker.secure import _write_private, users_of
+
+            # the logins' passwords go in a Java argument file, never on a command line
+            args += self.security.scram_arguments(users_of(load_agencies()))
+            _write_private(argfile, "\n".join(_argfile_quoted(a) for a in args).encode())
+            command = [java, f"@{argfile}"]
+        else:
+            command = [java, *args]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True)
+        finally:
+            argfile.unlink(missing_ok=True)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise BrokerError(f"formatting the broker storage failed:\n{tail}")
@@ -253,7 +347,7 @@ class LocalBroker:
                     f"the broker exited with code {proc.returncode} while starting. "
                     f"Last lines of its log:\n{self.log_tail()}"
                 )
-            if answers_metadata(self.bootstrap):
+            if answers_metadata(self.access()):
                 return
             time.sleep(0.3)
         self._terminate(proc.pid, 15)
@@ -299,11 +393,21 @@ class LocalBroker:
             time.sleep(0.1)
 
 
-def answers_metadata(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` answers a metadata request."""
+def _argfile_quoted(arg: str) -> str:
+    """One argument as a line of a Java argument file."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def answers_metadata(bootstrap, timeout: float = 2.0) -> bool:
+    """True when a broker at ``bootstrap`` (a KafkaAccess or ``host:port``) answers a
+    metadata request."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from hub.security.client import as_access
+
+    kafka = as_access(bootstrap)
+    bootstrap = kafka.bootstrap
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
@@ -313,6 +417,7 @@ def answers_metadata(bootstrap: str, timeout: float = 2.0) -> bool:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
+            **kafka.security.kafka_python(),
             request_timeout_ms=int(timeout * 1000),
             bootstrap_timeout_ms=int(timeout * 1000),
         )

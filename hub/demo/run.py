@@ -169,7 +169,7 @@ class Screen:
         snapshot = Snapshot.of(families, worker_up=bool(families))
         if self.own:
             snapshot.add(f for f in REGISTRY.collect()
-                         if f.name in ("hub_connector_rows", "hub_dead_letters"))
+                         if f.name == "hub_connector_rows")
         return snapshot
 
     def show(self, head: Header, final: bool = False) -> Snapshot:
@@ -246,7 +246,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
             status, started_broker = broker.start(progress=say)
             say(f"broker {'started' if started_broker else 'already running'} at "
                 f"{status.bootstrap}")
-        with admin_client(settings.bootstrap) as admin:
+        with admin_client(settings.kafka) as admin:
             report = apply_topics(admin, plan_topics(agencies))
         say(f"topics: {report.lines()[-1]}")
         key_file = ensure_demo_key(settings)
@@ -272,8 +272,6 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         if options.metrics_port:
             from prometheus_client import start_http_server
 
-            from hub.metrics import DEAD_LETTERS, prime
-            prime(DEAD_LETTERS, {"stage": "connector", "reason": "rejected_row"})
             server, _ = start_http_server(options.metrics_port, addr=settings.metrics_addr)
             urls.append(f"connectors http://127.0.0.1:{options.metrics_port}/metrics")
         say("metrics: " + ("  ".join(urls) or "off"))
@@ -293,7 +291,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
                           sim.date_of(min(day, options.days - 1)),
                           time.monotonic() - started, tuple(urls))
 
-        kp = producer(settings.bootstrap, client_id="demo-connectors")
+        kp = producer(settings.kafka, client_id="demo-connectors")
         try:
             day = done
             while day < options.days and not stop.is_set():
@@ -373,7 +371,7 @@ def write_demo_report(settings: Settings, options: DemoOptions, folder: Path,
 
     out = folder / "report.html"
     try:
-        write_report(settings.bootstrap, options.start, last, out, datetime.now(UTC),
+        write_report(settings.kafka, options.start, last, out, datetime.now(UTC),
                      progress=lambda m: None)
     except HubError as exc:
         say(f"no report: {exc}")

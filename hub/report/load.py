@@ -10,12 +10,12 @@ from typing import Any
 
 from hub.analytics.records import RECORD_OF_TOPIC, decode_record
 from hub.errors import DecodeError
-from hub.kafka_io import read_to_end
+from hub.kafka_io import Kafka, read_to_end
 from hub.report.model import build_report
 from hub.report.render import render
 
 
-def latest_cells(bootstrap: str, progress: Callable[[str], None] = lambda _: None
+def latest_cells(bootstrap: Kafka, progress: Callable[[str], None] = lambda _: None
                  ) -> dict[str, list[dict[str, Any]]]:
     """topic -> the latest record of each cell key (tombstones remove the cell)."""
     cells: dict[str, list[dict[str, Any]]] = {}
@@ -36,7 +36,7 @@ def latest_cells(bootstrap: str, progress: Callable[[str], None] = lambda _: Non
     return cells
 
 
-def write_report(bootstrap: str, start: date, end: date, out: Path, now: datetime,
+def write_report(bootstrap: Kafka, start: date, end: date, out: Path, now: datetime,
                  progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
                  ) -> Path:
     report = build_report(latest_cells(bootstrap, progress), start, end, now)

@@ -19,6 +19,7 @@ import faust
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
+from hub.kafka_io import Kafka
 from hub.metrics import (
     CONSENTS_ACTIVE,
     EVENT_LATENCY,
@@ -53,7 +54,7 @@ def is_fresh(tick: bytes | None, max_age: float = 5.0) -> bool:
 
 
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
-                    bootstrap: str, hold_window: timedelta,
+                    bootstrap: Kafka, hold_window: timedelta,
                     dedupe_retention: timedelta) -> RoutingEngine:
     delivered = DeliveredSet(dedupe_retention)
     engine = RoutingEngine(
@@ -106,7 +107,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             else:
                 await send_all(engine.process(Incoming(message.topic, message.partition,
                                                        message.offset, event.value,
-                                                       event.key)))
+                                                       event.key, message.headers)))
             took = time.monotonic() - started
             if message.topic != TICK_TOPIC:
                 PROCESSING_SECONDS.observe(took)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.contract.codec import peek_event_id
+from hub.kafka_io import Kafka
 
 DELIVERED_AT_HEADER = "hub-delivered-at"
 
@@ -52,7 +53,7 @@ def delivered_at(record) -> datetime:
     return datetime.fromtimestamp(record.timestamp / 1000, UTC)
 
 
-def scan_inbox_partition(bootstrap: str, inboxes: dict[str, str], partition: int,
+def scan_inbox_partition(bootstrap: Kafka, inboxes: dict[str, str], partition: int,
                          delivered: DeliveredSet) -> int:
     """Read ``partition`` of every inbox (topic -> recipient) up to its current end and add
     what is there; returns the number of records read. Blocking: run it in an executor."""

@@ -33,7 +33,12 @@ from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope, HandoverStalled
 from hub.contract.vocabulary import EventType
-from hub.deadletter import DLQ_TOPIC, worker_dead_letter
+from hub.deadletter import (
+    DLQ_TOPIC,
+    relayed_dead_letter,
+    relayed_stage,
+    worker_dead_letter,
+)
 from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
@@ -55,6 +60,8 @@ from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 CONSENT_TOPIC = "hub.consent"
 HUB_SOURCE = "hub"
 """The ``source`` of the events the hub writes itself (handover.stalled)."""
+# what the dead letters agencies send through their outboxes are about, by stage
+_RELAYED_REASONS = {"connector": "rejected_row", "deliver": "undecodable"}
 STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
 
 
@@ -75,6 +82,7 @@ class Incoming:
     offset: int
     value: bytes
     key: bytes | None = None
+    headers: object = ()  # Kafka headers: pairs or a mapping
 
 
 class RoutingEngine:
@@ -95,6 +103,9 @@ class RoutingEngine:
 
     # ------------------------------------------------------------------ events
     def process(self, message: Incoming) -> list[Output]:
+        stage = relayed_stage(message.headers)
+        if stage is not None:  # an agency's dead letter, sent through its outbox
+            return [self._relay_dead_letter(message, stage)]
         out: list[Output] = []
         try:
             envelope = self.codec.decode(message.value)
@@ -278,6 +289,14 @@ class RoutingEngine:
         if len(still) != len(waiting):
             self.held[subject] = still
         return out
+
+    def _relay_dead_letter(self, message: Incoming, stage: str) -> Output:
+        agency = self.agencies.agency_of_outbox(message.topic)
+        sender = agency.id if agency else "unknown"
+        DEAD_LETTERS.labels(stage=stage, reason=_RELAYED_REASONS.get(stage, "relayed")).inc()
+        return Output(DLQ_TOPIC, sender.encode(),
+                      relayed_dead_letter(message.value, message.topic, sender),
+                      type="dead_letter")
 
     def _dead_letter(self, message: Incoming, reasons: list[str], label: str) -> Output:
         DEAD_LETTERS.labels(stage="router", reason=label).inc()

@@ -1,1 +1,1 @@
-"""Who may do what on the hub's Kafka cluster (pure models; nothing here talks to Kafka)."""
+"""Who may do what on the hub's Kafka cluster (ACLs), and how its clients log in (pure)."""
