@@ -63,8 +63,8 @@ def add_parser(sub) -> None:
     channel.add_argument("--webhook", metavar="URL",
                          help="POST each event as JSON to URL (http:// or https://)")
     p.add_argument("--group", metavar="G",
-                   help="Kafka consumer group that keeps the position (default: "
-                   "hub-deliver-AGENCY_ID)")
+                   help="Kafka consumer group that keeps the position; on a secured broker "
+                   "it must start with AGENCY_ID. (default: AGENCY_ID.deliver)")
     p.add_argument("--batch-size", metavar="N", type=positive(int), default=500,
                    help="events per file (--to-dir) or per offset commit (--webhook); "
                    "default 500")
@@ -110,7 +110,7 @@ def cmd_deliver(args) -> int:
     if args.metrics_port:
         prime_deliver_metrics(agency.id, "dir" if args.to_dir else "webhook")
         _serve_metrics(settings.metrics_addr, args.metrics_port)
-    group = args.group or f"hub-deliver-{agency.id}"
+    group = args.group or f"{agency.id}.deliver"  # under the agency's group prefix (ACLs)
     stop = threading.Event()
     with _stop_on_signals(stop):
         if args.to_dir:

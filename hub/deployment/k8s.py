@@ -289,6 +289,8 @@ def _workers(inputs: Inputs) -> str:
             "HUB_HOME": HOME,
             "HUB_KAFKA_CA_FILE": f"{CA_DIR}/ca.crt",
             "HUB_KAFKA_PASSWORD_FILE": f"{USER_SECRET_DIR}/password",
+            "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
             "HUB_KAFKA_USER": user_name(HUB),
             "HUB_LOG_LEVEL": "info",
             "HUB_METRICS_ADDR": "0.0.0.0",
@@ -375,10 +377,9 @@ def _workers(inputs: Inputs) -> str:
         },
     }
     return _file(
-        ("The workers' settings (README.md, \"Settings\"). HUB_KAFKA_USER, "
-         "HUB_KAFKA_PASSWORD_FILE and\nHUB_KAFKA_CA_FILE say where the worker finds its SCRAM "
-         "login (the Secret Strimzi creates for\nKafkaUser hub) and the cluster CA; the hub's "
-         "Kafka clients do not read them yet\n(docs/deployment.md, \"Not there yet\").",
+        ("The workers' settings (README.md, \"Settings\"): SASL_SSL with SCRAM-SHA-512; "
+         "HUB_KAFKA_USER,\nHUB_KAFKA_PASSWORD_FILE and HUB_KAFKA_CA_FILE say where the worker "
+         "finds its login (the\nSecret Strimzi creates for KafkaUser hub) and the cluster CA.",
          config),
         (f"hub run, {replicas} worker(s) (at most {limit}, the outbox partitions): when one "
          "of two stops, the\nother takes its partitions within 10 s. /metrics answers as soon "

@@ -23,12 +23,10 @@ Principals and what they may do:
 Kafka's authorizer lets READ, WRITE, DELETE and ALTER imply DESCRIBE, ALTER_CONFIGS imply
 DESCRIBE_CONFIGS, and ALL imply everything; :func:`allows` answers with the same rules.
 
-Not granted on purpose, although the connectors use it today: agencies get nothing on
-``hub.dlq``. ``hub ingest`` and ``hub deliver`` dead-letter there, and ``hub dlq replay``
-trusts what a dead letter says about its origin, so an agency allowed to write ``hub.dlq``
-could make a replay publish on another agency's outbox. ``hub deliver``'s default consumer
-group (``hub-deliver-<id>``) is not under the agency's prefix either: pass
-``--group <id>.deliver``. docs/deployment.md lists both.
+Agencies get nothing on ``hub.dlq``: ``hub ingest`` and ``hub deliver`` send their dead
+letters through the agency's own outbox, and the router moves them to ``hub.dlq`` with the
+outbox they really came from (``hub.deadletter``). ``hub deliver``'s consumer group is
+``<id>.deliver`` by default, under the agency's prefix.
 """
 
 from __future__ import annotations
