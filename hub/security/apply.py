@@ -8,6 +8,7 @@ hub's: every ACL on it is expected to come from the agency list.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from kafka.admin import (
@@ -20,7 +21,7 @@ from kafka.admin import (
     ResourcePatternFilter,
     ResourceType,
 )
-from kafka.errors import KafkaError
+from kafka.errors import AuthorizationError, KafkaError
 
 from hub.errors import BrokerError
 from hub.security.acl import Acl
@@ -94,7 +95,21 @@ def apply_acls(admin, wanted: list[Acl]) -> AclReport:
             for _, _, error in admin.delete_acls([_exact_filter(a) for a in extra]):
                 if getattr(error, "errno", 0):
                     raise BrokerError(f"removing ACLs failed: {error}")
+        if missing or extra:
+            _wait_until_in_force(admin, set(wanted))
+    except AuthorizationError:
+        raise  # the caller knows who tried
     except KafkaError as exc:
-        raise BrokerError(f"changing the ACLs failed: {exc} (only the operator may; "
-                          "HUB_KAFKA_USER=operator)") from exc
+        raise BrokerError(f"changing the ACLs failed: {exc}") from exc
     return AclReport(missing, extra, len(present & set(wanted)))
+
+
+def _wait_until_in_force(admin, wanted: set[Acl], timeout: float = 30.0) -> None:
+    """The broker applies ACL changes through its metadata log, a moment later: return
+    once it shows exactly ``wanted``, so that the next command already sees them."""
+    deadline = time.monotonic() + timeout
+    while current_acls(admin) != wanted:
+        if time.monotonic() > deadline:
+            raise BrokerError(f"the broker did not show the changed ACLs within "
+                              f"{timeout:.0f} s; run `hub acl apply` again")
+        time.sleep(0.2)

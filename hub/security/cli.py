@@ -45,11 +45,17 @@ def cmd_acl(args) -> int:
     if args.principal:
         raise ConfigError("`hub acl apply` applies the ACLs of every principal; it takes no "
                           "PRINCIPAL")
-    from hub.kafka_io import admin_client
+    from kafka.errors import AuthorizationError
+
+    from hub.kafka_io import admin_client, not_allowed
     from hub.security.apply import apply_acls
 
-    with admin_client(settings.kafka) as admin:
-        report = apply_acls(admin, acls)
+    try:
+        with admin_client(settings.kafka) as admin:
+            report = apply_acls(admin, acls)
+    except AuthorizationError as exc:
+        raise not_allowed(exc, settings.kafka, "read or change the ACLs (only the operator "
+                          "may: HUB_KAFKA_USER=operator)") from None
     for line in report.lines()[:-1] if args.verbose else []:
         print(line)
     print(f"ACLs at {settings.kafka.describe()}: {report.lines()[-1]}")
