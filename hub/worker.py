@@ -13,13 +13,16 @@ from hub.settings import Settings
 def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
     from datetime import timedelta
 
+    from hub import faust_fixes
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
     from hub.metrics import prime_worker_metrics
-    from hub.routing.agent import register_router
+    from hub.routing.agent import TICK_TOPIC, register_router
     from hub.routing.rules import Router, RoutingRules
 
     agencies = agencies or load_agencies()
+    # the router's sources (outboxes, ticks) are neither compacted nor transactional
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox") or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     kafka = settings.kafka
     app = faust.App(

@@ -53,6 +53,87 @@ def is_fresh(tick: bytes | None, max_age: float = 5.0) -> bool:
         return False
 
 
+def stalled_partition(before: tuple | None, now: tuple) -> bool:
+    """A partition with records left whose commit stands still: ``now`` and ``before``
+    are (committed, read, end) offsets one check apart; ``committed`` (the next offset to
+    process; None: nothing committed since the worker took the partition over) is behind
+    ``end`` and did not move since the last check (while nothing is committed, nothing
+    was read either)."""
+    committed, read, end = now
+    if before is None or end is None or end <= (committed or 0):
+        return False
+    if committed is None:
+        return read is None and before[1] is None
+    return before[0] == committed
+
+
+def register_flow_guard(app: faust.App, every: float = 5.0,
+                        stalled_after: float = 15.0) -> None:
+    """Work around two Faust flow-control flaws that stall a stream with lag left.
+
+    1. When a stream's buffer fills up (a backlog after a restart), Faust stops fetching
+       from the partitions that filled it and does not always fetch from them again once
+       the buffer has drained. A partition left paused for more than ``every`` seconds is
+       fetched from again; if its buffer is still full, Faust pauses it again.
+    2. When the consumer group rebalances while Faust hands records to a stream (a worker
+       that was killed leaves the group late), Faust can drop a record it has counted as
+       read, so its offset is never acknowledged and the commit stops there, or drop the
+       rest of a fetched batch that the Kafka client has moved past, so the stream never
+       gets it. Either way the partition's commit stops at the missing record
+       (:mod:`hub.faust_fixes` keeps Faust from committing over it). A partition whose
+       commit stood still for ``stalled_after`` seconds while records are left is read
+       again from its committed offset. Nothing is lost,
+       and nothing is delivered twice (the router knows what each inbox holds; handover
+       steps and analytics facts that are seen again change nothing).
+    """
+    paused_since: dict = {}
+    unchanged: dict = {}  # tp -> ((committed, read, end) when first seen so, since)
+
+    @app.timer(interval=every)
+    async def keep_partitions_flowing():
+        consumer = app.consumer
+        paused = set(getattr(consumer, "_buffered_partitions", ()))
+        now = time.monotonic()
+        for tp in list(paused_since):
+            if tp not in paused:
+                del paused_since[tp]
+        stuck = [tp for tp in paused if now - paused_since.setdefault(tp, now) > every]
+        if stuck:
+            log.warning("fetching again from %s partitions Faust left paused", len(stuck))
+            for tp in stuck:
+                consumer.on_buffer_drop(tp)
+                paused_since.pop(tp, None)
+
+        committed = getattr(consumer, "_committed_offset", {})
+        read = getattr(consumer, "_read_offset", {})
+        tps = [tp for tp in consumer.assignment()
+               if not tp.topic.endswith("-changelog") and tp not in paused]
+        try:
+            ends = await consumer.highwaters(*tps) if tps else {}
+        except Exception as exc:  # a broker hiccup: look again next time
+            log.debug("end offsets not read: %s", exc)
+            return
+        for tp in list(unchanged):
+            if tp not in tps:
+                del unchanged[tp]
+        for tp in tps:
+            offsets = (committed.get(tp), read.get(tp), ends.get(tp))
+            before, since = unchanged.get(tp, (None, now))
+            if not stalled_partition(before, offsets):
+                unchanged[tp] = (offsets, now)
+                continue
+            if now - since < stalled_after:
+                continue
+            done, _read, end = offsets
+            log.warning("%s[%s]: the commit has stood at %s for %.0f s with records up to "
+                        "%s left; reading them again", tp.topic, tp.partition, done or 0,
+                        now - since, end - 1)
+            unchanged.pop(tp, None)
+            if done is None:  # back to what the group committed, for every partition
+                await consumer.perform_seek()
+            else:
+                await consumer.seek(tp, done)
+
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta,
                     dedupe_retention: timedelta) -> RoutingEngine:
@@ -139,28 +220,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         for partition in range(app.conf.topic_partitions):
             await ticks.send(value=sent_at, partition=partition)
 
-    paused_since: dict = {}
-
-    @app.timer(interval=5.0)
-    async def resume_stalled_partitions():
-        """Work around a Faust flow-control flaw: when a stream's buffer fills up (a backlog
-        after a restart), Faust stops fetching from the partitions that filled it and does
-        not always fetch from them again once the buffer has drained, so a stream (the
-        router's or the analytics agent's) stalls with lag left. A partition left paused for
-        more than 5 s is fetched from again; if its buffer is still full, Faust pauses it
-        again."""
-        consumer = app.consumer
-        paused = set(getattr(consumer, "_buffered_partitions", ()))
-        now = time.monotonic()
-        for tp in list(paused_since):
-            if tp not in paused:
-                del paused_since[tp]
-        stuck = [tp for tp in paused if now - paused_since.setdefault(tp, now) > 5.0]
-        if stuck:
-            log.warning("fetching again from %s partitions Faust left paused", len(stuck))
-            for tp in stuck:
-                consumer.on_buffer_drop(tp)
-                paused_since.pop(tp, None)
+    register_flow_guard(app)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

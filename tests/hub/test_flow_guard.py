@@ -1,0 +1,73 @@
+"""When the worker reads a partition again: only when its commit stands still with records
+left, not while records are on their way or the partition is done; and Faust never
+commits over a record that did not reach the stream."""
+
+import faust
+
+from hub import faust_fixes
+from hub.routing.agent import stalled_partition
+
+
+def test_a_commit_standing_still_with_records_left_is_recognised():
+    # (committed, read, end): a record Faust read was never acknowledged, so the commit
+    # stays at 1535 although more were read and more keep coming
+    assert stalled_partition((1535, 1680, 1681), (1535, 1700, 1720))
+    # records the stream never got: everything read is committed, more are there
+    assert stalled_partition((719, 718, 924), (719, 718, 924))
+    # a partition taken over that never delivered a record to the stream
+    assert stalled_partition((None, None, 600), (None, None, 600))
+
+
+def test_moving_or_finished_partitions_are_left_alone():
+    # the commit moved on since the last look
+    assert not stalled_partition((700, 718, 924), (719, 800, 924))
+    # first look: nothing to compare with
+    assert not stalled_partition(None, (719, 718, 924))
+    # caught up, however long it stays so
+    assert not stalled_partition((924, 923, 924), (924, 923, 924))
+    # records being read, nothing committed yet
+    assert not stalled_partition((None, 3, 10), (None, 3, 10))
+    # empty partition, or its end unknown
+    assert not stalled_partition((None, None, 0), (None, None, 0))
+    assert not stalled_partition((5, 4, None), (5, 4, None))
+
+
+def test_the_commit_stops_at_a_record_that_never_reached_the_stream():
+    assert faust_fixes.first_uncommitted_missing([720, 721], committed=719)
+    assert not faust_fixes.first_uncommitted_missing([719, 720], committed=719)
+    assert not faust_fixes.first_uncommitted_missing([], committed=719)
+    assert not faust_fixes.first_uncommitted_missing([5], committed=None)
+
+
+def test_faust_commits_up_to_a_dropped_record_on_outboxes_only():
+    import asyncio
+
+    from faust.transport.consumer import Consumer
+
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+
+    class Bookkeeping:  # the part of Faust's consumer the offset arithmetic uses
+        def __init__(self):
+            from collections import defaultdict
+
+            from intervaltree import IntervalTree
+
+            self._acked = defaultdict(list)
+            self._acked_index = defaultdict(set)
+            self._gap = defaultdict(IntervalTree)
+            self._committed_offset = defaultdict(lambda: None)
+
+    outbox = faust.types.TP("agency.x.outbox", 0)
+    facts = faust.types.TP("hub.facts", 0)
+    book = Bookkeeping()
+    for tp in (outbox, facts):
+        book._committed_offset[tp] = 10
+        # 10 and 11 never reached the stream; 12..14 were processed
+        asyncio.run(Consumer._add_gap(book, tp, 10, 12))
+        book._acked[tp].extend([12, 13, 14])
+        book._acked_index[tp].update([12, 13, 14])
+    # outbox: nothing may be committed past 10, the guard reads from 10 again
+    assert Consumer._new_offset(book, outbox) is None
+    # a compacted topic keeps Faust's reading: the gap is records compaction removed,
+    # and the commit moves past it
+    assert Consumer._new_offset(book, facts) > 10
