@@ -119,9 +119,10 @@ def run_worker(settings: Settings) -> None:
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
     app = build_app(settings)
-    # `kill -USR1 <pid>` writes every thread's stack to the log, `kill -USR2 <pid>` every
-    # asyncio task's: for diagnosing a worker that seems stuck, without stopping it.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # For diagnosing a worker that seems stuck, without stopping it: `kill -QUIT <pid>`
+    # writes every thread's stack to the log, `kill -USR1 <pid>` every asyncio task's with
+    # its variables (Faust's own dump), `kill -USR2 <pid>` every asyncio task's, briefly.
+    faulthandler.register(signal.SIGQUIT, all_threads=True)
 
     @app.task
     async def _task_dump_on_usr2():

@@ -166,7 +166,7 @@ def worker(topics, tmp_path_factory) -> Worker:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """When a test that uses the session's worker fails, its report shows where the worker
-    is (every thread's and asyncio task's stack, via SIGUSR1/SIGUSR2) and the end of its log:
+    is (every thread's and asyncio task's stack, via SIGQUIT/SIGUSR1/SIGUSR2) and the end of its log:
     a failure on a CI machine can be understood without running it again."""
     outcome = yield
     report = outcome.get_result()
@@ -175,6 +175,7 @@ def pytest_runtest_makereport(item, call):
     for w in _SESSION_WORKERS:
         if w.proc and w.proc.poll() is None:
             sizes = [len(w.log_text())]
+            w.proc.send_signal(signal.SIGQUIT)
             w.proc.send_signal(signal.SIGUSR1)
             w.proc.send_signal(signal.SIGUSR2)
             deadline = time.monotonic() + 10
