@@ -166,8 +166,8 @@ def worker(topics, tmp_path_factory) -> Worker:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """When a test that uses the session's worker fails, its report shows where the worker
-    is (every thread's and asyncio task's stack, via SIGQUIT/SIGUSR1/SIGUSR2) and the end of its log:
-    a failure on a CI machine can be understood without running it again."""
+    is (every thread's and asyncio task's stack, via SIGQUIT/SIGUSR1/SIGUSR2) and the end
+    of its log: a failure on a CI machine can be understood without running it again."""
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.failed or "worker" not in item.fixturenames:
