@@ -46,6 +46,9 @@ def _is_gapless(topic: str) -> bool:
 
 async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
     if _is_gapless(tp.topic):
+        from hub.metrics import READ_AGAIN
+
+        READ_AGAIN.labels(topic=tp.topic, cause="gap").inc()
         log.warning("%s[%s]: records %s to %s did not reach the stream; they are read again",
                     tp.topic, tp.partition, offset_from, offset_to - 1)
         return

@@ -97,6 +97,11 @@ CONSUMER_LAG = Gauge(
     "yet (end offset minus committed offset), by topic and partition.",
     ["topic", "partition"],
 )
+READ_AGAIN = Counter(
+    "hub_partitions_read_again_total", "Times the worker read a partition again from its "
+    "commit because records did not reach the stream (cause: gap, stalled_commit).",
+    ["topic", "cause"],
+)
 CONSENTS_ACTIVE = Gauge(
     "hub_consents_active",
     "Consents in force (valid today, not withdrawn) known to this worker, by purpose",

@@ -28,6 +28,7 @@ from hub.metrics import (
     HANDOVERS_OVERDUE,
     HELD,
     PROCESSING_SECONDS,
+    READ_AGAIN,
 )
 from hub.routing.delivered import DeliveredSet, scan_inbox_partition
 from hub.routing.engine import Incoming, RoutingEngine
@@ -129,6 +130,7 @@ def register_flow_guard(app: faust.App, every: float = 5.0,
                         "%s left; reading them again", tp.topic, tp.partition, done or 0,
                         now - since, end - 1)
             unchanged.pop(tp, None)
+            READ_AGAIN.labels(topic=tp.topic, cause="stalled_commit").inc()
             if done is None:  # back to what the group committed, for every partition
                 await consumer.perform_seek()
             else:

@@ -71,3 +71,25 @@ def test_faust_commits_up_to_a_dropped_record_on_outboxes_only():
     # a compacted topic keeps Faust's reading: the gap is records compaction removed,
     # and the commit moves past it
     assert Consumer._new_offset(book, facts) > 10
+
+
+def test_a_gap_on_an_outbox_is_counted():
+    import asyncio
+    from collections import defaultdict
+
+    from faust.transport.consumer import Consumer
+    from intervaltree import IntervalTree
+
+    from hub.metrics import READ_AGAIN
+
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+
+    class Bookkeeping:
+        _gap = defaultdict(IntervalTree)
+        _committed_offset = defaultdict(lambda: None)
+
+    counter = READ_AGAIN.labels(topic="agency.y.outbox", cause="gap")
+    before = counter._value.get()
+    asyncio.run(Consumer._add_gap(Bookkeeping(), faust.types.TP("agency.y.outbox", 1), 3, 9))
+    assert counter._value.get() == before + 1
+    assert not Bookkeeping._gap  # nothing counted as done
