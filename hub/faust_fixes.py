@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _original_add_gap = Consumer._add_gap
 _original_new_offset = Consumer._new_offset
-_gapless: list[Callable[[str], bool]] = []
+_gapless: Callable[[str], bool] = lambda topic: False  # noqa: E731 (set by apply)
 
 
 def first_uncommitted_missing(acked: list[int], committed: int | None) -> bool:
@@ -40,12 +40,8 @@ def first_uncommitted_missing(acked: list[int], committed: int | None) -> bool:
     return bool(acked) and committed is not None and min(acked) > committed
 
 
-def _is_gapless(topic: str) -> bool:
-    return any(is_gapless(topic) for is_gapless in _gapless)
-
-
 async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
-    if _is_gapless(tp.topic):
+    if _gapless(tp.topic):
         from hub.metrics import READ_AGAIN
 
         READ_AGAIN.labels(topic=tp.topic, cause="gap").inc()
@@ -56,15 +52,17 @@ async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
 
 
 def _new_offset(self, tp):
-    if _is_gapless(tp.topic) and first_uncommitted_missing(self._acked[tp],
-                                                           self._committed_offset[tp]):
+    if _gapless(tp.topic) and first_uncommitted_missing(self._acked[tp],
+                                                        self._committed_offset[tp]):
         return None
     return _original_new_offset(self, tp)
 
 
 def apply(is_gapless: Callable[[str], bool]) -> None:
     """Install the fixes; ``is_gapless(topic)``: the topic's offsets have no holes (not
-    compacted, no transactions), so a gap in what Faust reads is dropped records."""
-    _gapless.append(is_gapless)
+    compacted, no transactions), so a gap in what Faust reads is dropped records. Calling
+    it again replaces the predicate."""
+    global _gapless
+    _gapless = is_gapless
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset

@@ -83,9 +83,9 @@ def register_flow_guard(app: faust.App, every: float = 5.0,
        gets it. Either way the partition's commit stops at the missing record
        (:mod:`hub.faust_fixes` keeps Faust from committing over it). A partition whose
        commit stood still for ``stalled_after`` seconds while records are left is read
-       again from its committed offset. Nothing is lost,
-       and nothing is delivered twice (the router knows what each inbox holds; handover
-       steps and analytics facts that are seen again change nothing).
+       again from its committed offset. Nothing is lost, and nothing is delivered twice
+       (the router knows what each inbox holds; handover steps and analytics facts that
+       are seen again change nothing).
     """
     paused_since: dict = {}
     unchanged: dict = {}  # tp -> ((committed, read, end) when first seen so, since)
