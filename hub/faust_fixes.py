@@ -15,7 +15,7 @@ one missing. Two shortcuts let the commit pass a record that was never processed
   the committed offset is skipped.
 
 With these fixes the commit stops at a missing record; the worker's flow guard
-(:func:`hub.routing.agent.register_flow_guard`) sees the partition's commit stand still
+(:class:`hub.routing.runtime.FlowGuard`) sees the partition's commit stand still
 and reads it again from there. Nothing is lost, and the router's knowledge of each inbox
 keeps anything from being delivered twice.
 """
@@ -25,9 +25,56 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import faust
 from faust.transport.consumer import Consumer
 
+from hub.errors import HubError
+
 log = logging.getLogger(__name__)
+
+FAUST_VERSION = "0.15.3"
+"""The faust-streaming release whose internals the hub reads and patches (pyproject pins
+it): the consumer's offset bookkeeping here, its flow control in
+:class:`hub.routing.runtime.FlowGuard`, the current-event context and ``take_events`` in
+:class:`hub.routing.runtime.RouterRuntime`."""
+_CLASS_ATTRIBUTES = {
+    Consumer: ("_add_gap", "_new_offset", "on_buffer_drop", "perform_seek", "highwaters",
+               "seek", "_commit_offsets"),
+    faust.Stream: ("take_events", "ack"),
+}
+_CONSUMER_ATTRIBUTES = ("_acked", "_committed_offset", "_read_offset",
+                        "_buffered_partitions", "_gap")
+
+
+class IncompatibleFaust(HubError):
+    """The installed faust-streaming is not the one the hub's workarounds were written for."""
+
+
+def check_faust(consumer: object | None = None) -> None:
+    """Refuse to run with a Faust whose internals differ from what the hub relies on:
+    the version, the methods it patches or calls, and (given the app's ``consumer``) the
+    bookkeeping attributes it reads. Never falls back silently."""
+    import faust.streams
+
+    problems = []
+    if faust.__version__ != FAUST_VERSION:
+        problems.append(f"faust-streaming {faust.__version__} is installed, the hub needs "
+                        f"{FAUST_VERSION}")
+    for cls, names in _CLASS_ATTRIBUTES.items():
+        problems += [f"{cls.__name__}.{name} is missing" for name in names
+                     if not hasattr(cls, name)]
+    if not hasattr(faust.streams, "_current_event"):
+        problems.append("faust.streams._current_event is missing")
+    if consumer is not None:
+        problems += [f"the consumer has no {name}" for name in _CONSUMER_ATTRIBUTES
+                     if not hasattr(consumer, name)]
+    if problems:
+        raise IncompatibleFaust(
+            "the worker relies on internals of faust-streaming " + FAUST_VERSION + " (its "
+            "offset bookkeeping and flow control) and will not run with this one: "
+            + "; ".join(problems) + f". Install faust-streaming=={FAUST_VERSION} (pip "
+            "install -e . does), or check hub/faust_fixes.py and hub/routing/runtime.py "
+            "against the new version before changing the pin.")
 
 _original_add_gap = Consumer._add_gap
 _original_new_offset = Consumer._new_offset
@@ -63,6 +110,7 @@ def apply(is_gapless: Callable[[str], bool]) -> None:
     compacted, no transactions), so a gap in what Faust reads is dropped records. Calling
     it again replaces the predicate."""
     global _gapless
+    check_faust()
     _gapless = is_gapless
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset

@@ -36,6 +36,9 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # outputs go out in few, large produce requests rather than one each
+        producer_linger=0.005,
+        producer_max_batch_size=262144,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         table_cleanup_interval=3600.0,
@@ -53,6 +56,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     register_analytics(app, kafka, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)
     register_lag_gauge(app)
+    faust_fixes.check_faust(app.consumer)
     return app
 
 

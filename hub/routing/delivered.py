@@ -14,18 +14,25 @@ from datetime import UTC, datetime, timedelta
 
 from hub.contract.codec import peek_event_id
 from hub.kafka_io import Kafka
+from hub.routing.store import Journal
 
 DELIVERED_AT_HEADER = "hub-delivered-at"
 
 
 class DeliveredSet:
-    def __init__(self, retention: timedelta):
+    def __init__(self, retention: timedelta, journal: Journal | None = None):
         self.retention = retention
+        self.journal = journal
         self._at: dict[tuple[str, str], datetime] = {}
         self._pruned: datetime | None = None
 
     def add(self, recipient: str, event_id: str, at: datetime) -> None:
-        self._at.setdefault((recipient, event_id), at)
+        key = (recipient, event_id)
+        if key in self._at:
+            return
+        self._at[key] = at
+        if self.journal is not None:  # a message that fails delivered nothing
+            self.journal.record(lambda: self._at.pop(key, None))
 
     def has(self, recipient: str, event_id: str, now: datetime) -> bool:
         at = self._at.get((recipient, event_id))

@@ -111,11 +111,11 @@ class RoutingEngine:
             envelope = self.codec.decode(message.value)
         except DecodeError as exc:
             EVENTS_CONSUMED.labels(topic=message.topic, type="undecodable").inc()
-            return [self._dead_letter(message, [exc.reason], "undecodable")]
+            return [self.dead_letter(message, [exc.reason], "undecodable")]
         EVENTS_CONSUMED.labels(topic=message.topic, type=envelope.type.value).inc()
         decision = self.router.decide(envelope, message.topic, self.context(envelope))
         if decision.rejected:
-            return [self._dead_letter(message, decision.rejected, "source_mismatch")]
+            return [self.dead_letter(message, decision.rejected, "source_mismatch")]
         if self._learn(envelope, message, out):  # it may change the decision
             decision = self.router.decide(envelope, message.topic, self.context(envelope))
         if decision.hold:
@@ -298,8 +298,12 @@ class RoutingEngine:
                       relayed_dead_letter(message.value, message.topic, sender),
                       type="dead_letter")
 
-    def _dead_letter(self, message: Incoming, reasons: list[str], label: str) -> Output:
-        DEAD_LETTERS.labels(stage="router", reason=label).inc()
+    def dead_letter(self, message: Incoming, reasons: list[str], label: str | None = None
+                    ) -> Output:
+        """``message`` to the dead-letter topic with ``reasons`` (counted under ``label``;
+        None: counted by the caller)."""
+        if label is not None:
+            DEAD_LETTERS.labels(stage="router", reason=label).inc()
         return Output(DLQ_TOPIC, message.topic.encode(), worker_dead_letter(
             "router", message.topic, message.partition, message.offset, message.value,
             reasons, at=self.clock.now(), key=message.key), type="dead_letter")

@@ -11,7 +11,7 @@ from intervaltree import IntervalTree
 
 from hub import faust_fixes
 from hub.metrics import READ_AGAIN
-from hub.routing.agent import stalled_partition
+from hub.routing.runtime import stalled_partition
 
 
 def test_a_commit_standing_still_with_records_left_is_recognised():

@@ -1,0 +1,291 @@
+"""The router's runtime: drives the pure :class:`RoutingEngine` from Kafka, a batch at a time.
+
+One object owns everything the router does with Kafka:
+
+- the **stores**: the engine's tables seen through :class:`BatchedStore`, so that each key a
+  batch changes is written once (one changelog record), at the checkpoint;
+- the **batch loop**: up to ``batch_size`` records (or what came within ``batch_within``
+  seconds) are decided one after the other, each message's outputs handed to the producer
+  without waiting for them;
+- the **checkpoint**: the batch's state is written, then every output of the batch is
+  awaited until the broker acknowledged it; only then are the batch's records acknowledged
+  to Faust, which commits their offsets (flushing the producer, changelogs included,
+  before it commits). A crash before the checkpoint means the batch is read again; what
+  each inbox already holds is known (:mod:`hub.routing.delivered`), so nothing reaches a
+  recipient twice;
+- the **error boundary**: a message on which the engine raises is dead-lettered with its
+  reason, everything it changed is taken back (:class:`Journal`), and the router goes on;
+- the **metrics** of what was sent, and the **flow guard** (:class:`FlowGuard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+
+from hub.kafka_io import Kafka
+from hub.metrics import (
+    DEAD_LETTERS,
+    EVENT_LATENCY,
+    EVENTS_PRODUCED,
+    HELD,
+    PROCESSING_SECONDS,
+    READ_AGAIN,
+)
+from hub.routing.delivered import DeliveredSet, scan_inbox_partition
+from hub.routing.engine import Incoming, Output, RoutingEngine
+from hub.routing.store import BatchedStore, Journal
+
+log = logging.getLogger(__name__)
+
+TICK_TOPIC = "hub.ticks"
+SEND_RETRY_SECONDS = (0.5, 1, 2, 5, 10)
+
+
+def is_fresh(tick: bytes | None, max_age: float = 5.0) -> bool:
+    """A tick sent less than ``max_age`` real seconds ago (one tick does the work of all
+    the older ones)."""
+    try:
+        return time.time() - float(tick or b"0") < max_age
+    except ValueError:
+        return False
+
+
+class RouterRuntime:
+    """The router's batch loop around one :class:`RoutingEngine` (see the module doc)."""
+
+    def __init__(self, app, engine: RoutingEngine, stores: Sequence[BatchedStore],
+                 journal: Journal, bootstrap: Kafka, inboxes: dict[str, str], *,
+                 batch_size: int = 1000, batch_within: float = 0.05):
+        self.app = app
+        self.engine = engine
+        self.stores = list(stores)
+        self.journal = journal
+        self.bootstrap = bootstrap
+        self.inboxes = inboxes  # inbox topic -> recipient
+        self.batch_size = batch_size
+        self.batch_within = batch_within
+        self.scanned: set[int] = set()
+        self.processed = 0
+        self.batches = 0
+
+    # ------------------------------------------------------------ the loop
+    async def consume(self, stream) -> None:
+        """The agent's body: every batch of the stream, to its checkpoint."""
+        async for events in stream.take_events(self.batch_size, self.batch_within):
+            await self.process_batch(events)
+
+    async def process_batch(self, events: Sequence) -> None:
+        await self._ensure_scanned({e.message.partition for e in events})
+        pending: list[tuple[Output, asyncio.Future]] = []
+        last_of_partition: dict[int, object] = {}
+        ticked: dict[int, object] = {}
+        for event in events:
+            message = event.message
+            last_of_partition[message.partition] = event
+            if message.topic == TICK_TOPIC:
+                if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
+                    ticked[message.partition] = event
+                continue
+            incoming = Incoming(message.topic, message.partition, message.offset,
+                                event.value, event.key, message.headers)
+            started = time.monotonic()
+            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
+            took = time.monotonic() - started
+            PROCESSING_SECONDS.observe(took)
+            if took > 1.0:
+                log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
+                            message.offset, took)
+            pending += await self._send(outputs)
+            if message.timestamp:  # the broker's record time, in seconds
+                EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
+        for partition, event in ticked.items():
+            outputs = self._decide(None, lambda p=partition: self.engine.expire(p),
+                                   partition=partition)
+            pending += await self._send(outputs)
+        self._checkpoint_state(last_of_partition)
+        await self._await_acks(pending)
+        if ticked:
+            HELD.set(self.engine.held_count())
+        self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
+        self.batches += 1
+        if self.processed // 1000 != (self.processed - len(events)) // 1000:
+            log.info("%s messages processed in %s batches", self.processed, self.batches)
+
+    # ------------------------------------------------------------ steps
+    def _decide(self, incoming: Incoming | None, decide, partition: int | None = None
+                ) -> list[Output]:
+        """The engine's outputs for one message; on an error, none of its changes and a
+        dead letter instead."""
+        for store in self.stores:
+            store.partition = incoming.partition if incoming else partition
+        mark = self.journal.mark()
+        try:
+            return decide()
+        except Exception as exc:  # the error boundary: one message, not the router
+            self.journal.undo(mark)
+            if incoming is None:
+                log.exception("expiring partition %s failed; tried again on the next tick",
+                              partition)
+                return []
+            log.exception("%s[%s]@%s could not be routed; dead-lettered", incoming.topic,
+                          incoming.partition, incoming.offset)
+            DEAD_LETTERS.labels(stage="router", reason="internal_error").inc()
+            return [self.engine.dead_letter(
+                incoming, [f"internal error of the router: {type(exc).__name__}: {exc}"])]
+        finally:
+            self.journal.clear()
+
+    async def _send(self, outputs: Iterable[Output]) -> list[tuple[Output, asyncio.Future]]:
+        """Hand ``outputs`` to the producer; returns their delivery futures (not awaited)."""
+        producer = self.app.producer
+        futures = []
+        for output in outputs:
+            future = await producer.send(output.topic, output.key, output.value, None, None,
+                                         list(output.headers) or None)
+            futures.append((output, future))
+        return futures
+
+    def _checkpoint_state(self, event_of_partition: dict[int, object]) -> None:
+        """Write each key the batch changed once, to the changelog partition of the
+        messages that changed it."""
+        from faust.streams import _current_event
+
+        partitions = set().union(*(store.partitions() for store in self.stores))
+        for partition in partitions:
+            event = event_of_partition.get(partition)
+            if event is None:  # cannot happen: a write comes from a message of the batch
+                raise RuntimeError(f"state of partition {partition} without its message")
+            token = _current_event.set(weakref.ref(event))
+            try:
+                for store in self.stores:
+                    store.flush(partition)
+            finally:
+                _current_event.reset(token)
+
+    async def _await_acks(self, pending: list[tuple[Output, asyncio.Future]]) -> None:
+        """Wait until the broker acknowledged every output; a refused one is sent again
+        (the batch is not acknowledged before all are in)."""
+        for attempt in range(len(SEND_RETRY_SECONDS) + 1):
+            results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+            failed = [(out, exc) for (out, _), exc in zip(pending, results, strict=True)
+                      if isinstance(exc, BaseException)]
+            for (output, _), result in zip(pending, results, strict=True):
+                if not isinstance(result, BaseException):
+                    EVENTS_PRODUCED.labels(topic=output.topic,
+                                           type=output.type or "record").inc()
+            if not failed:
+                return
+            if attempt == len(SEND_RETRY_SECONDS):
+                raise RuntimeError(f"{len(failed)} records not acknowledged by the broker "
+                                   f"after {attempt + 1} attempts (first: {failed[0][1]!r})")
+            log.warning("%s records not acknowledged (%r); sending them again in %s s",
+                        len(failed), failed[0][1], SEND_RETRY_SECONDS[attempt])
+            await asyncio.sleep(SEND_RETRY_SECONDS[attempt])
+            pending = await self._send(out for out, _ in failed)
+
+    async def _ensure_scanned(self, partitions: set[int]) -> None:
+        """Learn what the inboxes hold for each partition before deciding anything on it."""
+        loop = asyncio.get_running_loop()
+        for partition in sorted(partitions - self.scanned):
+            read = await loop.run_in_executor(None, scan_inbox_partition, self.bootstrap,
+                                              self.inboxes, partition,
+                                              self.engine.delivered)
+            self.scanned.add(partition)
+            log.info("partition %s: %s inbox records read, %s deliveries known", partition,
+                     read, len(self.engine.delivered))
+
+    def revoked(self, partitions: Iterable[int]) -> None:
+        """Partitions moved to another worker: what was learnt about them is dropped."""
+        for partition in partitions:
+            self.scanned.discard(partition)
+            self.engine.tracker.forget_partition(partition)
+
+
+class FlowGuard:
+    """Work around two Faust flow-control flaws that stall a stream with lag left.
+
+    1. When a stream's buffer fills up (a backlog after a restart), Faust stops fetching
+       from the partitions that filled it and does not always fetch from them again once
+       the buffer has drained. A partition left paused for more than ``every`` seconds is
+       fetched from again; if its buffer is still full, Faust pauses it again.
+    2. When the consumer group rebalances while Faust hands records to a stream (a worker
+       that was killed leaves the group late), Faust can drop a record it has counted as
+       read, so its offset is never acknowledged and the commit stops there, or drop the
+       rest of a fetched batch that the Kafka client has moved past, so the stream never
+       gets it. Either way the partition's commit stops at the missing record
+       (:mod:`hub.faust_fixes` keeps Faust from committing over it). A partition whose
+       commit stood still for ``stalled_after`` seconds while records are left is read
+       again from its committed offset. Nothing is lost, and nothing is delivered twice
+       (the router knows what each inbox holds; handover steps and analytics facts that
+       are seen again change nothing).
+    """
+
+    def __init__(self, app, every: float = 5.0, stalled_after: float = 15.0):
+        self.app = app
+        self.every = every
+        self.stalled_after = stalled_after
+        self.paused_since: dict = {}
+        self.unchanged: dict = {}  # tp -> ((committed, read, end) when first seen so, since)
+
+    async def check(self) -> None:
+        consumer = self.app.consumer
+        paused = set(consumer._buffered_partitions)
+        now = time.monotonic()
+        for tp in list(self.paused_since):
+            if tp not in paused:
+                del self.paused_since[tp]
+        stuck = [tp for tp in paused
+                 if now - self.paused_since.setdefault(tp, now) > self.every]
+        if stuck:
+            log.warning("fetching again from %s partitions Faust left paused", len(stuck))
+            for tp in stuck:
+                consumer.on_buffer_drop(tp)
+                self.paused_since.pop(tp, None)
+
+        committed, read = consumer._committed_offset, consumer._read_offset
+        tps = [tp for tp in consumer.assignment()
+               if not tp.topic.endswith("-changelog") and tp not in paused]
+        try:
+            ends = await consumer.highwaters(*tps) if tps else {}
+        except Exception as exc:  # a broker hiccup: look again next time
+            log.debug("end offsets not read: %s", exc)
+            return
+        for tp in list(self.unchanged):
+            if tp not in tps:
+                del self.unchanged[tp]
+        for tp in tps:
+            offsets = (committed.get(tp), read.get(tp), ends.get(tp))
+            before, since = self.unchanged.get(tp, (None, now))
+            if not stalled_partition(before, offsets):
+                self.unchanged[tp] = (offsets, now)
+                continue
+            if now - since < self.stalled_after:
+                continue
+            done, _read, end = offsets
+            log.warning("%s[%s]: the commit has stood at %s for %.0f s with records up to "
+                        "%s left; reading them again", tp.topic, tp.partition, done or 0,
+                        now - since, end - 1)
+            self.unchanged.pop(tp, None)
+            READ_AGAIN.labels(topic=tp.topic, cause="stalled_commit").inc()
+            if done is None:  # back to what the group committed, for every partition
+                await consumer.perform_seek()
+            else:
+                await consumer.seek(tp, done)
+
+
+def stalled_partition(before: tuple | None, now: tuple) -> bool:
+    """A partition with records left whose commit stands still: ``now`` and ``before``
+    are (committed, read, end) offsets one check apart; ``committed`` (the next offset to
+    process; None: nothing committed since the worker took the partition over) is behind
+    ``end`` and did not move since the last check (while nothing is committed, nothing
+    was read either)."""
+    committed, read, end = now
+    if before is None or end is None or end <= (committed or 0):
+        return False
+    if committed is None:
+        return read is None and before[1] is None
+    return before[0] == committed

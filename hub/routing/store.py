@@ -1,0 +1,140 @@
+"""The router's state seen through one batch: each changed key is written once, and the
+changes of a message that failed can be taken back.
+
+:class:`BatchedStore` wraps one table (a Faust table in the worker, any mapping in tests).
+Reads see the batch's own writes; writes stay in the batch until :meth:`BatchedStore.flush`
+writes every changed key once (a Faust table sends one changelog record per write, so a
+key changed by 50 events of a batch costs one record, not 50). Each write remembers the
+partition of the message that made it, because a Faust table writes a key to the changelog
+partition of the event being processed.
+
+:class:`Journal` is the undo log of one message: the runtime takes a mark before it hands a
+message to the engine and, when the engine raised, undoes everything written since, in
+the stores and in the :class:`~hub.routing.delivered.DeliveredSet` alike. So a message that
+fails changes nothing: it is dead-lettered, and the router goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
+
+_MISSING = object()
+_DELETED = object()
+
+
+class Journal:
+    """Undo steps since a mark (one message's changes)."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[], None]] = []
+
+    def record(self, undo: Callable[[], None]) -> None:
+        self._steps.append(undo)
+
+    def mark(self) -> int:
+        return len(self._steps)
+
+    def undo(self, mark: int) -> None:
+        """Take back every change recorded since ``mark``, newest first."""
+        while len(self._steps) > mark:
+            self._steps.pop()()
+
+    def clear(self) -> None:
+        self._steps.clear()
+
+
+class BatchedStore(MutableMapping):
+    """One table with the writes of the current batch held back until :meth:`flush`."""
+
+    def __init__(self, table: MutableMapping, journal: Journal | None = None):
+        self.table = table
+        self.journal = journal
+        self.partition = 0
+        """The partition of the message being processed (set by the runtime)."""
+        self._dirty: dict[Any, Any] = {}
+        self._partition_of: dict[Any, int] = {}
+
+    # ------------------------------------------------------------ mapping
+    def __getitem__(self, key):
+        value = self._dirty.get(key, _MISSING)
+        if value is _MISSING:
+            return self.table[key]
+        if value is _DELETED:
+            raise KeyError(key)
+        return value
+
+    def get(self, key, default=None):
+        value = self._dirty.get(key, _MISSING)
+        if value is _MISSING:
+            return self.table.get(key, default)
+        return default if value is _DELETED else value
+
+    def __contains__(self, key) -> bool:
+        value = self._dirty.get(key, _MISSING)
+        if value is _MISSING:
+            return key in self.table
+        return value is not _DELETED
+
+    def __setitem__(self, key, value) -> None:
+        self._change(key, value)
+
+    def __delitem__(self, key) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._change(key, _DELETED)
+
+    def __iter__(self) -> Iterator:
+        dirty = self._dirty
+        for key in list(self.table):
+            if key not in dirty:
+                yield key
+        for key, value in list(dirty.items()):
+            if value is not _DELETED:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    # ------------------------------------------------------------ batch
+    @property
+    def pending(self) -> int:
+        """Keys changed in this batch and not yet written."""
+        return len(self._dirty)
+
+    def partitions(self) -> set[int]:
+        return set(self._partition_of.values())
+
+    def flush(self, partition: int | None = None) -> int:
+        """Write every key changed in this batch once (only those written while processing
+        ``partition``, if given); returns the number of keys written."""
+        keys = [k for k, p in self._partition_of.items() if partition is None or p == partition]
+        for key in keys:
+            value = self._dirty.pop(key)
+            del self._partition_of[key]
+            if value is _DELETED:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = value
+        return len(keys)
+
+    def discard(self) -> None:
+        """Forget the batch's changes (the batch is processed again from Kafka)."""
+        self._dirty.clear()
+        self._partition_of.clear()
+
+    def _change(self, key, value) -> None:
+        if self.journal is not None:
+            before = self._dirty.get(key, _MISSING)
+            partition = self._partition_of.get(key)
+            self.journal.record(lambda: self._restore(key, before, partition))
+        self._dirty[key] = value
+        self._partition_of[key] = self.partition
+
+    def _restore(self, key, before, partition) -> None:
+        if before is _MISSING:
+            self._dirty.pop(key, None)
+            self._partition_of.pop(key, None)
+        else:
+            self._dirty[key] = before
+            self._partition_of[key] = partition
