@@ -35,7 +35,7 @@ from hub.metrics import (
     PROCESSING_SECONDS,
     READ_AGAIN,
 )
-from hub.routing.delivered import DeliveredSet, scan_inbox_partition
+from hub.routing.delivered import scan_inbox_partition
 from hub.routing.engine import Incoming, Output, RoutingEngine
 from hub.routing.store import BatchedStore, Journal
 
@@ -102,7 +102,7 @@ class RouterRuntime:
             pending += await self._send(outputs)
             if message.timestamp:  # the broker's record time, in seconds
                 EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
-        for partition, event in ticked.items():
+        for partition in ticked:
             outputs = self._decide(None, lambda p=partition: self.engine.expire(p),
                                    partition=partition)
             pending += await self._send(outputs)
