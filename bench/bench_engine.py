@@ -100,7 +100,8 @@ def history(kind: str, n: int, rng: random.Random) -> list[tuple]:
 
 def make_events(total: int, per_child: int, kind: str, key: PseudonymKey, seed: int = 7,
                 shuffle: float = 0.0):
-    """(consents, events) as (subject, bytes) for ``total // per_child`` children."""
+    """(consents, events) for ``total // per_child`` children: consents as (subject,
+    bytes), events as (subject, bytes, sender)."""
     agencies = load_agencies()
     codec = get_codec()
     rng = random.Random(f"{seed}|{per_child}|{kind}")
@@ -129,21 +130,21 @@ def make_events(total: int, per_child: int, kind: str, key: PseudonymKey, seed: 
                 "subject": subject, "source": sender, "time": at, "recipient": recipient,
                 "correlation_id": handover_id,
                 "payload": template.payload.model_copy(update={"handover_id": handover_id})})
-            timed.append((at, subject, codec.encode(envelope), step))
+            timed.append((at, subject, codec.encode(envelope), step, sender))
     timed.sort(key=lambda e: e[0])
     if shuffle:  # some answers arrive after later events of the family (other outboxes)
         for i in range(len(timed) - 1):
             if timed[i][3] != "requested" and rng.random() < shuffle:
                 j = min(len(timed) - 1, i + rng.randint(1, 3 * children))
                 timed.insert(j, timed.pop(i))
-    return consents, [(subject, raw) for _at, subject, raw, _step in timed[:total]]
+    return consents, [(subject, raw, sender) for _at, subject, raw, _step, sender
+                      in timed[:total]]
 
 
 def run(consents, events) -> tuple[float, RoutingEngine]:
     """Seconds per event for ``events`` (after the consents, not timed)."""
     agencies = load_agencies()
     outbox = {a.id: a.outbox for a in agencies.exchanging()}
-    codec = get_codec()
     engine = RoutingEngine(agencies, Router(agencies), FixedClock(NOW), timedelta(hours=24),
                            DeliveredSet(timedelta(days=90)), {}, {}, {}, {})
     offset = 0
@@ -151,10 +152,9 @@ def run(consents, events) -> tuple[float, RoutingEngine]:
         offset += 1
         engine.process(Incoming(outbox[KAMEN[0]], 0, offset, raw, subject.encode()))
     messages = []
-    for subject, raw in events:
+    for subject, raw, sender in events:
         offset += 1
-        source = codec.decode(raw).source
-        messages.append(Incoming(outbox[source], 0, offset, raw, subject.encode()))
+        messages.append(Incoming(outbox[sender], 0, offset, raw, subject.encode()))
     started = time.perf_counter()
     for message in messages:
         engine.process(message)
