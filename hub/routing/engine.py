@@ -68,6 +68,8 @@ HUB_SOURCE = "hub"
 # what the dead letters agencies send through their outboxes are about, by stage
 _RELAYED_REASONS = {"connector": "rejected_row", "deliver": "undecodable"}
 STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
+HELD_DECODED_MAX = 50_000
+"""Held events kept decoded at most (a cache: the held table has them all)."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,8 @@ class RoutingEngine:
                         "held_at": self.clock.now().isoformat(),
                         "value": base64.b64encode(message.value).decode("ascii")})
         self.held[envelope.subject] = waiting
+        if len(self._held_envelopes) >= HELD_DECODED_MAX:  # e.g. partitions moved away
+            self._held_envelopes.clear()
         self._held_envelopes[envelope.id] = envelope
 
     def _reconsider(self, subject: str, skip_id: str | None = None,
