@@ -256,7 +256,10 @@ def is_ping_pong(history: Sequence[Handover], request: Step,
 def family_flags(family: Sequence[Handover]) -> dict[str, tuple[bool, bool]]:
     """``handover id -> (bounce, ping_pong)`` for every requested handover of one family,
     judged in the order of the request times (not of arrival: the answer of one agency and
-    the next request of another come through different outboxes, in any order)."""
+    the next request of another come through different outboxes, in any order).
+
+    The specification: the tracker gets the same flags one handover at a time from a
+    pruned window of the family (:mod:`hub.handover.window`)."""
     requested = sorted((h for h in family if h.requested_at and h.requester),
                        key=lambda h: (h.requested_at, h.handover_id))
     flags = {}

@@ -1,18 +1,24 @@
 """The handover tracker with its state: which handovers exist, their steps, their deadlines.
 
 :class:`HandoverTracker` keeps two mappings (Faust tables in the worker, dicts in tests):
-``handovers`` (handover id -> :class:`Handover` as JSON) and ``families`` (subject ->
-handover ids, for bounces and ping-pong). Handover events are keyed by the child's
-pseudonym, so one family's handovers live on one partition and are only touched while that
-partition's events or ticks are processed. Which handovers still wait for a step is indexed
-in memory per partition (rebuilt from the table when a partition is first ticked).
+``handovers`` (handover id -> :class:`Handover` as JSON) and ``families`` (subject -> the
+family's window for bounces and ping-pong, see :mod:`hub.handover.window`: what the rules
+still need, not every handover the family ever had). A request or a decline judges only
+the handovers it can change, so the cost of a handover event does not grow with the
+family's history. Handover events are keyed by the child's pseudonym, so one family's
+handovers live on one partition and are only touched while that partition's events or
+ticks are processed. Which handovers still wait for a step is indexed in memory per
+partition (rebuilt from the table when a partition is first ticked).
+
+A ``families`` value in the former shape (the list of the family's handover ids) is
+rebuilt into a window from the ``handovers`` table the first time the family is touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hub.contract.models import Envelope
 from hub.handover.tracker import (
@@ -28,11 +34,11 @@ from hub.handover.tracker import (
     Step,
     apply_step,
     due_stalls,
-    family_flags,
     mark_stalled,
     open_and_overdue,
     waiting_deadline,
 )
+from hub.handover.window import FamilyWindow, micros
 
 
 @dataclass
@@ -51,10 +57,13 @@ class Tracked:
 
 class HandoverTracker:
     def __init__(self, handovers: MutableMapping, families: MutableMapping,
-                 deadlines: Mapping[str, Deadlines]):
+                 deadlines: Mapping[str, Deadlines], slack: timedelta = timedelta(hours=24)):
+        """``slack``: how much older than the family's newest request (or the hub clock) a
+        request may arrive and still be judged exactly (the router's hold window)."""
         self.handovers = handovers
         self.families = families
         self.deadlines = deadlines
+        self.slack = slack
         self._waiting: dict[int, dict[str, datetime]] = {}  # partition -> id -> next due
 
     def get(self, handover_id: str | None) -> Handover | None:
@@ -62,11 +71,13 @@ class HandoverTracker:
         return Handover.from_json(raw) if raw else None
 
     def requester(self, handover_id: str | None) -> str | None:
-        h = self.get(handover_id)
-        return h.requester if h else None
+        raw = self.handovers.get(handover_id) if handover_id else None
+        return raw.get("requester") if raw else None
 
-    def observe(self, envelope: Envelope, partition: int) -> Tracked:
-        """Apply a handover event (handover.requested/accepted/declined/completed)."""
+    def observe(self, envelope: Envelope, partition: int, now: datetime | None = None
+                ) -> Tracked:
+        """Apply a handover event (handover.requested/accepted/declined/completed);
+        ``now`` (the hub's clock) bounds what the family's window keeps."""
         kind = STEP_OF.get(envelope.type.value)
         handover_id = envelope.correlation_id or getattr(envelope.payload, "handover_id", None)
         if kind is None or not handover_id:
@@ -83,23 +94,45 @@ class HandoverTracker:
         h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
                     partition=partition)
         first_request = kind == REQUESTED and (current is None or current.requested_at is None)
-        if first_request:
-            ids = list(self.families.get(h.subject) or ())
-            if handover_id not in ids:
-                self.families[h.subject] = [*ids, handover_id]
-        if kind in (REQUESTED, DECLINED):
-            h = self._reflag(h, result)
+        declined = (kind == DECLINED and h.answer == DECLINED and h.requested_at is not None
+                    and (current is None or current.answer is None))
+        if first_request or declined:
+            h = self._reflag(h, first_request, result, now)
         result.handover = self._store(h)
         return result
 
-    def _reflag(self, h: Handover, result: Tracked) -> Handover:
-        """Judge bounces and ping-pong of ``h``'s family again, now that ``h`` changed;
+    def window(self, subject: str) -> FamilyWindow:
+        """The family's window (rebuilt from a former list of handover ids)."""
+        raw = self.families.get(subject)
+        if isinstance(raw, list):  # the former shape: every handover id of the family
+            window = FamilyWindow(None, self.slack)
+            family = [x for x in map(self.get, raw) if x and x.requested_at and x.requester]
+            for x in sorted(family, key=lambda x: (x.requested_at, x.handover_id)):
+                window.add_request(x.handover_id, x.requester, x.recipient,
+                                   micros(x.requested_at), _declined_at(x))
+            return window
+        return FamilyWindow(raw, self.slack)
+
+    def _reflag(self, h: Handover, first_request: bool, result: Tracked,
+                now: datetime | None) -> Handover:
+        """Judge the bounces and ping-pong that ``h``'s request or decline can change;
         stores the other handovers whose flags change and returns ``h`` with its flags."""
-        family = {i: self.get(i) for i in self.families.get(h.subject) or ()}
-        family[h.handover_id] = h
-        flags = family_flags([x for x in family.values() if x is not None])
-        for hid, (bounce, ping_pong) in flags.items():
-            x = family[hid]
+        window = self.window(h.subject)
+        if first_request:
+            changes = window.add_request(h.handover_id, h.requester, h.recipient,
+                                         micros(h.requested_at), _declined_at(h))
+        else:
+            changes = window.add_decline(h.handover_id, h.requester, h.recipient,
+                                         micros(h.requested_at), micros(h.answered_at),
+                                         h.bounce)
+        window.prune(None if now is None else micros(now))
+        self.families[h.subject] = window.state
+        for hid, (bounce, ping_pong) in changes.items():
+            x = h if hid == h.handover_id else self.get(hid)
+            if x is None:
+                continue
+            bounce = x.bounce if bounce is None else bounce
+            ping_pong = x.ping_pong if ping_pong is None else ping_pong
             if (x.bounce, x.ping_pong) == (bounce, ping_pong):
                 continue
             flagged = replace(x, bounce=bounce, ping_pong=ping_pong)
@@ -112,6 +145,7 @@ class HandoverTracker:
             else:
                 result.updated.append(self._store(flagged))
         return h
+
 
     def due(self, partition: int, now: datetime) -> list[Stall]:
         """The stalls of ``partition`` due at ``now`` (each reported once: call
@@ -169,3 +203,7 @@ class HandoverTracker:
         due = waiting_deadline(h, self.deadlines)
         step = ANSWER if h.answer is None else COMPLETION
         return None if due is None or step in h.stalled else due
+
+
+def _declined_at(h: Handover) -> int | None:
+    return micros(h.answered_at) if h.answer == DECLINED and h.answered_at else None

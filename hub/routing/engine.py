@@ -2,8 +2,13 @@
 
 :class:`RoutingEngine` keeps three mappings that the Faust agent backs with changelog
 tables (plain dicts in tests and simulations): ``consents`` (subject -> consent id ->
-state), ``held`` (subject -> events waiting) and ``handovers`` (handover id -> requesting
-agency) and ``families`` (for the handover tracker, see :mod:`hub.handover.tracking`).
+state), ``held`` (subject -> events waiting), ``handovers`` (handover id -> the handover's
+state) and ``families`` (subject -> the window of recent handovers that bounces and
+ping-pong are judged on; see :mod:`hub.handover.tracking`). One event costs the same however
+long its family's history is: the routing context is built once per event (again only when
+the event changed the family's consents or made its handover's requester known), the
+family's consents are decoded once per event, and held events are decided again only when
+the event changed what they wait for.
 What each recipient already has is a :class:`DeliveredSet`. ``process`` and ``expire``
 return the records to send (inboxes, audit, consent ledger, analytics facts, dead letters);
 the caller sends them before the source offset is committed. ``expire`` also sends the
@@ -14,8 +19,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hub.agencies import AgencyDirectory
@@ -63,6 +68,8 @@ HUB_SOURCE = "hub"
 # what the dead letters agencies send through their outboxes are about, by stage
 _RELAYED_REASONS = {"connector": "rejected_row", "deliver": "undecodable"}
 STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
+HELD_DECODED_MAX = 50_000
+"""Held events kept decoded at most (a cache: the held table has them all)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,10 @@ class RoutingEngine:
         self.consents = consents
         self.held = held
         self.tracker = HandoverTracker(handovers, {} if families is None else families,
-                                       router.rules.deadlines)
+                                       router.rules.deadlines, hold_window)
         self.codec = get_codec()
+        self._held_envelopes: dict[str, Envelope] = {}
+        """Held events decoded (event id -> envelope), while they are held."""
 
     # ------------------------------------------------------------------ events
     def process(self, message: Incoming) -> list[Output]:
@@ -113,15 +122,19 @@ class RoutingEngine:
             EVENTS_CONSUMED.labels(topic=message.topic, type="undecodable").inc()
             return [self.dead_letter(message, [exc.reason], "undecodable")]
         EVENTS_CONSUMED.labels(topic=message.topic, type=envelope.type.value).inc()
-        decision = self.router.decide(envelope, message.topic, self.context(envelope))
+        ctx = self.context(envelope)
+        decision = self.router.decide(envelope, message.topic, ctx)
         if decision.rejected:
             return [self.dead_letter(message, decision.rejected, "source_mismatch")]
-        if self._learn(envelope, message, out):  # it may change the decision
-            decision = self.router.decide(envelope, message.topic, self.context(envelope))
+        learned = self._learn(envelope, message, out, ctx)
+        if learned is not ctx:  # it may change the decision
+            decision = self.router.decide(envelope, message.topic, learned)
         if decision.hold:
             self._hold(envelope, message)
         out += self._apply(envelope, message.value, decision)
-        out += self._reconsider(envelope.subject, skip_id=envelope.id)
+        if learned is not ctx:  # what held events of the family wait for may be known now
+            out += self._reconsider(envelope.subject, skip_id=envelope.id,
+                                    consents=learned.consents)
         return out
 
     def expire(self, partition: int) -> list[Output]:
@@ -154,33 +167,48 @@ class RoutingEngine:
         return sum(len(entries) for entries in self.held.values())
 
     # --------------------------------------------------------------- internals
-    def context(self, envelope: Envelope) -> RoutingContext:
+    def context(self, envelope: Envelope, consents: Sequence[ConsentState] | None = None
+                ) -> RoutingContext:
+        """What the router knows about ``envelope``'s family; ``consents``: the family's
+        consents, when already decoded for this event."""
         now = self.clock.now()
         requester = None
         if envelope.type.value.startswith("handover.") and envelope.correlation_id:
             requester = self.tracker.requester(envelope.correlation_id)
-        consents = [ConsentState.from_json(v)
-                    for v in (self.consents.get(envelope.subject) or {}).values()]
+        if consents is None:
+            consents = self._consents(envelope.subject)
         return RoutingContext(now, consents, requester,
                               lambda recipient, event_id: self.delivered.has(recipient,
                                                                              event_id, now))
 
-    def _learn(self, envelope: Envelope, message: Incoming, out: list[Output]) -> bool:
-        """Record what an event tells about its family (consents, handovers)."""
+    def _consents(self, subject: str) -> list[ConsentState]:
+        return [ConsentState.from_json(v) for v in (self.consents.get(subject) or {}).values()]
+
+    def _learn(self, envelope: Envelope, message: Incoming, out: list[Output],
+               ctx: RoutingContext) -> RoutingContext:
+        """Record what an event tells about its family (consents, handovers); returns
+        ``ctx`` when that changed nothing the routing depends on, else the new context."""
         raw = message.value
         if envelope.type in CONSENT_TYPES:
-            states = {k: ConsentState.from_json(v)
-                      for k, v in (self.consents.get(envelope.subject) or {}).items()}
-            merged = merge(states, ConsentState.from_envelope(envelope))
-            if merged != states:  # a re-import changes nothing: no changelog write
-                self.consents[envelope.subject] = {k: v.to_json() for k, v in merged.items()}
+            states = {s.consent_id: s for s in ctx.consents}
+            new = ConsentState.from_envelope(envelope)
+            merged = merge(states, new)
             out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw,
                               type=envelope.type.value))
-            return True
+            if merged == states:  # a re-import changes nothing: no changelog write
+                return ctx
+            stored = dict(self.consents.get(envelope.subject) or {})
+            stored[new.consent_id] = new.to_json()  # the others are stored already
+            self.consents[envelope.subject] = stored
+            return replace(ctx, consents=list(merged.values()))
         if envelope.type.value in STEP_OF:
-            self._track(envelope, self.tracker.observe(envelope, message.partition), out)
-            return envelope.type is EventType.HANDOVER_REQUESTED
-        return False
+            self._track(envelope, self.tracker.observe(envelope, message.partition,
+                                                       self.clock.now()), out)
+            if envelope.type is EventType.HANDOVER_REQUESTED and envelope.correlation_id:
+                requester = self.tracker.requester(envelope.correlation_id)
+                if requester != ctx.requester:
+                    return replace(ctx, requester=requester)
+        return ctx
 
     def _track(self, envelope: Envelope, tracked: Tracked, out: list[Output]) -> None:
         now = self.clock.now()
@@ -265,12 +293,21 @@ class RoutingEngine:
                         "held_at": self.clock.now().isoformat(),
                         "value": base64.b64encode(message.value).decode("ascii")})
         self.held[envelope.subject] = waiting
+        if len(self._held_envelopes) >= HELD_DECODED_MAX:  # e.g. partitions moved away
+            self._held_envelopes.clear()
+        self._held_envelopes[envelope.id] = envelope
 
     def _reconsider(self, subject: str, skip_id: str | None = None,
-                    final_before: datetime | None = None) -> list[Output]:
+                    final_before: datetime | None = None,
+                    consents: Sequence[ConsentState] | None = None) -> list[Output]:
         """Decide the subject's held events again with what is known now; finally (refused
-        when still undecided) for those held before ``final_before``."""
-        waiting = list(self.held.get(subject) or [])
+        when still undecided) for those held before ``final_before``. ``consents``: the
+        subject's consents, when already decoded."""
+        waiting = self.held.get(subject)
+        if not waiting:
+            return []
+        if consents is None:
+            consents = self._consents(subject)
         still, out = [], []
         for entry in waiting:
             final = final_before is not None and \
@@ -279,12 +316,14 @@ class RoutingEngine:
                 still.append(entry)
                 continue
             raw = base64.b64decode(entry["value"])
-            envelope = self.codec.decode(raw)
-            decision = self.router.decide(envelope, entry["topic"], self.context(envelope),
-                                          final=final)
+            envelope = self._held_envelopes.get(entry["id"]) or self.codec.decode(raw)
+            decision = self.router.decide(envelope, entry["topic"],
+                                          self.context(envelope, consents), final=final)
             if decision.hold:
+                self._held_envelopes[entry["id"]] = envelope
                 still.append(entry)
                 continue
+            self._held_envelopes.pop(entry["id"], None)
             out += self._apply(envelope, raw, decision)
         if len(still) != len(waiting):
             self.held[subject] = still
