@@ -5,6 +5,8 @@ Labels are bounded: agency ids, topics, event types and reasons, never pseudonym
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTOR_ROWS = Counter(
@@ -127,3 +129,19 @@ def prime_worker_metrics(recipients: list[str]) -> None:
     prime(HANDOVER_ANOMALIES, *({"step": f"handover.{s}"}
                                 for s in ("requested", "accepted", "declined", "completed")))
     prime(DUPLICATES, *({"recipient": r} for r in recipients))
+
+
+ROUTER_COUNTERS = {
+    "events_consumed": EVENTS_CONSUMED, "deliveries": DELIVERIES,
+    "dead_letters": DEAD_LETTERS, "refusals": REFUSALS, "duplicates": DUPLICATES,
+    "audit_records": AUDIT_RECORDS, "handover_anomalies": HANDOVER_ANOMALIES,
+    "handover_bounces": HANDOVER_BOUNCES, "handover_ping_pong": HANDOVER_PING_PONG,
+    "handovers_stalled": HANDOVERS_STALLED,
+}
+"""The counters the router engine counts into, by the name it uses."""
+
+
+def record_counts(counts: Mapping[tuple[str, tuple[tuple[str, str], ...]], int]) -> None:
+    """Add what the router engine counted (:attr:`RoutingEngine.counts`) to the metrics."""
+    for (metric, labels), n in counts.items():
+        ROUTER_COUNTERS[metric].labels(**dict(labels)).inc(n)

@@ -13,12 +13,18 @@ What each recipient already has is a :class:`DeliveredSet`. ``process`` and ``ex
 return the records to send (inboxes, audit, consent ledger, analytics facts, dead letters);
 the caller sends them before the source offset is committed. ``expire`` also sends the
 hub's own ``handover.stalled`` notices when a handover's deadline has passed.
+
+The engine imports no metrics: it counts what it decided (deliveries, refusals by reason
+kind, duplicates, anomalies, bounces, stalls, dead letters) in :attr:`RoutingEngine.counts`,
+and the runtime hands those counts to Prometheus once per batch
+(:func:`hub.metrics.record_counts`).
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections import Counter
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -47,18 +53,6 @@ from hub.deadletter import (
 from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
-from hub.metrics import (
-    AUDIT_RECORDS,
-    DEAD_LETTERS,
-    DELIVERIES,
-    DUPLICATES,
-    EVENTS_CONSUMED,
-    HANDOVER_ANOMALIES,
-    HANDOVER_BOUNCES,
-    HANDOVER_PING_PONG,
-    HANDOVERS_STALLED,
-    REFUSALS,
-)
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
@@ -107,6 +101,8 @@ class RoutingEngine:
         self.tracker = HandoverTracker(handovers, {} if families is None else families,
                                        router.rules.deadlines, hold_window)
         self.codec = get_codec()
+        self.counts: Counter = Counter()
+        """(metric, ((label, value), ...)) -> how often, since :meth:`take_counts`."""
         self._held_envelopes: dict[str, Envelope] = {}
         """Held events decoded (event id -> envelope), while they are held."""
 
@@ -119,9 +115,9 @@ class RoutingEngine:
         try:
             envelope = self.codec.decode(message.value)
         except DecodeError as exc:
-            EVENTS_CONSUMED.labels(topic=message.topic, type="undecodable").inc()
+            self._count("events_consumed", topic=message.topic, type="undecodable")
             return [self.dead_letter(message, [exc.reason], "undecodable")]
-        EVENTS_CONSUMED.labels(topic=message.topic, type=envelope.type.value).inc()
+        self._count("events_consumed", topic=message.topic, type=envelope.type.value)
         ctx = self.context(envelope)
         decision = self.router.decide(envelope, message.topic, ctx)
         if decision.rejected:
@@ -162,6 +158,14 @@ class RoutingEngine:
                 if state.active_at(now):
                     counts[state.purpose] = counts.get(state.purpose, 0) + 1
         return counts
+
+    def take_counts(self) -> Counter:
+        """What was counted since the last call (and start counting afresh)."""
+        counts, self.counts = self.counts, Counter()
+        return counts
+
+    def _count(self, metric: str, **labels: str) -> None:
+        self.counts[(metric, tuple(labels.items()))] += 1
 
     def held_count(self) -> int:
         return sum(len(entries) for entries in self.held.values())
@@ -214,10 +218,10 @@ class RoutingEngine:
         now = self.clock.now()
         key = envelope.subject.encode()
         for anomaly in tracked.anomalies:
-            HANDOVER_ANOMALIES.labels(step=envelope.type.value).inc()
+            self._count("handover_anomalies", step=envelope.type.value)
             record = audit_record(envelope, ANOMALY, now, reason=f"handover "
                                   f"{anomaly.handover_id}: {anomaly.reason}")
-            AUDIT_RECORDS.labels(decision=ANOMALY).inc()
+            self._count("audit_records", decision=ANOMALY)
             out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
         h = tracked.handover
         if h is None:
@@ -226,9 +230,9 @@ class RoutingEngine:
             return dict(municipality=x.municipality, requester=x.requester or "unknown",
                         recipient=x.recipient or "unknown")
         for x in tracked.bounces:
-            HANDOVER_BOUNCES.labels(**pair(x)).inc()
+            self._count("handover_bounces", **pair(x))
         for x in tracked.ping_pong:
-            HANDOVER_PING_PONG.labels(**pair(x)).inc()
+            self._count("handover_ping_pong", **pair(x))
         out.append(self._handover_fact(h))
         out.extend(self._handover_fact(x) for x in tracked.updated)
 
@@ -250,8 +254,8 @@ class RoutingEngine:
         if decision.hold:
             self._hold(envelope, Incoming(None, h.partition, -1, raw))
         out = self._apply(envelope, raw, decision)
-        HANDOVERS_STALLED.labels(municipality=h.municipality,
-                                 waiting_for=stall.waiting_for).inc()
+        self._count("handovers_stalled", municipality=h.municipality,
+                                 waiting_for=stall.waiting_for)
         out.append(self._handover_fact(self.tracker.stalled(stall)))
         return out
 
@@ -269,15 +273,15 @@ class RoutingEngine:
                               ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
                               type=envelope.type.value))
             self.delivered.add(delivery.recipient, envelope.id, now)
-            DELIVERIES.labels(recipient=delivery.recipient, type=envelope.type.value).inc()
+            self._count("deliveries", recipient=delivery.recipient, type=envelope.type.value)
         for refusal in decision.refusals:
-            REFUSALS.labels(reason=reason_kind(refusal.reason),
+            self._count("refusals", reason=reason_kind(refusal.reason),
                             municipality=envelope.municipality.value,
-                            sender=envelope.source).inc()
+                            sender=envelope.source)
         for recipient in decision.duplicates:
-            DUPLICATES.labels(recipient=recipient).inc()
+            self._count("duplicates", recipient=recipient)
         for record in audit_records(envelope, decision, now):
-            AUDIT_RECORDS.labels(decision=record["decision"]).inc()
+            self._count("audit_records", decision=record["decision"])
             out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
         if envelope.source != HUB_SOURCE:
             fact = event_fact(envelope, decision, self.agencies)
@@ -332,7 +336,7 @@ class RoutingEngine:
     def _relay_dead_letter(self, message: Incoming, stage: str) -> Output:
         agency = self.agencies.agency_of_outbox(message.topic)
         sender = agency.id if agency else "unknown"
-        DEAD_LETTERS.labels(stage=stage, reason=_RELAYED_REASONS.get(stage, "relayed")).inc()
+        self._count("dead_letters", stage=stage, reason=_RELAYED_REASONS.get(stage, "relayed"))
         return Output(DLQ_TOPIC, sender.encode(),
                       relayed_dead_letter(message.value, message.topic, sender),
                       type="dead_letter")
@@ -342,7 +346,7 @@ class RoutingEngine:
         """``message`` to the dead-letter topic with ``reasons`` (counted under ``label``;
         None: counted by the caller)."""
         if label is not None:
-            DEAD_LETTERS.labels(stage="router", reason=label).inc()
+            self._count("dead_letters", stage="router", reason=label)
         return Output(DLQ_TOPIC, message.topic.encode(), worker_dead_letter(
             "router", message.topic, message.partition, message.offset, message.value,
             reasons, at=self.clock.now(), key=message.key), type="dead_letter")

@@ -24,16 +24,17 @@ import asyncio
 import logging
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from hub.kafka_io import Kafka
 from hub.metrics import (
-    DEAD_LETTERS,
     EVENT_LATENCY,
     EVENTS_PRODUCED,
     HELD,
     PROCESSING_SECONDS,
     READ_AGAIN,
+    record_counts,
 )
 from hub.routing.delivered import scan_inbox_partition
 from hub.routing.engine import Incoming, Output, RoutingEngine
@@ -69,6 +70,7 @@ class RouterRuntime:
         self.batch_size = batch_size
         self.batch_within = batch_within
         self.scanned: set[int] = set()
+        self.counts: Counter = Counter()  # what the engine counted in this batch
         self.processed = 0
         self.batches = 0
 
@@ -108,6 +110,8 @@ class RouterRuntime:
             pending += await self._send(outputs)
         self._checkpoint_state(last_of_partition)
         await self._await_acks(pending)
+        record_counts(self.counts)
+        self.counts.clear()
         if ticked:
             HELD.set(self.engine.held_count())
         self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
@@ -124,18 +128,23 @@ class RouterRuntime:
             store.partition = incoming.partition if incoming else partition
         mark = self.journal.mark()
         try:
-            return decide()
+            outputs = decide()
+            self.counts.update(self.engine.take_counts())
+            return outputs
         except Exception as exc:  # the error boundary: one message, not the router
             self.journal.undo(mark)
+            self.engine.take_counts()  # what it counted did not happen
             if incoming is None:
                 log.exception("expiring partition %s failed; tried again on the next tick",
                               partition)
                 return []
             log.exception("%s[%s]@%s could not be routed; dead-lettered", incoming.topic,
                           incoming.partition, incoming.offset)
-            DEAD_LETTERS.labels(stage="router", reason="internal_error").inc()
-            return [self.engine.dead_letter(
-                incoming, [f"internal error of the router: {type(exc).__name__}: {exc}"])]
+            letter = self.engine.dead_letter(
+                incoming, [f"internal error of the router: {type(exc).__name__}: {exc}"],
+                "internal_error")
+            self.counts.update(self.engine.take_counts())
+            return [letter]
         finally:
             self.journal.clear()
 

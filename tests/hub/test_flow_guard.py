@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 
 import faust
+import pytest
 from faust.transport.consumer import Consumer
 from intervaltree import IntervalTree
 
@@ -81,3 +82,18 @@ def test_a_gap_on_an_outbox_is_counted_and_not_taken_as_done():
     asyncio.run(Consumer._add_gap(book, faust.types.TP("agency.y.outbox", 1), 3, 9))
     assert counter._value.get() == before + 1
     assert not book._gap  # nothing counted as done
+
+
+def test_the_worker_refuses_a_faust_whose_internals_it_was_not_written_for(monkeypatch):
+    faust_fixes.check_faust()  # the pinned version passes
+    monkeypatch.setattr(faust, "__version__", "0.16.0")
+    with pytest.raises(faust_fixes.IncompatibleFaust, match="0.16.0 is installed"):
+        faust_fixes.check_faust()
+    monkeypatch.undo()
+    monkeypatch.delattr(Consumer, "_add_gap")
+    with pytest.raises(faust_fixes.IncompatibleFaust, match="Consumer._add_gap is missing"):
+        faust_fixes.check_faust()
+    monkeypatch.undo()
+    with pytest.raises(faust_fixes.IncompatibleFaust,
+                       match="the consumer has no _read_offset"):
+        faust_fixes.check_faust(Bookkeeping())
