@@ -11,7 +11,10 @@ one pipeline after the other on the same broker in the same run, through:
 - ``router``: ``hub run`` reading an agency outbox and delivering to an inbox (consent
   check, dedupe, audit, facts, handover tracking, table writes).
 
-Every pipeline's topics have the router's partition count (``deploy/topics.yaml``).
+Every pipeline's topics have the router's partition count (``deploy/topics.yaml``); the
+router's table changelogs exist before it starts (as after its first start). One pipeline
+runs at a time. The benchmark's own clients (kafka-python, one producer and one consumer in
+this process) take part of the CPU too: on a small machine they bound the aiokafka figure.
 
 Modes
 
@@ -32,7 +35,8 @@ Figures
 - ``p50``/``p99``: end-to-end latency per event, from just before the benchmark hands it to
   its producer to when the benchmark's consumer of the sink receives it (includes both
   benchmark clients; the same for every pipeline). In burst mode this is mostly time
-  spent queued behind the burst.
+  spent queued behind the burst. Over every event sent: one that did not arrive within
+  ``--drain-timeout`` after the last send counts as never delivered (``never``).
 - ratios (burst): ``router/faust``, ``router/aiokafka``, ``faust/aiokafka`` of the
   throughputs (1.0 = as fast; 0.2 = a fifth of the speed).
 - steady mode adds ``offered`` (the rate the sender actually achieved), ``backlog``
@@ -46,7 +50,9 @@ the runtime engineer: one row per setting of hub/worker.py or the router tried)
 
 | knob            | value                  | router events/s | note                       |
 |-----------------|------------------------|-----------------|----------------------------|
-| (defaults)      | hub/worker.py, 6 parts | TBD             | TBD                        |
+| (defaults)      | hub/worker.py, 6 parts | 46              | faust 217/s, aiokafka      |
+|                 |                        |                 | 2,093/s; other benchmarks  |
+|                 |                        |                 | ran on the machine (load 6)|
 
 (defaults: broker_commit_every 100, broker_commit_interval 1.0 s, stream_buffer_maxsize
 16384, producer_acks -1 (all), memory store, 6 partitions.)
@@ -86,7 +92,12 @@ from hub.settings import PseudonymKey  # noqa: E402
 from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 
 SENDER, RECIPIENT = "jugendamt-kamen", "grundschule-kamen-mitte"
-DRAIN_TIMEOUT = 900  # seconds after the last send before a pipeline counts as stuck
+# The router's tables (hub/routing/agent.py): their changelogs are created before the worker
+# starts, as on a deployment that has run before. A worker that creates them itself on a
+# fresh broker can see them with 0 partitions for minutes and its agent crashes in a loop
+# (Faust PartitionsMismatch), which would measure that instead of the routing.
+ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families")
+APP_ID = "unna-hub"
 
 
 def make_events(n: int, children: int, key: PseudonymKey):
@@ -167,9 +178,9 @@ class Arrivals(threading.Thread):
 
 
 def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=(),
-            rate: float | None = None) -> Result:
+            rate: float | None = None, drain_timeout: float = 900) -> Result:
     """Send ``events`` to ``source`` (all at once, or ``rate`` a second) and wait until they
-    arrived in ``sink``."""
+    arrived in ``sink``, at most ``drain_timeout`` seconds after the last send."""
     arrivals = Arrivals(bootstrap, sink)
     arrivals.start()
     kp = producer(bootstrap, "bench")
@@ -189,7 +200,7 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
         kp.flush()
         last_send = time.monotonic()
         backlog = sum(1 for event_id in sent_at if event_id not in arrivals.arrived)
-        deadline = last_send + DRAIN_TIMEOUT
+        deadline = last_send + drain_timeout
         while time.monotonic() < deadline and sum(
                 1 for event_id in sent_at if event_id in arrivals.arrived) < len(sent_at):
             time.sleep(0.2)
@@ -204,8 +215,10 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
                     drain=max(0.0, last - last_send))
     if latencies:
         result.rate = len(latencies) / (last - start) if last > start else 0.0
-        result.p50 = statistics.median(latencies)
-        result.p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        # over every event sent: one never delivered counts as infinitely late
+        everyone = latencies + [float("inf")] * (len(sent_at) - len(latencies))
+        result.p50 = statistics.median_low(everyone)
+        result.p99 = everyone[max(0, int(len(everyone) * 0.99) - 1)]
     return result
 
 
@@ -277,6 +290,9 @@ def run(args) -> list[Result]:
                 admin.create_topics([NewTopic(f"bench.{kind}.{end}", partitions, 1)
                                      for kind in ("aiokafka", "faust")
                                      for end in ("source", "sink")])
+                admin.create_topics([NewTopic(f"{APP_ID}-{table}-changelog", partitions, 1,
+                                              topic_configs={"cleanup.policy": "compact"})
+                                     for table in ROUTER_TABLES])
             shape = (f"{rate:,.0f} events/s for {args.seconds:g} s ({n:,} events)" if rate
                      else f"{n:,} events at once")
             print(f"{shape}, {args.children:,} children, {partitions} partitions; "
@@ -294,6 +310,7 @@ def run(args) -> list[Result]:
                  "bench.faust.source", "bench.faust.sink", ()),
                 ("router", [py, "-m", "hub", "run"], dict(
                     os.environ, HUB_BOOTSTRAP_SERVERS=bootstrap, HUB_HOME=str(tmp / "home"),
+                    HUB_APP_ID=APP_ID,
                     HUB_CLOCK_START="2026-11-24T12:00:00+00:00", HUB_LOG_LEVEL="info",
                     HUB_METRICS_PORT="0"), "Worker]: Ready",
                  agencies.get(SENDER).outbox, agencies.get(RECIPIENT).inbox, consents),
@@ -301,7 +318,8 @@ def run(args) -> list[Result]:
             for name, cmd, env, ready, source, sink, first in pipelines:
                 print(f"{name}: starting ...", flush=True)
                 procs.start(name, cmd, env, ready)
-                result = measure(name, bootstrap, source, sink, events, first, rate)
+                result = measure(name, bootstrap, source, sink, events, first, rate,
+                                 args.drain_timeout)
                 procs.stop(name)
                 results.append(result)
                 print(f"{name}: {line(result, rate)}", flush=True)
@@ -311,9 +329,13 @@ def run(args) -> list[Result]:
     return results
 
 
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms" if seconds != float("inf") else "   never   "
+
+
 def line(r: Result, rate: float | None) -> str:
     text = (f"{r.delivered:>7,} of {r.sent:,} events  {r.rate:>8,.0f} events/s  "
-            f"p50 {r.p50 * 1000:8.1f} ms  p99 {r.p99 * 1000:8.1f} ms")
+            f"p50 {ms(r.p50)}  p99 {ms(r.p99)}")
     if rate:
         text += (f"  offered {r.offered:,.0f}/s  backlog {r.backlog:,}  drain "
                  f"{r.drain:.1f} s  {'FELL BEHIND' if r.behind(rate) else 'KEPT UP'}")
@@ -338,7 +360,7 @@ def report(results: list[Result], rate: float | None) -> None:
                   f"{router.drain:.1f} s")
         else:
             print(f"  the router KEPT UP with {rate:,.0f} events/s: p50 "
-                  f"{router.p50 * 1000:.1f} ms, p99 {router.p99 * 1000:.1f} ms end to end")
+                  f"{ms(router.p50).strip()}, p99 {ms(router.p99).strip()} end to end")
         return
 
     def ratio(a: str, b: str) -> str:
@@ -359,7 +381,13 @@ def main() -> None:
                         help="steady load: RATE events a second instead of a burst")
     parser.add_argument("--seconds", type=float, default=60,
                         help="how long the steady load lasts (default 60)")
+    parser.add_argument("--drain-timeout", type=float, metavar="S",
+                        help="wait at most S seconds after the last send for the rest "
+                        "(default 900 in burst mode, 120 with --steady); what has not "
+                        "arrived by then counts as never delivered")
     args = parser.parse_args()
+    if args.drain_timeout is None:
+        args.drain_timeout = 120.0 if args.steady else 900.0
     signal.signal(signal.SIGTERM, _terminate)
     try:
         results = run(args)
