@@ -9,7 +9,9 @@ one pipeline after the other on the same broker in the same run, through:
 - ``faust``: a bare Faust passthrough (``bench/passthrough.py``), an agent that sends each
   record on: what Faust itself costs.
 - ``router``: ``hub run`` reading an agency outbox and delivering to an inbox (consent
-  check, dedupe, audit, facts, handover tracking, table writes).
+  check, dedupe, audit, facts, handover tracking, table writes). Each child's consent is
+  sent first and the clock starts once the router has recorded every consent, so only
+  the handover requests are measured, as for the passthroughs.
 
 Every pipeline's topics have the router's partition count (``deploy/topics.yaml``); the
 router's table changelogs exist before it starts (as after its first start). One pipeline
@@ -98,6 +100,7 @@ SENDER, RECIPIENT = "jugendamt-kamen", "grundschule-kamen-mitte"
 # (Faust PartitionsMismatch), which would measure that instead of the routing.
 ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families")
 APP_ID = "unna-hub"
+CONSENT_TOPIC = "hub.consent"  # the router records every consent it takes in here
 
 
 def make_events(n: int, children: int, key: PseudonymKey):
@@ -177,18 +180,40 @@ class Arrivals(threading.Thread):
         self.join(10)
 
 
+def records_in(bootstrap: str, topic: str) -> int:
+    """The records written to ``topic`` so far (sum of its end offsets)."""
+    from kafka import TopicPartition
+
+    kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in kc.partitions_for_topic(topic) or ()]
+        return sum(kc.end_offsets(tps).values()) if tps else 0
+    finally:
+        kc.close()
+
+
 def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=(),
             rate: float | None = None, drain_timeout: float = 900) -> Result:
     """Send ``events`` to ``source`` (all at once, or ``rate`` a second) and wait until they
-    arrived in ``sink``, at most ``drain_timeout`` seconds after the last send."""
+    arrived in ``sink``, at most ``drain_timeout`` seconds after the last send. The
+    ``consents`` go first, and the clock starts once the router has recorded them all in
+    hub.consent: only the events are measured."""
     arrivals = Arrivals(bootstrap, sink)
     arrivals.start()
     kp = producer(bootstrap, "bench")
     sent_at: dict[str, float] = {}
     try:
-        for key, value in consents:
-            kp.send(source, key=key, value=value)
-        kp.flush()
+        if consents:
+            before = records_in(bootstrap, CONSENT_TOPIC)
+            for key, value in consents:
+                kp.send(source, key=key, value=value)
+            kp.flush()
+            deadline = time.monotonic() + drain_timeout
+            while records_in(bootstrap, CONSENT_TOPIC) < before + len(consents):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: the consents were not all recorded within "
+                                       f"{drain_timeout:.0f} s")
+                time.sleep(0.5)
         start = time.monotonic()
         for i, (key, value) in enumerate(events):
             if rate:
@@ -354,10 +379,12 @@ def report(results: list[Result], rate: float | None) -> None:
             print(f"  note: the sender offered only {router.offered:,.0f} events/s of the "
                   f"{rate:,.0f} asked")
         if router.behind(rate):
+            left = router.sent - router.delivered
+            drained = (f"draining took {router.drain:.1f} s" if not left else
+                       f"{left:,} were still undelivered {router.drain:.0f} s later")
             print(f"  the router FELL BEHIND the offered load: it delivered "
                   f"{router.rate:,.0f} events/s of {rate:,.0f} offered, {router.backlog:,} "
-                  f"events were undelivered when sending stopped, draining took "
-                  f"{router.drain:.1f} s")
+                  f"events were undelivered when sending stopped, {drained}")
         else:
             print(f"  the router KEPT UP with {rate:,.0f} events/s: p50 "
                   f"{ms(router.p50).strip()}, p99 {ms(router.p99).strip()} end to end")
