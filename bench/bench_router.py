@@ -1,25 +1,78 @@
-"""Benchmark the router on the local broker against a bare consume -> produce passthrough.
+"""Benchmark the router on the local broker against two bare consume -> produce passthroughs.
 
-Pushes N handover requests (default 200,000; every child invented, each with a consent)
-through ``hub run`` from an agency outbox to an inbox, and the same bytes through a bare
-Faust passthrough (same client, same broker, same run). Prints events per second and
-end-to-end latency p50/p99 (send to arrival) of both, and the ratios.
+The same events (handover requests, every child invented, each child with a consent) go,
+one pipeline after the other on the same broker in the same run, through:
 
-    python bench/bench_router.py [--n 200000] [--children 2000]
+- ``aiokafka``: a plain aiokafka passthrough, batched (``bench/passthrough_aiokafka.py``:
+  ``getmany``, send the whole batch, await its acks (acks=all), commit). No framework: the
+  ceiling of what the Kafka client does on this machine.
+- ``faust``: a bare Faust passthrough (``bench/passthrough.py``), an agent that sends each
+  record on: what Faust itself costs.
+- ``router``: ``hub run`` reading an agency outbox and delivering to an inbox (consent
+  check, dedupe, audit, facts, handover tracking, table writes). Each child's consent is
+  sent first and the clock starts once the router has recorded every consent, so only
+  the handover requests are measured, as for the passthroughs.
 
-It starts its own broker in a temporary folder (free ports) and stops it at the end.
+Every pipeline's topics have the router's partition count (``deploy/topics.yaml``); the
+router's table changelogs exist before it starts (as after its first start). One pipeline
+runs at a time. The benchmark's own clients (kafka-python, one producer and one consumer in
+this process) take part of the CPU too: on a small machine they bound the aiokafka figure.
+
+Modes
+
+    python bench/bench_router.py [--n 20000] [--children 5000]
+        Burst: all N events are sent at once; measures how fast each pipeline drains them.
+    python bench/bench_router.py --steady 1000 --seconds 60 [--children 5000]
+        Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
+        events); measures the latency under that load and whether the pipeline keeps up.
+
+It starts its own broker in a temporary folder (free ports, loopback) and stops it at the
+end; every process it started is stopped too, also on Ctrl-C or an error.
+
+Figures
+
+- ``events/s``: events that arrived in the sink (inbox) divided by the time from the first
+  send to the last arrival. In burst mode this is the pipeline's throughput; in steady mode
+  the achieved delivery rate, at most the offered rate.
+- ``p50``/``p99``: end-to-end latency per event, from just before the benchmark hands it to
+  its producer to when the benchmark's consumer of the sink receives it (includes both
+  benchmark clients; the same for every pipeline). In burst mode this is mostly time
+  spent queued behind the burst. Over every event sent: one that did not arrive within
+  ``--drain-timeout`` after the last send counts as never delivered (``never``).
+- ratios (burst): ``router/faust``, ``router/aiokafka``, ``faust/aiokafka`` of the
+  throughputs (1.0 = as fast; 0.2 = a fifth of the speed).
+- steady mode adds ``offered`` (the rate the sender actually achieved), ``backlog``
+  (events sent but not yet delivered when the sending stopped) and ``drain`` (from the
+  last send to the last arrival), and says ``KEPT UP`` or ``FELL BEHIND``: behind means it
+  delivered less than 95 % of the offered rate, or ended the window with more than one
+  second of offered load (RATE events) still undelivered.
+
+Knobs tried (burst, ``--n 20000 --children 5000``, local broker, 2 cores; filled in by
+the runtime engineer: one row per setting of hub/worker.py or the router tried)
+
+| knob            | value                  | router events/s | note                       |
+|-----------------|------------------------|-----------------|----------------------------|
+| (defaults)      | hub/worker.py, 6 parts | 46              | faust 217/s, aiokafka      |
+|                 |                        |                 | 2,093/s; other benchmarks  |
+|                 |                        |                 | ran on the machine (load 6)|
+
+(defaults: broker_commit_every 100, broker_commit_interval 1.0 s, stream_buffer_maxsize
+16384, producer_acks -1 (all), memory store, 6 partitions.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -38,9 +91,16 @@ from hub.broker.local import LocalBroker, free_port  # noqa: E402
 from hub.contract.codec import get_codec, peek_event_id  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
-from hub.topics import apply_topics, plan_topics  # noqa: E402
+from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 
 SENDER, RECIPIENT = "jugendamt-kamen", "grundschule-kamen-mitte"
+# The router's tables (hub/routing/agent.py): their changelogs are created before the worker
+# starts, as on a deployment that has run before. A worker that creates them itself on a
+# fresh broker can see them with 0 partitions for minutes and its agent crashes in a loop
+# (Faust PartitionsMismatch), which would measure that instead of the routing.
+ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families")
+APP_ID = "unna-hub"
+CONSENT_TOPIC = "hub.consent"  # the router records every consent it takes in here
 
 
 def make_events(n: int, children: int, key: PseudonymKey):
@@ -71,103 +131,297 @@ def make_events(n: int, children: int, key: PseudonymKey):
     return consents, events
 
 
-def push_and_measure(bootstrap: str, source: str, sink: str, events, keys_for_consents=()):
-    kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
+@dataclass
+class Result:
+    name: str
+    sent: int = 0
+    delivered: int = 0
+    rate: float = 0.0           # delivered / (last arrival - first send)
+    offered: float = 0.0        # sent / (last send - first send)
+    p50: float = float("nan")
+    p99: float = float("nan")
+    backlog: int = 0            # sent but not delivered when the sending stopped
+    drain: float = 0.0          # last send -> last arrival
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    def behind(self, rate: float) -> bool:
+        return self.delivered < self.sent or self.rate < 0.95 * rate or self.backlog > rate
+
+
+class Arrivals(threading.Thread):
+    """Reads the sink from its current end in the background and notes when each event
+    (by id) arrives."""
+
+    def __init__(self, bootstrap: str, sink: str):
+        super().__init__(daemon=True)
+        from kafka import TopicPartition
+
+        self.kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
+        tps = [TopicPartition(sink, p) for p in self.kc.partitions_for_topic(sink)]
+        self.kc.assign(tps)
+        self.kc.seek_to_end(*tps)
+        for tp in tps:
+            self.kc.position(tp)  # fix the start before anything is sent
+        self.arrived: dict[str, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                for records in self.kc.poll(timeout_ms=200).values():
+                    now = time.monotonic()
+                    for record in records:
+                        self.arrived.setdefault(peek_event_id(record.value) or "", now)
+        finally:
+            self.kc.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(10)
+
+
+def records_in(bootstrap: str, topic: str) -> int:
+    """The records written to ``topic`` so far (sum of its end offsets)."""
     from kafka import TopicPartition
-    tps = [TopicPartition(sink, p) for p in kc.partitions_for_topic(sink)]
-    kc.assign(tps)
-    kc.seek_to_end(*tps)
-    for tp in tps:
-        kc.position(tp)
+
+    kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in kc.partitions_for_topic(topic) or ()]
+        return sum(kc.end_offsets(tps).values()) if tps else 0
+    finally:
+        kc.close()
+
+
+def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=(),
+            rate: float | None = None, drain_timeout: float = 900) -> Result:
+    """Send ``events`` to ``source`` (all at once, or ``rate`` a second) and wait until they
+    arrived in ``sink``, at most ``drain_timeout`` seconds after the last send. The
+    ``consents`` go first, and the clock starts once the router has recorded them all in
+    hub.consent: only the events are measured."""
+    arrivals = Arrivals(bootstrap, sink)
+    arrivals.start()
     kp = producer(bootstrap, "bench")
     sent_at: dict[str, float] = {}
-    for key, value in keys_for_consents:
-        kp.send(source, key=key, value=value)
-    start = time.monotonic()
-    for key, value in events:
-        sent_at[peek_event_id(value)] = time.monotonic()
-        kp.send(source, key=key, value=value)
-    kp.flush()
-    latencies, last = [], start
-    deadline = time.monotonic() + 900
-    while len(latencies) < len(events) and time.monotonic() < deadline:
-        for records in kc.poll(timeout_ms=500).values():
-            now = time.monotonic()
-            for record in records:
-                sent = sent_at.pop(peek_event_id(record.value) or "", None)
-                if sent is not None:
-                    latencies.append(now - sent)
-                    last = now
-    kp.close()
-    kc.close()
-    elapsed = last - start
-    latencies.sort()
-    return {"events": len(latencies), "rate": len(latencies) / elapsed if elapsed else 0,
-            "p50": statistics.median(latencies) if latencies else float("nan"),
-            "p99": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")}
+    try:
+        if consents:
+            before = records_in(bootstrap, CONSENT_TOPIC)
+            for key, value in consents:
+                kp.send(source, key=key, value=value)
+            kp.flush()
+            deadline = time.monotonic() + drain_timeout
+            while records_in(bootstrap, CONSENT_TOPIC) < before + len(consents):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: the consents were not all recorded within "
+                                       f"{drain_timeout:.0f} s")
+                time.sleep(0.5)
+        start = time.monotonic()
+        for i, (key, value) in enumerate(events):
+            if rate:
+                pause = start + i / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            sent_at[peek_event_id(value)] = time.monotonic()
+            kp.send(source, key=key, value=value)
+        kp.flush()
+        last_send = time.monotonic()
+        backlog = sum(1 for event_id in sent_at if event_id not in arrivals.arrived)
+        deadline = last_send + drain_timeout
+        while time.monotonic() < deadline and sum(
+                1 for event_id in sent_at if event_id in arrivals.arrived) < len(sent_at):
+            time.sleep(0.2)
+    finally:
+        kp.close()
+        arrivals.stop()
+    latencies = sorted(arrivals.arrived[i] - t for i, t in sent_at.items()
+                       if i in arrivals.arrived)
+    last = max((arrivals.arrived[i] for i in sent_at if i in arrivals.arrived), default=start)
+    result = Result(name, len(sent_at), len(latencies), latencies=latencies, backlog=backlog,
+                    offered=len(sent_at) / (last_send - start) if last_send > start else 0,
+                    drain=max(0.0, last - last_send))
+    if latencies:
+        result.rate = len(latencies) / (last - start) if last > start else 0.0
+        # over every event sent: one never delivered counts as infinitely late
+        everyone = latencies + [float("inf")] * (len(sent_at) - len(latencies))
+        result.p50 = statistics.median_low(everyone)
+        result.p99 = everyone[max(0, int(len(everyone) * 0.99) - 1)]
+    return result
 
 
-def start(cmd, env, log):
-    out = open(log, "wb")
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+class Processes:
+    """The processes the benchmark started: each is stopped (SIGTERM, then SIGKILL) when it
+    is no longer needed, and all of them at the end whatever happened."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.running: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+    def start(self, name: str, cmd: list[str], env: dict, ready: str,
+              timeout: float = 180) -> None:
+        log = self.folder / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        self.running[name] = (proc, log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready in log.read_text(errors="replace"):
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"{name} did not become ready (exit code {proc.poll()}):\n{tail}")
+
+    def stop(self, name: str) -> None:
+        proc, _log = self.running.pop(name)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
 
 
-def wait_ready(log: Path, text: str, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"not ready: {log}")
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM: stop like Ctrl-C, through the finally blocks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--children", type=int, default=2000)
-    args = parser.parse_args()
+def run(args) -> list[Result]:
+    rate = args.steady
+    n = int(rate * args.seconds) if rate else args.n
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         key_file = tmp / "key"
         key_file.write_text("bench-router-key" * 3)
         key = PseudonymKey.from_file(key_file)
         broker = LocalBroker(tmp / "home", free_port(), free_port())
-        broker.start(progress=lambda m: None)
-        procs = []
+        procs = Processes(tmp)
+        results = []
         try:
+            broker.start(progress=lambda m: None)
             bootstrap = broker.bootstrap
             agencies = load_agencies()
+            plan = plan_topics(agencies)
+            partitions = router_partition_count(plan)
             with admin_client(bootstrap) as admin:
                 from kafka.admin import NewTopic
-                apply_topics(admin, plan_topics(agencies))
-                admin.create_topics([NewTopic("bench.source", 3, 1), NewTopic("bench.sink", 3, 1)])
-            print(f"preparing {args.n:,} events for {args.children:,} children ...", flush=True)
-            consents, events = make_events(args.n, args.children, key)
 
-            procs.append(start([sys.executable, "bench/passthrough.py", bootstrap,
-                                "bench.source", "bench.sink"], os.environ, tmp / "pass.log"))
-            wait_ready(tmp / "pass.log", "Worker]: Ready")
-            base = push_and_measure(bootstrap, "bench.source", "bench.sink", events)
-            procs.pop().terminate()
+                apply_topics(admin, plan)
+                admin.create_topics([NewTopic(f"bench.{kind}.{end}", partitions, 1)
+                                     for kind in ("aiokafka", "faust")
+                                     for end in ("source", "sink")])
+                admin.create_topics([NewTopic(f"{APP_ID}-{table}-changelog", partitions, 1,
+                                              topic_configs={"cleanup.policy": "compact"})
+                                     for table in ROUTER_TABLES])
+            shape = (f"{rate:,.0f} events/s for {args.seconds:g} s ({n:,} events)" if rate
+                     else f"{n:,} events at once")
+            print(f"{shape}, {args.children:,} children, {partitions} partitions; "
+                  "preparing events ...", flush=True)
+            consents, events = make_events(n, args.children, key)
 
-            env = dict(os.environ, HUB_BOOTSTRAP_SERVERS=bootstrap, HUB_HOME=str(tmp / "home"),
-                       HUB_CLOCK_START="2026-11-24T12:00:00+00:00", HUB_LOG_LEVEL="info")
-            procs.append(start([sys.executable, "-m", "hub", "run"], env, tmp / "router.log"))
-            wait_ready(tmp / "router.log", "Worker]: Ready")
-            outbox = agencies.get(SENDER).outbox
-            routed = push_and_measure(bootstrap, outbox, agencies.get(RECIPIENT).inbox, events,
-                                      keys_for_consents=consents)
+            py = sys.executable
+            pipelines = [
+                ("aiokafka", [py, "bench/passthrough_aiokafka.py", bootstrap,
+                              "bench.aiokafka.source", "bench.aiokafka.sink"],
+                 os.environ, "passthrough ready", "bench.aiokafka.source",
+                 "bench.aiokafka.sink", ()),
+                ("faust", [py, "bench/passthrough.py", bootstrap, "bench.faust.source",
+                           "bench.faust.sink"], os.environ, "Worker]: Ready",
+                 "bench.faust.source", "bench.faust.sink", ()),
+                ("router", [py, "-m", "hub", "run"], dict(
+                    os.environ, HUB_BOOTSTRAP_SERVERS=bootstrap, HUB_HOME=str(tmp / "home"),
+                    HUB_APP_ID=APP_ID,
+                    HUB_CLOCK_START="2026-11-24T12:00:00+00:00", HUB_LOG_LEVEL="info",
+                    HUB_METRICS_PORT="0"), "Worker]: Ready",
+                 agencies.get(SENDER).outbox, agencies.get(RECIPIENT).inbox, consents),
+            ]
+            for name, cmd, env, ready, source, sink, first in pipelines:
+                print(f"{name}: starting ...", flush=True)
+                procs.start(name, cmd, env, ready)
+                result = measure(name, bootstrap, source, sink, events, first, rate,
+                                 args.drain_timeout)
+                procs.stop(name)
+                results.append(result)
+                print(f"{name}: {line(result, rate)}", flush=True)
         finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(60)
+            procs.stop_all()
             broker.stop()
-    for name, r in (("passthrough", base), ("router", routed)):
-        print(f"{name:<12} {r['events']:>9,} events  {r['rate']:>9,.0f} events/s  "
-              f"p50 {r['p50'] * 1000:8.1f} ms  p99 {r['p99'] * 1000:8.1f} ms")
-    print(f"ratio router/passthrough: throughput {routed['rate'] / base['rate']:.3f}, "
-          f"p50 latency {routed['p50'] / base['p50']:.1f}x, "
-          f"p99 latency {routed['p99'] / base['p99']:.1f}x")
+    return results
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms" if seconds != float("inf") else "   never   "
+
+
+def line(r: Result, rate: float | None) -> str:
+    text = (f"{r.delivered:>7,} of {r.sent:,} events  {r.rate:>8,.0f} events/s  "
+            f"p50 {ms(r.p50)}  p99 {ms(r.p99)}")
+    if rate:
+        text += (f"  offered {r.offered:,.0f}/s  backlog {r.backlog:,}  drain "
+                 f"{r.drain:.1f} s  {'FELL BEHIND' if r.behind(rate) else 'KEPT UP'}")
+    return text
+
+
+def report(results: list[Result], rate: float | None) -> None:
+    by = {r.name: r for r in results}
+    print()
+    print("steady load" if rate else "burst", "summary:")
+    for r in results:
+        print(f"  {r.name:<9} {line(r, rate)}")
+    if rate:
+        router = by["router"]
+        if router.offered < 0.95 * rate:
+            print(f"  note: the sender offered only {router.offered:,.0f} events/s of the "
+                  f"{rate:,.0f} asked")
+        if router.behind(rate):
+            left = router.sent - router.delivered
+            drained = (f"draining took {router.drain:.1f} s" if not left else
+                       f"{left:,} were still undelivered {router.drain:.0f} s later")
+            print(f"  the router FELL BEHIND the offered load: it delivered "
+                  f"{router.rate:,.0f} events/s of {rate:,.0f} offered, {router.backlog:,} "
+                  f"events were undelivered when sending stopped, {drained}")
+        else:
+            print(f"  the router KEPT UP with {rate:,.0f} events/s: p50 "
+                  f"{ms(router.p50).strip()}, p99 {ms(router.p99).strip()} end to end")
+        return
+
+    def ratio(a: str, b: str) -> str:
+        return f"{by[a].rate / by[b].rate:.3f}" if by[b].rate else "n/a"
+
+    print(f"  throughput ratios: router/faust {ratio('router', 'faust')}, "
+          f"router/aiokafka {ratio('router', 'aiokafka')}, "
+          f"faust/aiokafka {ratio('faust', 'aiokafka')}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000,
+                        help="handover requests in burst mode (default 20,000)")
+    parser.add_argument("--children", type=int, default=5000,
+                        help="children the requests are spread over (default 5,000)")
+    parser.add_argument("--steady", type=float, metavar="RATE",
+                        help="steady load: RATE events a second instead of a burst")
+    parser.add_argument("--seconds", type=float, default=60,
+                        help="how long the steady load lasts (default 60)")
+    parser.add_argument("--drain-timeout", type=float, metavar="S",
+                        help="wait at most S seconds after the last send for the rest "
+                        "(default 900 in burst mode, 120 with --steady); what has not "
+                        "arrived by then counts as never delivered")
+    args = parser.parse_args()
+    if args.drain_timeout is None:
+        args.drain_timeout = 120.0 if args.steady else 900.0
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        results = run(args)
+    except KeyboardInterrupt:
+        print("interrupted: every process stopped, broker stopped", file=sys.stderr)
+        sys.exit(130)
+    report(results, args.steady)
 
 
 if __name__ == "__main__":

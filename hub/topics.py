@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.agencies import AgencyDirectory
+from hub.agencies import AgencyDirectory, load_agencies
 from hub.errors import BrokerError, ConfigError
 from hub.paths import DEPLOY_DIR
 from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
+TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,56 @@ def plan_topics(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"{path} declares these topics twice: {', '.join(dupes)}")
+    _check_router_partitions(specs, path)
     return specs
+
+
+def is_router_partitioned(name: str) -> bool:
+    """A topic partitioned like the router's state: every outbox and ``hub.ticks`` (the
+    router's input) and every inbox (read back by partition number to learn what was
+    delivered)."""
+    return name == TICK_TOPIC or (
+        name.startswith("agency.") and name.endswith((".outbox", ".inbox")))
+
+
+def router_partition_count(specs: list[TopicSpec]) -> int:
+    """The partitions of the router's input topics in ``specs`` (all have the same number,
+    :func:`plan_topics` checks it): the router's tables have as many, and that many workers
+    at most get work."""
+    counts = {s.partitions for s in specs if is_router_partitioned(s.name)}
+    if not counts:
+        raise ConfigError("the topic plan has no agency outboxes")
+    if len(counts) > 1:
+        raise ConfigError(f"the router's topics differ in partitions: {sorted(counts)}")
+    return counts.pop()
+
+
+def router_partitions(agencies: AgencyDirectory | None = None,
+                      path: Path = TOPICS_FILE) -> int:
+    """The partition count of the router's topics as ``deploy/topics.yaml`` declares it:
+    the workers' ``topic_partitions`` (their table changelogs), the ticks sent per second,
+    the most workers that share the work."""
+    return router_partition_count(plan_topics(agencies or load_agencies(), path))
+
+
+def _check_router_partitions(specs: list[TopicSpec], path: Path) -> None:
+    """One child's events, ticks, deliveries and router state must share one partition
+    number: refuse a plan where the router's topics differ in partitions."""
+    routed = [s for s in specs if is_router_partitioned(s.name)]
+    counts: dict[int, list[str]] = {}
+    for s in routed:
+        counts.setdefault(s.partitions, []).append(s.name)
+    if len(counts) <= 1:
+        return
+    common = max(counts, key=lambda n: len(counts[n]))
+    odd = ", ".join(f"{name} has {n}" for n, names in sorted(counts.items()) if n != common
+                    for name in names)
+    raise ConfigError(
+        f"{path}: every agency outbox and inbox and {TICK_TOPIC} must have the same number "
+        f"of partitions (the router keeps each child's state in the partition its events "
+        f"arrive on, and reads the inbox partition of the same number), but {odd} while "
+        f"{len(counts[common])} others have {common}. Set `partitions` once under "
+        "`defaults` (or the same on each of these topics).")
 
 
 @dataclass
@@ -100,6 +150,11 @@ def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
             if s.partitions > have:
                 to_grow[s.name] = s.partitions
                 changes.append(f"partitions: {have} -> {s.partitions}")
+                if is_router_partitioned(s.name):
+                    report.warnings.append(
+                        f"{s.name} grows from {have} to {s.partitions} partitions: its "
+                        "children's events now land on other partitions than the router's "
+                        "state for them (docs/deployment.md, \"Scaling out\")")
             elif s.partitions < have:
                 report.warnings.append(
                     f"{s.name} has {have} partitions, {s.partitions} declared: Kafka cannot "

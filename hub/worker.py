@@ -19,6 +19,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub.metrics import prime_worker_metrics
     from hub.routing.agent import TICK_TOPIC, register_router
     from hub.routing.rules import Router, RoutingRules
+    from hub.topics import router_partitions
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks) are neither compacted nor transactional
@@ -32,7 +33,9 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         store="memory://",
         datadir=str(settings.home / "worker"),
         web_enabled=False,
-        topic_partitions=3,
+        # the partitions of the outboxes and hub.ticks (deploy/topics.yaml): the tables'
+        # changelogs get as many, so a child's state is in the partition of its events
+        topic_partitions=router_partitions(agencies),
         topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,

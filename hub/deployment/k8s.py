@@ -32,7 +32,7 @@ from hub.security.acl import (
     principals,
     user_name,
 )
-from hub.topics import TOPICS_FILE, TopicSpec, plan_topics
+from hub.topics import TOPICS_FILE, TopicSpec, plan_topics, router_partition_count
 
 COMMAND = "hub deploy k8s"
 OUT_DIR = DEPLOY_DIR / "k8s"
@@ -96,13 +96,11 @@ def load_inputs(agencies_file: Path = AGENCIES_FILE, topics_file: Path = TOPICS_
 
 
 def worker_limit(topic_plan: list[TopicSpec]) -> int:
-    """The most workers that get work: the partitions of the agency outboxes. A consumer
-    group gives each partition to one member, so any further worker would sit idle."""
-    counts = {s.partitions for s in topic_plan
-              if s.name.startswith("agency.") and s.name.endswith(".outbox")}
-    if not counts:
-        raise ConfigError("the topic plan has no agency outboxes")
-    return min(counts)
+    """The most workers that get work: the partitions of the agency outboxes (and of
+    hub.ticks and the tables: the same number, ``partitions`` under ``defaults`` of
+    deploy/topics.yaml). A consumer group gives each partition to one member, so any
+    further worker would sit idle."""
+    return router_partition_count(topic_plan)
 
 
 # ------------------------------------------------------------------------------ YAML
@@ -384,11 +382,13 @@ def _workers(inputs: Inputs) -> str:
         (f"hub run, {replicas} worker(s) (at most {limit}, the outbox partitions): when one "
          "of two stops, the\nother takes its partitions within 10 s. /metrics answers as soon "
          "as the process runs.", deployment),
-        (f"maxReplicas is {limit}, the partitions of each agency outbox: Kafka gives each "
-         "partition to one\nworker of the group, so a further worker would only sit idle. "
-         "More workers need more outbox\npartitions (deploy/topics.yaml) and the same number "
-         "in the worker's tables: a new deployment.\nScaling down waits 10 minutes: every "
-         "change of the group moves partitions between workers.", autoscaler),
+        (f"maxReplicas is {limit}: the partitions of every agency outbox and of hub.ticks "
+         "(`partitions` under\n`defaults` in deploy/topics.yaml; the workers' tables get as "
+         "many). Kafka gives each partition\nto one worker of the group, so a worker beyond "
+         f"{limit} would only sit idle. More workers need more\npartitions, chosen before the "
+         "first event flows: growing them later moves children away from\ntheir state "
+         "(docs/deployment.md, \"Scaling out\"). Scaling down waits 10 minutes: every "
+         "change\nof the group moves partitions between workers.", autoscaler),
         (f"The workers' Prometheus metrics, one target per pod (headless): port "
          f"{METRICS_PORT}, /metrics.", service),
     )

@@ -33,6 +33,7 @@ from hub.security.acl import (
     derive_acls,
 )
 from hub.settings import Settings
+from hub.topics import router_partitions
 
 NEW_AGENCY = ('  - {id: kita-selm-pusteblume, kind: daycare, municipality: selm, covers: [selm], '
               'name: "Kita Pusteblume, Selm"}\n')
@@ -211,7 +212,7 @@ def test_every_agency_has_a_user_for_its_own_topics_only(committed, inputs):
 # --------------------------------------------------------------------------- workers
 def test_workers(committed, inputs):
     limit = worker_limit(inputs.topic_plan)
-    assert limit == 3
+    assert limit == router_partitions() == 6  # deploy/topics.yaml, defaults
     (deployment,) = of_kind(committed, "Deployment")
     (hpa,) = of_kind(committed, "HorizontalPodAutoscaler")
     assert 1 <= deployment["spec"]["replicas"] <= limit

@@ -4,7 +4,7 @@ import pytest
 
 from hub.agencies import load_agencies
 from hub.errors import ConfigError
-from hub.topics import plan_topics
+from hub.topics import TOPICS_FILE, plan_topics, router_partition_count, router_partitions
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,47 @@ def test_agency_list_problems_are_reported_together(tmp_path):
     for expected in ("unknown kind 'spaceship'", "listed twice", "unknown municipality "
                      "'dortmund'", "missing municipality, name"):
         assert expected in message
+
+
+def test_the_router_topics_share_one_partition_count_from_the_defaults(plan):
+    """Outboxes, inboxes and ticks: the default of deploy/topics.yaml, at least 6 so that
+    six workers can share the routing."""
+    routed = [s for name, s in plan.items() if name == "hub.ticks" or
+              name.endswith((".outbox", ".inbox"))]
+    assert len(routed) == 2 * 12 + 1
+    assert {s.partitions for s in routed} == {router_partitions()}
+    assert router_partitions() >= 6
+    assert router_partition_count(list(plan.values())) == router_partitions()
+    assert plan["hub.facts"].partitions == 1  # one aggregator, whatever the router has
+
+
+def test_a_plan_where_ticks_and_outboxes_differ_is_refused(tmp_path):
+    text = TOPICS_FILE.read_text(encoding="utf-8").replace(
+        "  - name: hub.ticks ", "  - name: hub.ticks\n    partitions: 3\n    #")
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        plan_topics(load_agencies(), path)
+    message = str(info.value)
+    assert "must have the same number of partitions" in message
+    assert "hub.ticks has 3" in message and "24 others have 6" in message
+
+
+def test_a_plan_where_an_outbox_differs_is_refused(tmp_path):
+    text = TOPICS_FILE.read_text(encoding="utf-8").replace(
+        '  - name: "agency.{id}.outbox"', '  - name: "agency.{id}.outbox"\n    partitions: 12')
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="agency.jugendamt-kamen.outbox has 12"):
+        plan_topics(load_agencies(), path)
+    with pytest.raises(ConfigError):
+        router_partitions(path=path)
+
+
+def test_the_default_sets_every_router_topic(tmp_path):
+    text = TOPICS_FILE.read_text(encoding="utf-8").replace("  partitions: 6", "  partitions: 9")
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert router_partitions(path=path) == 9
+    assert {s.partitions for s in plan_topics(load_agencies(), path)
+            if s.name.startswith("analytics.")} == {1}

@@ -6,6 +6,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from hub.agencies import load_agencies
 from hub.kafka_io import admin_client
 from hub.topics import plan_topics
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -26,6 +27,10 @@ def test_apply_repairs_a_drifted_config_and_grows_partitions(topics):
     with admin_client(topics.bootstrap) as admin:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "hub.dlq",
                                             configs={"retention.ms": "1000"})])
+        # the broker shows a changed config a moment after the controller accepted it
+        wait_for(lambda: admin.describe_configs([ConfigResource(
+            ConfigResourceType.TOPIC, "hub.dlq")])["topic"]["hub.dlq"]["retention.ms"][
+            "value"] == "1000", 30, "the broker to show the drifted config")
     result = topics.hub("topics", "apply")
     assert result.returncode == 0, result.stderr
     assert "updated   hub.dlq: retention.ms: 1000 -> 15552000000" in result.stdout
