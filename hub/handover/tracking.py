@@ -16,7 +16,7 @@ rebuilt into a window from the ``handovers`` table the first time the family is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -174,11 +174,14 @@ class HandoverTracker:
         """The partition moved to another worker: drop its in-memory index."""
         self._waiting.pop(partition, None)
 
-    def open_and_overdue(self, partitions: set[int], now: datetime
+    def open_and_overdue(self, partitions: set[int], now: datetime,
+                         raws: Iterable[Mapping | None] | None = None
                          ) -> dict[str, tuple[int, int]]:
-        """``municipality -> (open, overdue)`` over the handovers of ``partitions``."""
+        """``municipality -> (open, overdue)`` over the handovers of ``partitions`` among
+        ``raws`` (values of the handovers mapping; all of them when None)."""
+        raws = list(self.handovers.values()) if raws is None else raws
         return open_and_overdue(
-            (Handover.from_json(raw) for raw in list(self.handovers.values())
+            (Handover.from_json(raw) for raw in raws
              if raw and raw.get("partition", 0) in partitions), self.deadlines, now)
 
     # ---------------------------------------------------------------- internals

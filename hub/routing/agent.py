@@ -10,7 +10,9 @@ partition, so each recipient gets each event once, also after a crash.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from datetime import timedelta
 
 import faust
@@ -39,9 +41,19 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     )
 
 
+async def in_chunks(mapping, size: int = 2000):
+    """The values of ``mapping`` in lists of ``size``, yielding to the event loop between
+    them (its keys are taken at the start: a key removed meanwhile is left out)."""
+    keys = list(mapping.keys())
+    for start in range(0, len(keys), size):
+        yield [mapping.get(key) for key in keys[start:start + size]]
+        await asyncio.sleep(0)
+
+
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
-                    *, batch_size: int = 1000, batch_within: float = 0.05) -> RouterRuntime:
+                    *, batch_size: int = 1000, batch_within: float = 0.05,
+                    count_every: float = 30.0) -> RouterRuntime:
     journal = Journal()
     stores = {arg: BatchedStore(app.Table(name, default=None), journal)
               for arg, name in TABLES.items()}
@@ -58,16 +70,25 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     async def route(stream):
         await runtime.consume(stream)
 
-    @app.timer(interval=15.0)
+    @app.timer(interval=count_every)
     async def count_state():
         """The consents in force per purpose, and the open and overdue handovers per town
-        (every purpose and town, so that a count can drop to 0)."""
-        counts = engine.active_consents()
+        (every purpose and town, so that a count can drop to 0). The state is read a
+        chunk at a time, so that routing goes on while a large state is counted."""
+        consents: Counter = Counter()
+        async for chunk in in_chunks(engine.consents):
+            consents.update(engine.active_consents(chunk))
         for purpose in Purpose:
-            CONSENTS_ACTIVE.labels(purpose=purpose.value).set(counts.get(purpose.value, 0))
+            CONSENTS_ACTIVE.labels(purpose=purpose.value).set(consents.get(purpose.value, 0))
         mine = {tp.partition for tp in app.consumer.assignment()
                 if tp.topic.endswith(".outbox")}
-        handovers = engine.tracker.open_and_overdue(mine, engine.clock.now())
+        now = engine.clock.now()
+        handovers: dict[str, list[int]] = {}
+        async for chunk in in_chunks(engine.tracker.handovers):
+            for town, counts in engine.tracker.open_and_overdue(mine, now, chunk).items():
+                total = handovers.setdefault(town, [0, 0])
+                total[0] += counts[0]
+                total[1] += counts[1]
         for town in Municipality:
             n_open, n_overdue = handovers.get(town.value, (0, 0))
             HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)

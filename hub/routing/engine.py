@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -148,11 +148,13 @@ class RoutingEngine:
             out += self._stall(stall)
         return out
 
-    def active_consents(self) -> dict[str, int]:
-        """purpose -> consents in force now (valid today, not withdrawn)."""
+    def active_consents(self, families: Iterable[Mapping | None] | None = None
+                        ) -> dict[str, int]:
+        """purpose -> consents in force now (valid today, not withdrawn), over ``families``
+        (values of the consents mapping; all of them when None)."""
         now = self.clock.now()
         counts: dict[str, int] = {}
-        for states in list(self.consents.values()):
+        for states in list(self.consents.values()) if families is None else families:
             for raw in (states or {}).values():
                 state = ConsentState.from_json(raw)
                 if state.active_at(now):
