@@ -49,10 +49,10 @@ def test_the_worker_serves_what_it_processed(worker):
     assert value(text, r'hub_events_produced_total\{topic="hub.facts",type="fact"\}') > 0
     assert "hub_held_events" in text
     assert child not in text  # no pseudonyms as labels
-    # consents in force and open handovers, counted every 15 s, one series per purpose and
+    # consents in force and open handovers, counted every 30 s, one series per purpose and
     # town; the lag of every partition the worker reads, every 5 s
     text = wait_for(lambda: (lambda t: t if "hub_consents_active{" in t else None)(
-        scrape(port)), 40, "the consent gauge")
+        scrape(port)), 90, "the consent gauge")
     assert re.search(r'hub_consents_active\{purpose="fruehe_hilfen"\} \d', text)
     assert re.search(r'hub_handovers_open\{municipality="selm"\} \d', text)
     assert re.search(r'hub_handovers_overdue\{municipality="selm"\} \d', text)
