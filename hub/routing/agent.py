@@ -64,7 +64,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                             batch_size=batch_size, batch_within=batch_within)
     sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC)
     ticks = _raw_topic(app, TICK_TOPIC)
-    guard = FlowGuard(app)
+    guard = FlowGuard(app, runtime=runtime)
 
     @app.agent(sources, name="hub.router")
     async def route(stream):

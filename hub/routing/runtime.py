@@ -73,6 +73,9 @@ class RouterRuntime:
         self.counts: Counter = Counter()  # what the engine counted in this batch
         self.processed = 0
         self.batches = 0
+        self.last_batch = time.monotonic()
+        self.seen: dict[tuple[str, int], int] = {}
+        """(topic, partition) -> the highest offset the router has processed."""
 
     # ------------------------------------------------------------ the loop
     async def consume(self, stream) -> None:
@@ -85,9 +88,13 @@ class RouterRuntime:
         pending: list[tuple[Output, asyncio.Future]] = []
         last_of_partition: dict[int, object] = {}
         ticked: dict[int, object] = {}
+        seen = self.seen
         for event in events:
             message = event.message
             last_of_partition[message.partition] = event
+            tp = (message.topic, message.partition)
+            if message.offset > seen.get(tp, -1):
+                seen[tp] = message.offset
             if message.topic == TICK_TOPIC:
                 if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
                     ticked[message.partition] = event
@@ -116,6 +123,7 @@ class RouterRuntime:
             HELD.set(self.engine.held_count())
         self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
         self.batches += 1
+        self.last_batch = time.monotonic()
         if self.processed // 1000 != (self.processed - len(events)) // 1000:
             log.info("%s messages processed in %s batches", self.processed, self.batches)
 
@@ -209,8 +217,11 @@ class RouterRuntime:
 
     def revoked(self, partitions: Iterable[int]) -> None:
         """Partitions moved to another worker: what was learnt about them is dropped."""
+        partitions = set(partitions)
         for partition in partitions:
             self.scanned.discard(partition)
+        self.seen = {tp: o for tp, o in self.seen.items() if tp[1] not in partitions}
+        for partition in partitions:
             self.engine.tracker.forget_partition(partition)
 
 
@@ -231,10 +242,19 @@ class FlowGuard:
        again from its committed offset. Nothing is lost, and nothing is delivered twice
        (the router knows what each inbox holds; handover steps and analytics facts that
        are seen again change nothing).
+
+    A partition that is only slow (its records wait in the stream's buffer behind others
+    while the router works through a backlog) looks the same from the offsets alone, and
+    reading it again would only add work. So, given the ``runtime``, a partition is read
+    again only when the router has also processed a record of it at or after the standing
+    commit (the commit is held up by a record that never reached the router), or when the
+    router has had nothing to do for ``every`` seconds (nothing more is coming).
     """
 
-    def __init__(self, app, every: float = 5.0, stalled_after: float = 15.0):
+    def __init__(self, app, every: float = 5.0, stalled_after: float = 15.0,
+                 runtime: RouterRuntime | None = None):
         self.app = app
+        self.runtime = runtime
         self.every = every
         self.stalled_after = stalled_after
         self.paused_since: dict = {}
@@ -272,7 +292,7 @@ class FlowGuard:
             if not stalled_partition(before, offsets):
                 self.unchanged[tp] = (offsets, now)
                 continue
-            if now - since < self.stalled_after:
+            if now - since < self.stalled_after or not self._stuck(tp, offsets[0], now):
                 continue
             done, _read, end = offsets
             log.warning("%s[%s]: the commit has stood at %s for %.0f s with records up to "
@@ -284,6 +304,17 @@ class FlowGuard:
                 await consumer.perform_seek()
             else:
                 await consumer.seek(tp, done)
+
+
+    def _stuck(self, tp, committed: int | None, now: float) -> bool:
+        """Not merely slow (see the class doc)."""
+        runtime = self.runtime
+        if runtime is None:
+            return True
+        if now - runtime.last_batch >= self.every:
+            return True
+        return committed is not None and \
+            runtime.seen.get((tp.topic, tp.partition), -1) >= committed
 
 
 def stalled_partition(before: tuple | None, now: tuple) -> bool:

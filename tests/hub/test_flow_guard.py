@@ -97,3 +97,23 @@ def test_the_worker_refuses_a_faust_whose_internals_it_was_not_written_for(monke
     with pytest.raises(faust_fixes.IncompatibleFaust,
                        match="the consumer has no _read_offset"):
         faust_fixes.check_faust(Bookkeeping())
+
+
+def test_a_partition_that_is_only_slow_is_not_read_again():
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    tp = faust.types.TP("agency.x.outbox", 2)
+    runtime = SimpleNamespace(last_batch=100.0, seen={})
+    guard = FlowGuard(app=None, every=5.0, runtime=runtime)
+    # the router is busy with other partitions and has not reached this one's records
+    runtime.seen = {("agency.x.outbox", 2): 718}
+    assert not guard._stuck(tp, committed=719, now=102.0)
+    # it processed a record past the standing commit: one before it never arrived
+    runtime.seen = {("agency.x.outbox", 2): 730}
+    assert guard._stuck(tp, committed=719, now=102.0)
+    # the router has had nothing to do for a while, yet records are left
+    runtime.seen = {}
+    assert guard._stuck(tp, committed=719, now=106.0)
+    assert not guard._stuck(tp, committed=None, now=102.0)
