@@ -52,9 +52,9 @@ the runtime engineer: one row per setting of hub/worker.py or the router tried)
 
 | knob            | value                  | router events/s | note                       |
 |-----------------|------------------------|-----------------|----------------------------|
-| (defaults)      | hub/worker.py, 6 parts | 46              | faust 217/s, aiokafka      |
-|                 |                        |                 | 2,093/s; other benchmarks  |
-|                 |                        |                 | ran on the machine (load 6)|
+| (defaults)      | hub/worker.py, 6 parts | 33              | faust 373/s, aiokafka      |
+|                 |                        |                 | 2,562/s; other benchmarks  |
+|                 |                        |                 | ran on the machine (load 8)|
 
 (defaults: broker_commit_every 100, broker_commit_interval 1.0 s, stream_buffer_maxsize
 16384, producer_acks -1 (all), memory store, 6 partitions.)
