@@ -67,7 +67,7 @@ def write_consent_states(bootstrap: str, children: int) -> None:
     with admin_client(bootstrap) as admin:
         admin.create_topics([NewTopic(CHANGELOG, PARTITIONS, 1,
                                       topic_configs={"cleanup.policy": "compact"})])
-    kp = producer(bootstrap, "bench-state", linger_ms=50, batch_size=1 << 20)
+    kp = producer(bootstrap, "bench-state")
     recorded = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     for c in range(children):
         subject = f"bench-subject-{c:08d}-{uuid.uuid5(uuid.NAMESPACE_URL, str(c)).hex}"
@@ -86,7 +86,7 @@ def write_inbox(bootstrap: str, inbox: str, records: int, template: bytes) -> No
     old_id = peek_event_id(template)
     cut = HEADER_SIZE + 1 + len(old_id)  # one varint byte for a 36-character id
     head, tail = template[:HEADER_SIZE + 1], template[cut:]
-    kp = producer(bootstrap, "bench-inbox", linger_ms=50, batch_size=1 << 20)
+    kp = producer(bootstrap, "bench-inbox")
     at = (datetime.now(UTC) - timedelta(days=1)).isoformat().encode()
     for i in range(records):
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"inbox-{i}")).encode()
