@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretBytes
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,18 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Simulated seconds per real second.",
     )
     log_level: str = Field(default="info", description="Log level of the workers.")
+    state_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb",
+        description="Where a worker keeps the router's tables: rocksdb (on disk under "
+        "HUB_HOME/worker/<worker id>, rebuilt from the changelogs when missing) or memory "
+        "(read back from the changelogs at every start).",
+    )
+    worker_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Name of the worker's state folder HUB_HOME/worker/<worker id>. Default: "
+        "the first of 0, 1, 2, ... that no other running worker uses (so several workers "
+        "on one machine never share a RocksDB folder).",
+    )
 
     @property
     def bootstrap(self) -> str:

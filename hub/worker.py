@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import faust
 
@@ -30,8 +31,8 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         settings.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
         broker_credentials=kafka.security.faust_credentials(),
-        store="memory://",
-        datadir=str(settings.home / "worker"),
+        store=f"{settings.state_store}://",
+        datadir=str(state_dir(settings)),
         web_enabled=False,
         # the partitions of the outboxes and hub.ticks (deploy/topics.yaml): the tables'
         # changelogs get as many, so a child's state is in the partition of its events
@@ -61,6 +62,48 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     register_lag_gauge(app)
     faust_fixes.check_faust(app.consumer)
     return app
+
+
+_STATE_LOCKS: dict = {}
+"""State folder -> the open lock file that holds it for this process (never closed: the
+lock lasts as long as the process, and a killed worker's lock is released by the kernel)."""
+
+
+def state_dir(settings: Settings, max_workers: int = 64) -> Path:
+    """The worker's own state folder, ``HUB_HOME/worker/<worker id>``.
+
+    RocksDB locks each database it opens, and Faust keeps a revoked partition's database
+    open, so two workers sharing a folder would wait for each other's locks when a
+    partition moves between them. Each worker therefore holds an exclusive lock on its
+    folder: with ``HUB_WORKER_ID`` set, on that folder (a second worker with the same id
+    stops with an error); without it, on the first of ``0``, ``1``, ... not held by another
+    running worker. A restarted worker gets the same folder back (and with it its tables,
+    so it reads only the changelogs' newer records) as long as the workers on the machine
+    start in the same order; a folder of another worker is correct too, only more of the
+    changelogs are read.
+    """
+    import fcntl
+
+    from hub.errors import ConfigError
+
+    base = settings.home / "worker"
+    names = [settings.worker_id] if settings.worker_id else [str(i) for i in range(max_workers)]
+    for name in names:
+        folder = base / name
+        if folder in _STATE_LOCKS:
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / ".lock", "a")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _STATE_LOCKS[folder] = lock
+        return folder
+    raise ConfigError(f"state folder {base / names[0]} is used by another running worker"
+                      if settings.worker_id else
+                      f"all {max_workers} state folders under {base} are in use")
 
 
 def register_lag_gauge(app: faust.App, every: float = 5.0) -> None:

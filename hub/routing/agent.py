@@ -4,8 +4,9 @@ The router reads every agency outbox (keyed by subject, so one family's events a
 order on one partition) and the tick topic. The engine's state lives in Faust tables
 backed by changelog topics; :class:`~hub.routing.runtime.RouterRuntime` drives the engine
 a batch at a time and commits a batch only after every output of it was acknowledged.
-What each recipient already has is read from the inboxes whenever the worker takes over a
-partition, so each recipient gets each event once, also after a crash.
+What each recipient already has is in the ``delivered`` table, and what the inboxes got
+after its checkpoints is read from them whenever the worker takes over a partition, so
+each recipient gets each event once, also after a crash (:mod:`hub.routing.delivered`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
-from hub.routing.delivered import DeliveredSet
+from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import RoutingEngine
 from hub.routing.rules import Router
 from hub.routing.runtime import TICK_TOPIC, FlowGuard, RouterRuntime
@@ -33,6 +34,25 @@ __all__ = ["TICK_TOPIC", "register_router"]
 TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker",
           "families": "handover_families"}
 """The engine's state: its argument name -> the Faust table (and changelog) name."""
+DELIVERED_TABLE = "delivered"
+"""What each inbox has (recipient|event id -> when), and the inbox checkpoints."""
+
+ROCKSDB_OPTIONS = {
+    # Faust's defaults are for one big table: a 2 GiB block cache and 3 x 64 MiB write
+    # buffers per database, and every table partition is a database of its own (5 tables x
+    # 3 partitions here). Reads of one family touch a few blocks; these bound the memory.
+    "block_cache_size": 16 * 1024**2,
+    "write_buffer_size": 8 * 1024**2,
+    "max_write_buffer_number": 2,
+    "target_file_size_base": 32 * 1024**2,
+}
+"""RocksDB options of the router's tables (with the ``rocksdb://`` store)."""
+
+
+def new_table(app: faust.App, name: str):
+    """A table of the router, keyed and valued by JSON (Faust's default serialisation)."""
+    on_disk = str(app.conf.store).startswith("rocksdb:")
+    return app.Table(name, default=None, options=dict(ROCKSDB_OPTIONS) if on_disk else None)
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
@@ -55,9 +75,10 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     *, batch_size: int = 1000, batch_within: float = 0.05,
                     count_every: float = 30.0) -> RouterRuntime:
     journal = Journal()
-    stores = {arg: BatchedStore(app.Table(name, default=None), journal)
+    stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}
-    delivered = DeliveredSet(dedupe_retention, journal)
+    delivered = DeliveredTable(dedupe_retention,
+                               BatchedStore(new_table(app, DELIVERED_TABLE), journal))
     engine = RoutingEngine(agencies, router, clock, hold_window, delivered, **stores)
     runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},

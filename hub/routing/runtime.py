@@ -36,7 +36,7 @@ from hub.metrics import (
     READ_AGAIN,
     record_counts,
 )
-from hub.routing.delivered import scan_inbox_partition
+from hub.routing.delivered import DeliveredTable, scan_inbox_partition
 from hub.routing.engine import Incoming, Output, RoutingEngine
 from hub.routing.store import BatchedStore, Journal
 
@@ -70,6 +70,7 @@ class RouterRuntime:
         self.batch_size = batch_size
         self.batch_within = batch_within
         self.scanned: set[int] = set()
+        self.scan_reads: dict[int, int] = {}  # partition -> inbox records its last scan read
         self.counts: Counter = Counter()  # what the engine counted in this batch
         self.processed = 0
         self.batches = 0
@@ -84,7 +85,10 @@ class RouterRuntime:
             await self.process_batch(events)
 
     async def process_batch(self, events: Sequence) -> None:
-        await self._ensure_scanned({e.message.partition for e in events})
+        first_of_partition: dict[int, object] = {}
+        for e in events:
+            first_of_partition.setdefault(e.message.partition, e)
+        await self._ensure_scanned(first_of_partition)
         pending: list[tuple[Output, asyncio.Future]] = []
         last_of_partition: dict[int, object] = {}
         ticked: dict[int, object] = {}
@@ -102,7 +106,7 @@ class RouterRuntime:
             incoming = Incoming(message.topic, message.partition, message.offset,
                                 event.value, event.key, message.headers)
             started = time.monotonic()
-            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
+            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i), event)
             took = time.monotonic() - started
             PROCESSING_SECONDS.observe(took)
             if took > 1.0:
@@ -111,12 +115,13 @@ class RouterRuntime:
             pending += await self._send(outputs)
             if message.timestamp:  # the broker's record time, in seconds
                 EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
-        for partition in ticked:
-            outputs = self._decide(None, lambda p=partition: self.engine.expire(p),
+        for partition, tick in ticked.items():
+            outputs = self._decide(None, lambda p=partition: self.engine.expire(p), tick,
                                    partition=partition)
             pending += await self._send(outputs)
         self._checkpoint_state(last_of_partition)
         await self._await_acks(pending)
+        self._flush_delivered(last_of_partition)
         record_counts(self.counts)
         self.counts.clear()
         if ticked:
@@ -128,13 +133,21 @@ class RouterRuntime:
             log.info("%s messages processed in %s batches", self.processed, self.batches)
 
     # ------------------------------------------------------------ steps
-    def _decide(self, incoming: Incoming | None, decide, partition: int | None = None
-                ) -> list[Output]:
+    def _decide(self, incoming: Incoming | None, decide, event=None,
+                partition: int | None = None) -> list[Output]:
         """The engine's outputs for one message; on an error, none of its changes and a
-        dead letter instead."""
-        for store in self.stores:
+        dead letter instead.
+
+        ``event`` (the message's Faust event) is made Faust's current event while the
+        engine decides: a RocksDB table reads a key from the database of the current
+        event's partition, and inside a batch Faust's current event is the batch's last.
+        """
+        from faust.streams import _current_event
+
+        for store in self._all_stores():
             store.partition = incoming.partition if incoming else partition
         mark = self.journal.mark()
+        token = _current_event.set(weakref.ref(event) if event is not None else None)
         try:
             outputs = decide()
             self.counts.update(self.engine.take_counts())
@@ -154,7 +167,29 @@ class RouterRuntime:
             self.counts.update(self.engine.take_counts())
             return [letter]
         finally:
+            _current_event.reset(token)
             self.journal.clear()
+
+    def _all_stores(self) -> list[BatchedStore]:
+        delivered = self.engine.delivered
+        if isinstance(delivered, DeliveredTable):
+            return [*self.stores, delivered.store]
+        return self.stores
+
+    def _flush_delivered(self, event_of_partition: dict[int, object]) -> None:
+        """After the batch's outputs were acknowledged: write its deliveries, and the inbox
+        checkpoints of the batch before (see :class:`DeliveredTable`)."""
+        from faust.streams import _current_event
+
+        delivered = self.engine.delivered
+        if not isinstance(delivered, DeliveredTable):
+            return
+        for partition, event in event_of_partition.items():
+            token = _current_event.set(weakref.ref(event))
+            try:
+                delivered.flush(partition)
+            finally:
+                _current_event.reset(token)
 
     async def _send(self, outputs: Iterable[Output]) -> list[tuple[Output, asyncio.Future]]:
         """Hand ``outputs`` to the producer; returns their delivery futures (not awaited)."""
@@ -186,6 +221,8 @@ class RouterRuntime:
     async def _await_acks(self, pending: list[tuple[Output, asyncio.Future]]) -> None:
         """Wait until the broker acknowledged every output; a refused one is sent again
         (the batch is not acknowledged before all are in)."""
+        delivered = self.engine.delivered
+        checkpoints = isinstance(delivered, DeliveredTable)
         for attempt in range(len(SEND_RETRY_SECONDS) + 1):
             results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
             failed = [(out, exc) for (out, _), exc in zip(pending, results, strict=True)
@@ -194,6 +231,10 @@ class RouterRuntime:
                 if not isinstance(result, BaseException):
                     EVENTS_PRODUCED.labels(topic=output.topic,
                                            type=output.type or "record").inc()
+                    if (checkpoints and output.topic in self.inboxes
+                            and getattr(result, "offset", None) is not None):
+                        delivered.acknowledged(output.topic, result.partition,
+                                               result.offset + 1)
             if not failed:
                 return
             if attempt == len(SEND_RETRY_SECONDS):
@@ -204,16 +245,54 @@ class RouterRuntime:
             await asyncio.sleep(SEND_RETRY_SECONDS[attempt])
             pending = await self._send(out for out, _ in failed)
 
-    async def _ensure_scanned(self, partitions: set[int]) -> None:
-        """Learn what the inboxes hold for each partition before deciding anything on it."""
+    async def _ensure_scanned(self, event_of_partition: dict[int, object]) -> None:
+        """Learn what the inboxes hold for each partition before deciding anything on it:
+        with a :class:`DeliveredTable`, only what came after its checkpoints."""
         loop = asyncio.get_running_loop()
-        for partition in sorted(partitions - self.scanned):
-            read = await loop.run_in_executor(None, scan_inbox_partition, self.bootstrap,
-                                              self.inboxes, partition,
-                                              self.engine.delivered)
+        delivered = self.engine.delivered
+        for partition in sorted(set(event_of_partition) - self.scanned):
+            started = time.monotonic()
+            if not isinstance(delivered, DeliveredTable):  # everything, into memory
+                read, _ends = await loop.run_in_executor(
+                    None, scan_inbox_partition, self.bootstrap, self.inboxes, partition,
+                    delivered)
+                self.scanned.add(partition)
+                log.info("partition %s: %s inbox records read in %.1f s, %s deliveries known",
+                         partition, read, time.monotonic() - started, len(delivered))
+                continue
+            await self._scan_from_checkpoints(partition, event_of_partition[partition])
             self.scanned.add(partition)
-            log.info("partition %s: %s inbox records read, %s deliveries known", partition,
-                     read, len(self.engine.delivered))
+
+    async def _scan_from_checkpoints(self, partition: int, event) -> None:
+        from faust.streams import _current_event
+
+        delivered = self.engine.delivered
+        started = time.monotonic()
+        token = _current_event.set(weakref.ref(event))  # the partition's table database
+        try:
+            starts = {topic: delivered.checkpoint(topic, partition) or 0
+                      for topic in self.inboxes}
+        finally:
+            _current_event.reset(token)
+        found: list[tuple[str, str, object]] = []
+        collector = type("Collector", (), {"add": staticmethod(
+            lambda recipient, event_id, at: found.append((recipient, event_id, at)))})
+        read, ends = await asyncio.get_running_loop().run_in_executor(
+            None, scan_inbox_partition, self.bootstrap, self.inboxes, partition,
+            collector, starts)
+        token = _current_event.set(weakref.ref(event))
+        try:
+            delivered.store.partition = partition
+            for recipient, event_id, at in found:  # written with the batch's deliveries
+                delivered.add(recipient, event_id, at)
+        finally:
+            _current_event.reset(token)
+        for topic, end in ends.items():
+            delivered.acknowledged(topic, partition, end)
+        self.scan_reads[partition] = read
+        log.info("partition %s: %s inbox records read in %.1f s (from the checkpoints, "
+                 "%s records below them not read again)", partition, read,
+                 time.monotonic() - started, sum(starts.values()))
 
     def revoked(self, partitions: Iterable[int]) -> None:
         """Partitions moved to another worker: what was learnt about them is dropped."""
@@ -223,6 +302,8 @@ class RouterRuntime:
         self.seen = {tp: o for tp, o in self.seen.items() if tp[1] not in partitions}
         for partition in partitions:
             self.engine.tracker.forget_partition(partition)
+            if isinstance(self.engine.delivered, DeliveredTable):
+                self.engine.delivered.forget(partition)
 
 
 class FlowGuard:

@@ -96,6 +96,21 @@ class BatchedStore(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def items(self):
+        """(key, value) of every key, read together from the table: a RocksDB table reads
+        ``table[key]`` from the current message's partition only, but iterates them all."""
+        dirty = self._dirty
+        for key, value in list(self.table.items()):
+            if key not in dirty:
+                yield key, value
+        for key, value in list(dirty.items()):
+            if value is not _DELETED:
+                yield key, value
+
+    def values(self):
+        for _, value in self.items():
+            yield value
+
     # ------------------------------------------------------------ batch
     @property
     def pending(self) -> int:
