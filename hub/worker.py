@@ -160,6 +160,36 @@ def serve_metrics(addr: str, port: int) -> bool:
     return True
 
 
+def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = None) -> list[str]:
+    """Create the router's table changelogs that do not exist yet (compacted, with the
+    router's partition count); returns the names created.
+
+    Faust creates them itself on a worker's first start, but its consumer can then see a
+    just-created changelog with 0 partitions for minutes, and its agent crashes in a loop
+    (``PartitionsMismatch``) until its metadata catches up. Created beforehand, they are
+    there with the right partitions when Faust looks."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from hub.kafka_io import admin_client
+    from hub.routing.agent import table_names
+    from hub.topics import router_partitions
+
+    partitions = router_partitions(agencies)
+    wanted = [f"{settings.app_id}-{name}-changelog" for name in table_names()]
+    with admin_client(settings.kafka) as admin:
+        missing = [name for name in wanted if name not in set(admin.list_topics())]
+        if missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, partitions, settings.topic_replication_factor,
+                              topic_configs={"cleanup.policy": "compact"})
+                     for name in missing], wait_for_metadata=True)
+            except TopicAlreadyExistsError:  # another worker was quicker
+                pass
+    return missing
+
+
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
@@ -168,6 +198,15 @@ def run_worker(settings: Settings) -> None:
 
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        created = ensure_changelogs(settings)
+    except Exception as exc:  # noqa: BLE001 - Faust creates them itself, only later
+        print(f"hub run: could not check the changelog topics ({exc}); the worker creates "
+              "them itself", file=sys.stderr, flush=True)
+    else:
+        if created:
+            print(f"hub run: created the changelogs {', '.join(created)}", file=sys.stderr,
+                  flush=True)
     app = build_app(settings)
     # For diagnosing a worker that seems stuck, without stopping it: `kill -QUIT <pid>`
     # writes every thread's stack to the log, `kill -USR1 <pid>` every asyncio task's with

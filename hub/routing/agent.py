@@ -35,6 +35,11 @@ TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker
           "families": "handover_families"}
 """The engine's state: its argument name -> the Faust table (and changelog) name."""
 DELIVERED_TABLE = "delivered"
+
+
+def table_names() -> list[str]:
+    """Every table of the router (each has a changelog ``<app id>-<name>-changelog``)."""
+    return [*TABLES.values(), DELIVERED_TABLE]
 """What each inbox has (recipient|event id -> when), and the inbox checkpoints."""
 
 ROCKSDB_OPTIONS = {
