@@ -75,7 +75,7 @@ def test_to_dir_once_writes_every_event_once_in_german(topics, tmp_path):
     assert all(0 < len(rows) <= 100 for _, rows in files)
     for path in folder.iterdir():
         assert path.name.startswith(".") or re.fullmatch(
-            r"jugendamt-selm_inbox_\d{8}-\d{6}_p[0-2]_\d+-\d+\.csv", path.name)
+            r"jugendamt-selm_inbox_\d{8}-\d{6}_p\d+_\d+-\d+\.csv", path.name)
     rows = {row["Ereignis-ID"]: row for _, batch in files for row in batch}
     assert {row["Ereignis"] for row in rows.values()} == set(EVENT_WORDS.values())
     assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4}", row["Datum"]) for row in rows.values())
