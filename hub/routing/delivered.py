@@ -104,7 +104,7 @@ class DeliveredTable(DeliveredSet):
     event loop for long; a full pass over the table starts at most once per ``every``.
     """
 
-    def __init__(self, retention: timedelta, store, *, sweep_chunk: int = 5000):
+    def __init__(self, retention: timedelta, store, *, sweep_chunk: int = 500):
         super().__init__(retention, None)  # undo goes through the store's journal
         self.store = store
         self.sweep_chunk = sweep_chunk

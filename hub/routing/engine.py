@@ -140,8 +140,12 @@ class RoutingEngine:
         self.delivered.prune(now)
         limit = now - self.hold_window
         out: list[Output] = []
+        # only families with an event whose hold window is over: the others are decided
+        # again when their next event arrives (nothing else can change their decision)
         subjects = [s for s, entries in list(self.held.items())
-                    if any(e["partition"] == partition for e in entries)]
+                    if any(e["partition"] == partition
+                           and datetime.fromisoformat(e["held_at"]) <= limit
+                           for e in entries or ())]
         for subject in subjects:
             out += self._reconsider(subject, final_before=limit)
         for stall in self.tracker.due(partition, now):
