@@ -94,6 +94,10 @@ from hub.settings import PseudonymKey  # noqa: E402
 from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 
 SENDER, RECIPIENT = "jugendamt-kamen", "grundschule-kamen-mitte"
+CLOCK_START = "2026-11-24T12:00:00+00:00"
+REQUESTED_ON = date(2026, 11, 23)
+"""The requests' date: the day before the hub's clock starts, so that no handover is overdue
+while it is measured (an overdue one would add two stall notices to the routing)."""
 # The router's tables (hub/routing/agent.py): their changelogs are created before the worker
 # starts, as on a deployment that has run before. A worker that creates them itself on a
 # fresh broker can see them with 0 partitions for minutes and its agent crashes in a loop
@@ -115,10 +119,10 @@ def make_events(n: int, children: int, key: PseudonymKey):
         consents.append((consent.subject.encode(), codec.encode(consent)))
     people = [Person(f"Kind{c}", "Bench", date(2020, 1, 1 + c % 28)) for c in range(children)]
     template = build_envelope(EventFacts(
-        SENDER, "JA-B-0", "handover.requested", date(2026, 9, 16), people[0], "kamen",
+        SENDER, "JA-B-0", "handover.requested", REQUESTED_ON, people[0], "kamen",
         "uebergang_kita_schule", recipient=RECIPIENT, handover_id="UE-B-0"), key, agencies)
     subjects = [build_envelope(EventFacts(
-        SENDER, "x", "handover.requested", date(2026, 9, 16), p, "kamen",
+        SENDER, "x", "handover.requested", REQUESTED_ON, p, "kamen",
         "uebergang_kita_schule", recipient=RECIPIENT, handover_id="UE-B-0"), key,
         agencies).subject for p in people]
     for i in range(n):
@@ -336,7 +340,7 @@ def run(args) -> list[Result]:
                 ("router", [py, "-m", "hub", "run"], dict(
                     os.environ, HUB_BOOTSTRAP_SERVERS=bootstrap, HUB_HOME=str(tmp / "home"),
                     HUB_APP_ID=APP_ID,
-                    HUB_CLOCK_START="2026-11-24T12:00:00+00:00", HUB_LOG_LEVEL="info",
+                    HUB_CLOCK_START=CLOCK_START, HUB_LOG_LEVEL="info",
                     HUB_METRICS_PORT="0"), "Worker]: Ready",
                  agencies.get(SENDER).outbox, agencies.get(RECIPIENT).inbox, consents),
             ]
