@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 
 import faust
 
@@ -57,7 +56,7 @@ def rebuild(bootstrap: Kafka, aggregator: Aggregator) -> tuple[int, int, int]:
 
 
 def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
-                       publish_every: float, batch_size: int = 1000) -> Aggregator:
+                       publish_every: float) -> Aggregator:
     aggregator = Aggregator(k)
     state = {"ready": False, "read_up_to": 0}
     lock = asyncio.Lock()
@@ -77,32 +76,31 @@ def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
 
     @app.agent(source, name="hub.analytics")
     async def aggregate(stream):
-        # a batch at a time: the router writes one fact or more per event it routes
-        async for events in stream.take_events(batch_size, 0.1):
+        # one fact at a time: a batch buffer of the size of the router's would fill while the
+        # aggregator rebuilds after a takeover, and a full buffer holds up every stream of
+        # the worker (Faust delivers all topics from one consumer) until the rebuild is done
+        async for event in stream.events():
             await ensure_ready()
-            applied: Counter = Counter()
-            for event in events:
-                message = event.message
-                if message.offset < state["read_up_to"]:
-                    continue  # already read by the rebuild
-                key = message.key or b""
-                kind, _, fact_id = key.decode(errors="replace").partition("|")
-                if message.value is None:
-                    aggregator.remove(kind, fact_id)
-                    continue
-                fact = decode_fact(message.value)
-                if fact is not None and aggregator.apply(fact):
-                    applied[fact.get("kind", "unknown")] += 1
-                    continue
-                ANALYTICS_FACTS.labels(kind=kind or "unknown", result="invalid").inc()
-                DEAD_LETTERS.labels(stage="analytics", reason="invalid_fact").inc()
-                await dlq.send(key=FACTS_TOPIC.encode(), value=worker_dead_letter(
-                    "analytics", message.topic, message.partition, message.offset,
-                    message.value, ["not a fact the aggregator understands"],
-                    at=clock.now(), key=message.key))
-                EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
-            for kind, n in applied.items():
-                ANALYTICS_FACTS.labels(kind=kind, result="applied").inc(n)
+            message = event.message
+            if message.offset < state["read_up_to"]:
+                continue  # already read by the rebuild
+            key = message.key or b""
+            kind, _, fact_id = key.decode(errors="replace").partition("|")
+            if message.value is None:
+                aggregator.remove(kind, fact_id)
+                continue
+            fact = decode_fact(message.value)
+            if fact is not None and aggregator.apply(fact):
+                ANALYTICS_FACTS.labels(kind=fact.get("kind", "unknown"),
+                                       result="applied").inc()
+                continue
+            ANALYTICS_FACTS.labels(kind=kind or "unknown", result="invalid").inc()
+            DEAD_LETTERS.labels(stage="analytics", reason="invalid_fact").inc()
+            await dlq.send(key=FACTS_TOPIC.encode(), value=worker_dead_letter(
+                "analytics", message.topic, message.partition, message.offset,
+                message.value, ["not a fact the aggregator understands"], at=clock.now(),
+                key=message.key))
+            EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
 
     @app.timer(interval=publish_every)
     async def publish():
