@@ -50,7 +50,8 @@ class Inboxes:
 
         from hub.kafka_io import consumer
         self.consumer = consumer(bootstrap, group_id=None, enable_auto_commit=False)
-        tps = [TopicPartition(f"agency.{a}.inbox", p) for a in agencies for p in range(3)]
+        tps = [TopicPartition(f"agency.{a}.inbox", p) for a in agencies
+               for p in self.consumer.partitions_for_topic(f"agency.{a}.inbox")]
         self.consumer.assign(tps)
         self.consumer.seek_to_end(*tps)
         for tp in tps:
