@@ -336,7 +336,7 @@ def run(args) -> list[Result]:
 
                 apply_topics(admin, plan)
                 admin.create_topics([NewTopic(f"bench.{kind}.{end}", partitions, 1)
-                                     for kind in ("aiokafka", "faust")
+                                     for kind in ("aiokafka", "faust", "faust-batched")
                                      for end in ("source", "sink")])
                 admin.create_topics([NewTopic(f"{APP_ID}-{table}-changelog", partitions, 1,
                                               topic_configs={"cleanup.policy": "compact"})
@@ -356,6 +356,10 @@ def run(args) -> list[Result]:
                 ("faust", [py, "bench/passthrough.py", bootstrap, "bench.faust.source",
                            "bench.faust.sink"], os.environ, "Worker]: Ready",
                  "bench.faust.source", "bench.faust.sink", ()),
+                ("faust-batched", [py, "bench/passthrough_batched.py", bootstrap,
+                                   "bench.faust-batched.source", "bench.faust-batched.sink"],
+                 os.environ, "Worker]: Ready", "bench.faust-batched.source",
+                 "bench.faust-batched.sink", ()),
                 ("router", [py, "-m", "hub", "run"], dict(
                     os.environ, HUB_BOOTSTRAP_SERVERS=bootstrap, HUB_HOME=str(tmp / "home"),
                     HUB_APP_ID=APP_ID,
@@ -364,10 +368,23 @@ def run(args) -> list[Result]:
                  agencies.get(SENDER).outbox, agencies.get(RECIPIENT).inbox, consents),
             ]
             for name, cmd, env, ready, source, sink, first in pipelines:
+                if args.only and name not in args.only:
+                    continue
                 print(f"{name}: starting ...", flush=True)
                 procs.start(name, cmd, env, ready)
+                spy = None
+                if args.profile and name == "router":
+                    spy = subprocess.Popen(
+                        [str(Path(sys.executable).parent / "py-spy"), "record",
+                         "--pid", str(procs.running[name][0].pid), "--format", "raw",
+                         "--rate", "200", "-o", args.profile],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 result = measure(name, bootstrap, source, sink, events, first, rate,
                                  args.drain_timeout)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
+                    print(f"router profile (py-spy, raw): {args.profile}", flush=True)
                 procs.stop(name)
                 results.append(result)
                 print(f"{name}: {line(result, rate)}", flush=True)
@@ -414,6 +431,8 @@ def report(results: list[Result], rate: float | None) -> None:
         return
 
     def ratio(a: str, b: str) -> str:
+        if a not in by or b not in by:
+            return "not run"
         return f"{by[a].rate / by[b].rate:.3f}" if by[b].rate else "n/a"
 
     print(f"  throughput ratios: router/faust {ratio('router', 'faust')}, "
@@ -435,6 +454,13 @@ def main() -> None:
                         help="wait at most S seconds after the last send for the rest "
                         "(default 900 in burst mode, 120 with --steady); what has not "
                         "arrived by then counts as never delivered")
+    parser.add_argument("--only", action="append",
+                        choices=("aiokafka", "faust", "faust-batched", "router"),
+                        help="run only this pipeline (may be given more than once; the "
+                        "ratios need all three)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="record the router worker with py-spy while it is measured "
+                        "(folded stacks, as `py-spy record --format raw` writes them)")
     args = parser.parse_args()
     if args.drain_timeout is None:
         args.drain_timeout = 120.0 if args.steady else 900.0

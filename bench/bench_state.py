@@ -42,10 +42,9 @@ from hub.contract.codec import HEADER_SIZE, peek_event_id  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet, scan_inbox_partition  # noqa: E402,E501
 from hub.settings import PseudonymKey  # noqa: E402
-from hub.topics import apply_topics, plan_topics  # noqa: E402
+from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 
 CHANGELOG = "unna-hub-consents-changelog"
-PARTITIONS = 3
 READ = re.compile(r"partition (\d+): (\d+) inbox records read in ([\d.]+) s")
 
 
@@ -56,16 +55,18 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def partition_of(key: bytes) -> int:
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (and Faust's): murmur2 of the key modulo the count."""
     from kafka.partitioner.default import murmur2
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def write_consent_states(bootstrap: str, children: int) -> None:
-    """N children's consent states, as the router's consents table stores them."""
+def write_consent_states(bootstrap: str, children: int, partitions: int) -> None:
+    """N children's consent states, as the router's consents table stores them (the
+    changelog gets the router's partition count, as ``hub run`` would create it)."""
     from kafka.admin import NewTopic
     with admin_client(bootstrap) as admin:
-        admin.create_topics([NewTopic(CHANGELOG, PARTITIONS, 1,
+        admin.create_topics([NewTopic(CHANGELOG, partitions, 1,
                                       topic_configs={"cleanup.policy": "compact"})])
     kp = producer(bootstrap, "bench-state")
     recorded = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
@@ -76,12 +77,13 @@ def write_consent_states(bootstrap: str, children: int) -> None:
                               "recipients": [RECIPIENT], "valid_from": "2026-01-01",
                               "valid_to": None, "recorded_at": recorded, "revoked_at": None}}
         kp.send(CHANGELOG, key=json.dumps(subject).encode(), value=json.dumps(state).encode(),
-                partition=partition_of(subject.encode()))
+                partition=partition_of(subject.encode(), partitions))
     kp.flush()
     kp.close()
 
 
-def write_inbox(bootstrap: str, inbox: str, records: int, template: bytes) -> None:
+def write_inbox(bootstrap: str, inbox: str, records: int, template: bytes,
+                partitions: int) -> None:
     """R delivered events (ids are the first field after the header: spliced in)."""
     old_id = peek_event_id(template)
     cut = HEADER_SIZE + 1 + len(old_id)  # one varint byte for a 36-character id
@@ -90,15 +92,17 @@ def write_inbox(bootstrap: str, inbox: str, records: int, template: bytes) -> No
     at = (datetime.now(UTC) - timedelta(days=1)).isoformat().encode()
     for i in range(records):
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"inbox-{i}")).encode()
-        kp.send(inbox, key=b"s%d" % i, value=head + event_id + tail, partition=i % PARTITIONS,
+        kp.send(inbox, key=b"s%d" % i, value=head + event_id + tail, partition=i % partitions,
                 headers=[(DELIVERED_AT_HEADER, at)])
     kp.flush()
     kp.close()
 
 
 class Run:
-    def __init__(self, tmp: Path, bootstrap: str, key: PseudonymKey, key_file: Path):
+    def __init__(self, tmp: Path, bootstrap: str, key: PseudonymKey, key_file: Path,
+                 partitions: int):
         self.tmp, self.bootstrap, self.key, self.key_file = tmp, bootstrap, key, key_file
+        self.partitions = partitions  # the router's (deploy/topics.yaml)
         self.agencies = load_agencies()
         self.n = 0
 
@@ -110,7 +114,7 @@ class Run:
         consents, events = make_events(1, 1, self.key)
         inbox = self.agencies.get(RECIPIENT).inbox
         kc = consumer(self.bootstrap, group_id=None, enable_auto_commit=False)
-        tps = [TopicPartition(inbox, p) for p in range(PARTITIONS)]
+        tps = [TopicPartition(inbox, p) for p in range(self.partitions)]
         kc.assign(tps)
         kc.seek_to_end(*tps)
         for tp in tps:
@@ -160,10 +164,11 @@ class Run:
 
 
 def bench_state(run: Run, children: int, stores: list[str]) -> None:
-    print(f"writing the consent states of {children:,} children into {CHANGELOG} ...",
+    print(f"writing the consent states of {children:,} children into {CHANGELOG} "
+          f"({run.partitions} partitions) ...",
           flush=True)
     t = time.monotonic()
-    write_consent_states(run.bootstrap, children)
+    write_consent_states(run.bootstrap, children, run.partitions)
     print(f"  {time.monotonic() - t:.1f} s", flush=True)
     for store in stores:
         starts = ["start"] if store == "memory" else ["first start", "restart"]
@@ -181,15 +186,16 @@ def bench_state(run: Run, children: int, stores: list[str]) -> None:
 def bench_takeover(run: Run, records: int) -> None:
     inbox = run.agencies.get(RECIPIENT).inbox
     consents, events = make_events(1, 1, run.key)
-    print(f"writing {records:,} delivered events into {inbox} ...", flush=True)
+    print(f"writing {records:,} delivered events into {inbox} ({run.partitions} partitions) ...",
+          flush=True)
     t = time.monotonic()
-    write_inbox(run.bootstrap, inbox, records, events[0][1])
+    write_inbox(run.bootstrap, inbox, records, events[0][1], run.partitions)
     print(f"  {time.monotonic() - t:.1f} s", flush=True)
     inboxes = {a.inbox: a.id for a in run.agencies.exchanging()}
     delivered = DeliveredSet(timedelta(days=90))
     t = time.monotonic()
     read = sum(scan_inbox_partition(run.bootstrap, inboxes, p, delivered)[0]
-               for p in range(PARTITIONS))
+               for p in range(run.partitions))
     print(f"takeover old way (every inbox partition from the beginning, in memory): "
           f"{read:,} records read in {time.monotonic() - t:.1f} s", flush=True)
     for what in ("first start", "restart"):
@@ -222,9 +228,10 @@ def main() -> None:
         broker = LocalBroker(tmp / "home", free_port(), free_port())
         broker.start(progress=lambda m: None)
         try:
+            plan = plan_topics(load_agencies())
             with admin_client(broker.bootstrap) as admin:
-                apply_topics(admin, plan_topics(load_agencies()))
-            run = Run(tmp, broker.bootstrap, key, key_file)
+                apply_topics(admin, plan)
+            run = Run(tmp, broker.bootstrap, key, key_file, router_partition_count(plan))
             if args.only != "takeover":
                 bench_state(run, args.children, args.stores.split(","))
             if args.only != "state":

@@ -28,6 +28,7 @@ from hub.routing.engine import RoutingEngine
 from hub.routing.rules import Router
 from hub.routing.runtime import TICK_TOPIC, FlowGuard, RouterRuntime
 from hub.routing.store import BatchedStore, Journal
+from hub.routing.tables import ChangelogTable
 
 __all__ = ["TICK_TOPIC", "register_router"]
 
@@ -54,10 +55,12 @@ ROCKSDB_OPTIONS = {
 """RocksDB options of the router's tables (with the ``rocksdb://`` store)."""
 
 
-def new_table(app: faust.App, name: str):
-    """A table of the router, keyed and valued by JSON (Faust's default serialisation)."""
+def new_table(app: faust.App, name: str) -> ChangelogTable:
+    """A table of the router, keyed and valued by JSON (Faust's default serialisation),
+    read and written by partition (:class:`~hub.routing.tables.ChangelogTable`)."""
     on_disk = str(app.conf.store).startswith("rocksdb:")
-    return app.Table(name, default=None, options=dict(ROCKSDB_OPTIONS) if on_disk else None)
+    return ChangelogTable(app.Table(name, default=None,
+                                    options=dict(ROCKSDB_OPTIONS) if on_disk else None))
 
 
 def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
@@ -67,12 +70,17 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
 
 
 async def in_chunks(mapping, size: int = 2000):
-    """The values of ``mapping`` in lists of ``size``, yielding to the event loop between
-    them (its keys are taken at the start: a key removed meanwhile is left out)."""
-    keys = list(mapping.keys())
-    for start in range(0, len(keys), size):
-        yield [mapping.get(key) for key in keys[start:start + size]]
-        await asyncio.sleep(0)
+    """The values of ``mapping`` (every partition's) in lists of ``size``, yielding to the
+    event loop between them."""
+    chunk = []
+    for _key, value in mapping.items():
+        chunk.append(value)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+            await asyncio.sleep(0)
+    if chunk:
+        yield chunk
 
 
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
@@ -84,6 +92,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
               for arg, name in TABLES.items()}
     delivered = DeliveredTable(dedupe_retention,
                                BatchedStore(new_table(app, DELIVERED_TABLE), journal))
+    for store in [*stores.values(), delivered.store]:
+        store.table.check()
     engine = RoutingEngine(agencies, router, clock, hold_window, delivered, **stores)
     runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},

@@ -172,8 +172,9 @@ class DeliveredTable(DeliveredSet):
         due = self._due.pop(partition, {})
         for topic, offset in due.items():
             key = checkpoint_key(topic, partition)
-            if offset > (self.store.table.get(key) or 0):
-                self.store.table[key] = offset
+            self.store.partition = partition
+            if offset > (self.store.peek(key) or 0):
+                self.store.write_now(key, offset, partition)
         acked = self._acked.pop(partition, None)
         if acked:
             self._due[partition] = acked

@@ -74,6 +74,8 @@ class Output:
     headers: tuple[tuple[str, bytes], ...] = ()
     type: str = ""
     """What the record is, for metrics: the event type, or audit, fact, dead_letter."""
+    partition: int | None = None
+    """None: the producer's partitioner (by key) chooses."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -77,6 +76,10 @@ class RouterRuntime:
         self.last_batch = time.monotonic()
         self.seen: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the highest offset the router has processed."""
+        self.tables = {store.table.topic: store.table for store in self._all_stores()
+                       if hasattr(store.table, "take_changelog")}
+        """Changelog topic -> the table (:class:`~hub.routing.tables.ChangelogTable`)."""
+        self._trailing: list[tuple[Output, asyncio.Future]] = []
 
     # ------------------------------------------------------------ the loop
     async def consume(self, stream) -> None:
@@ -91,7 +94,7 @@ class RouterRuntime:
         await self._ensure_scanned(first_of_partition)
         pending: list[tuple[Output, asyncio.Future]] = []
         last_of_partition: dict[int, object] = {}
-        ticked: dict[int, object] = {}
+        ticked: set[int] = set()
         seen = self.seen
         for event in events:
             message = event.message
@@ -101,12 +104,12 @@ class RouterRuntime:
                 seen[tp] = message.offset
             if message.topic == TICK_TOPIC:
                 if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
-                    ticked[message.partition] = event
+                    ticked.add(message.partition)
                 continue
             incoming = Incoming(message.topic, message.partition, message.offset,
                                 event.value, event.key, message.headers)
             started = time.monotonic()
-            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i), event)
+            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
             took = time.monotonic() - started
             PROCESSING_SECONDS.observe(took)
             if took > 1.0:
@@ -115,13 +118,19 @@ class RouterRuntime:
             pending += await self._send(outputs)
             if message.timestamp:  # the broker's record time, in seconds
                 EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
-        for partition, tick in ticked.items():
-            outputs = self._decide(None, lambda p=partition: self.engine.expire(p), tick,
+        for partition in ticked:
+            outputs = self._decide(None, lambda p=partition: self.engine.expire(p),
                                    partition=partition)
             pending += await self._send(outputs)
-        self._checkpoint_state(last_of_partition)
+        self._checkpoint_state()
+        pending += await self._send(self._changelog())
+        pending += self._trailing
+        self._trailing = []
         await self._await_acks(pending)
         self._flush_delivered(last_of_partition)
+        # the deliveries' entries and checkpoints: awaited with the next batch, before the
+        # checkpoints that rely on them are written (Faust's commit flushes them anyway)
+        self._trailing = await self._send(self._changelog())
         record_counts(self.counts)
         self.counts.clear()
         if ticked:
@@ -133,21 +142,13 @@ class RouterRuntime:
             log.info("%s messages processed in %s batches", self.processed, self.batches)
 
     # ------------------------------------------------------------ steps
-    def _decide(self, incoming: Incoming | None, decide, event=None,
+    def _decide(self, incoming: Incoming | None, decide,
                 partition: int | None = None) -> list[Output]:
         """The engine's outputs for one message; on an error, none of its changes and a
-        dead letter instead.
-
-        ``event`` (the message's Faust event) is made Faust's current event while the
-        engine decides: a RocksDB table reads a key from the database of the current
-        event's partition, and inside a batch Faust's current event is the batch's last.
-        """
-        from faust.streams import _current_event
-
+        dead letter instead. The stores read and write the message's partition."""
         for store in self._all_stores():
             store.partition = incoming.partition if incoming else partition
         mark = self.journal.mark()
-        token = _current_event.set(weakref.ref(event) if event is not None else None)
         try:
             outputs = decide()
             self.counts.update(self.engine.take_counts())
@@ -167,7 +168,6 @@ class RouterRuntime:
             self.counts.update(self.engine.take_counts())
             return [letter]
         finally:
-            _current_event.reset(token)
             self.journal.clear()
 
     def _all_stores(self) -> list[BatchedStore]:
@@ -176,66 +176,61 @@ class RouterRuntime:
             return [*self.stores, delivered.store]
         return self.stores
 
-    def _flush_delivered(self, event_of_partition: dict[int, object]) -> None:
+    def _flush_delivered(self, partitions: Iterable[int]) -> None:
         """After the batch's outputs were acknowledged: write its deliveries, and the inbox
         checkpoints of the batch before (see :class:`DeliveredTable`)."""
-        from faust.streams import _current_event
-
         delivered = self.engine.delivered
-        if not isinstance(delivered, DeliveredTable):
-            return
-        for partition, event in event_of_partition.items():
-            token = _current_event.set(weakref.ref(event))
-            try:
+        if isinstance(delivered, DeliveredTable):
+            for partition in partitions:
                 delivered.flush(partition)
-            finally:
-                _current_event.reset(token)
 
     async def _send(self, outputs: Iterable[Output]) -> list[tuple[Output, asyncio.Future]]:
         """Hand ``outputs`` to the producer; returns their delivery futures (not awaited)."""
-        producer = self.app.producer
+        send = self.app.producer.send
         futures = []
         for output in outputs:
-            future = await producer.send(output.topic, output.key, output.value, None, None,
-                                         list(output.headers) or None)
+            future = await send(output.topic, output.key, output.value, output.partition,
+                                None, list(output.headers) or None)
             futures.append((output, future))
         return futures
 
-    def _checkpoint_state(self, event_of_partition: dict[int, object]) -> None:
+    def _checkpoint_state(self) -> None:
         """Write each key the batch changed once, to the changelog partition of the
         messages that changed it."""
-        from faust.streams import _current_event
+        for store in self.stores:
+            store.flush()
 
-        partitions = set().union(*(store.partitions() for store in self.stores))
-        for partition in partitions:
-            event = event_of_partition.get(partition)
-            if event is None:  # cannot happen: a write comes from a message of the batch
-                raise RuntimeError(f"state of partition {partition} without its message")
-            token = _current_event.set(weakref.ref(event))
-            try:
-                for store in self.stores:
-                    store.flush(partition)
-            finally:
-                _current_event.reset(token)
+    def _changelog(self) -> list[Output]:
+        """The changelog records the tables queued since the last call."""
+        return [Output(table.topic, key, value, type="changelog", partition=partition)
+                for table in self.tables.values()
+                for key, value, partition in table.take_changelog()]
 
     async def _await_acks(self, pending: list[tuple[Output, asyncio.Future]]) -> None:
         """Wait until the broker acknowledged every output; a refused one is sent again
         (the batch is not acknowledged before all are in)."""
         delivered = self.engine.delivered
         checkpoints = isinstance(delivered, DeliveredTable)
+        persisted: dict[tuple[str, int], int] = {}
         for attempt in range(len(SEND_RETRY_SECONDS) + 1):
             results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
             failed = [(out, exc) for (out, _), exc in zip(pending, results, strict=True)
                       if isinstance(exc, BaseException)]
             for (output, _), result in zip(pending, results, strict=True):
-                if not isinstance(result, BaseException):
-                    EVENTS_PRODUCED.labels(topic=output.topic,
-                                           type=output.type or "record").inc()
-                    if (checkpoints and output.topic in self.inboxes
-                            and getattr(result, "offset", None) is not None):
-                        delivered.acknowledged(output.topic, result.partition,
-                                               result.offset + 1)
+                if isinstance(result, BaseException):
+                    continue
+                offset = getattr(result, "offset", None)
+                if output.type == "changelog":
+                    if offset is not None:
+                        tp = (output.topic, result.partition)
+                        persisted[tp] = max(offset, persisted.get(tp, -1))
+                    continue
+                EVENTS_PRODUCED.labels(topic=output.topic, type=output.type or "record").inc()
+                if checkpoints and output.topic in self.inboxes and offset is not None:
+                    delivered.acknowledged(output.topic, result.partition, offset + 1)
             if not failed:
+                for (topic, partition), offset in persisted.items():
+                    self.tables[topic].persisted(partition, offset)
                 return
             if attempt == len(SEND_RETRY_SECONDS):
                 raise RuntimeError(f"{len(failed)} records not acknowledged by the broker "
@@ -260,33 +255,24 @@ class RouterRuntime:
                 log.info("partition %s: %s inbox records read in %.1f s, %s deliveries known",
                          partition, read, time.monotonic() - started, len(delivered))
                 continue
-            await self._scan_from_checkpoints(partition, event_of_partition[partition])
+            await self._scan_from_checkpoints(partition)
             self.scanned.add(partition)
 
-    async def _scan_from_checkpoints(self, partition: int, event) -> None:
-        from faust.streams import _current_event
-
+    async def _scan_from_checkpoints(self, partition: int) -> None:
         delivered = self.engine.delivered
         started = time.monotonic()
-        token = _current_event.set(weakref.ref(event))  # the partition's table database
-        try:
-            starts = {topic: delivered.checkpoint(topic, partition) or 0
-                      for topic in self.inboxes}
-        finally:
-            _current_event.reset(token)
+        delivered.store.partition = partition
+        starts = {topic: delivered.checkpoint(topic, partition) or 0
+                  for topic in self.inboxes}
         found: list[tuple[str, str, object]] = []
         collector = type("Collector", (), {"add": staticmethod(
             lambda recipient, event_id, at: found.append((recipient, event_id, at)))})
         read, ends = await asyncio.get_running_loop().run_in_executor(
             None, scan_inbox_partition, self.bootstrap, self.inboxes, partition,
             collector, starts)
-        token = _current_event.set(weakref.ref(event))
-        try:
-            delivered.store.partition = partition
-            for recipient, event_id, at in found:  # written with the batch's deliveries
-                delivered.add(recipient, event_id, at)
-        finally:
-            _current_event.reset(token)
+        delivered.store.partition = partition
+        for recipient, event_id, at in found:  # written with the batch's deliveries
+            delivered.add(recipient, event_id, at)
         for topic, end in ends.items():
             delivered.acknowledged(topic, partition, end)
         self.scan_reads[partition] = read

@@ -21,6 +21,8 @@ from typing import Any
 
 _MISSING = object()
 _DELETED = object()
+DELETED = _DELETED
+"""The value a table's ``write(key, value, partition)`` gets for a removed key."""
 
 
 class Journal:
@@ -50,6 +52,9 @@ class BatchedStore(MutableMapping):
     def __init__(self, table: MutableMapping, journal: Journal | None = None):
         self.table = table
         self.journal = journal
+        # a ChangelogTable (hub.routing.tables) reads and writes by partition
+        self._read = getattr(table, "read", None)
+        self._write = getattr(table, "write", None)
         self.partition = 0
         """The partition of the message being processed (set by the runtime)."""
         self._dirty: dict[Any, Any] = {}
@@ -59,22 +64,36 @@ class BatchedStore(MutableMapping):
     def __getitem__(self, key):
         value = self._dirty.get(key, _MISSING)
         if value is _MISSING:
-            return self.table[key]
-        if value is _DELETED:
+            value = self.peek(key, _MISSING)
+        if value is _MISSING or value is _DELETED:
             raise KeyError(key)
         return value
 
     def get(self, key, default=None):
         value = self._dirty.get(key, _MISSING)
         if value is _MISSING:
-            return self.table.get(key, default)
+            return self.peek(key, default)
         return default if value is _DELETED else value
 
     def __contains__(self, key) -> bool:
         value = self._dirty.get(key, _MISSING)
         if value is _MISSING:
-            return key in self.table
+            return self.peek(key, _MISSING) is not _MISSING
         return value is not _DELETED
+
+    def peek(self, key, default=None):
+        """The table's value of ``key`` (in the current partition), without this batch's
+        changes."""
+        if self._read is not None:
+            return self._read(key, self.partition, default)
+        return self.table.get(key, default)
+
+    def write_now(self, key, value, partition: int) -> None:
+        """Write ``key`` to the table at once, past the batch (not undone by the journal)."""
+        if self._write is not None:
+            self._write(key, value, partition)
+        else:
+            self.table[key] = value
 
     def __setitem__(self, key, value) -> None:
         self._change(key, value)
@@ -124,10 +143,13 @@ class BatchedStore(MutableMapping):
         """Write every key changed in this batch once (only those written while processing
         ``partition``, if given); returns the number of keys written."""
         keys = [k for k, p in self._partition_of.items() if partition is None or p == partition]
+        write = self._write
         for key in keys:
             value = self._dirty.pop(key)
-            del self._partition_of[key]
-            if value is _DELETED:
+            written_in = self._partition_of.pop(key)
+            if write is not None:
+                write(key, value, written_in)
+            elif value is _DELETED:
                 self.table.pop(key, None)
             else:
                 self.table[key] = value

@@ -103,6 +103,7 @@ class Out:
     value: bytes
     headers: tuple = ()
     type: str = "record"
+    partition: int | None = None
 
 
 class Producer:

@@ -1,0 +1,94 @@
+"""The router's tables read and written past Faust's per-key path: what is written is what
+Faust itself would write (store and changelog), and a Faust whose format differs is refused."""
+
+from __future__ import annotations
+
+import faust
+import pytest
+
+from hub.faust_fixes import IncompatibleFaust
+from hub.routing.store import DELETED, BatchedStore
+from hub.routing.tables import ChangelogTable
+
+
+def new_table(store: str, folder) -> ChangelogTable:
+    app = faust.App(f"test-tables-{store}", broker="kafka://127.0.0.1:1",
+                    store=f"{store}://", datadir=str(folder), web_enabled=False)
+    return ChangelogTable(app.Table("families", default=None))
+
+
+@pytest.fixture(params=["rocksdb", "memory"])
+def table(request, tmp_path):
+    return new_table(request.param, tmp_path)
+
+
+def faust_reads(table: ChangelogTable, key, partition: int):
+    """The value as Faust's own store returns it for a message of ``partition``."""
+    store = table.store
+    if not table.on_disk:
+        return store.data.get(key)
+    raw = store._db_for_partition(partition).get(store._encode_key(key))
+    return None if raw is None else store._decode_value(raw)
+
+
+def test_a_write_is_in_the_store_and_queued_for_the_changelog_as_faust_writes_it(table):
+    table.check()
+    value = {"pseudonym-ä": ["EW-1", 2.5, None, {"open": True}]}
+    table.write("subject-1", value, 2)
+    assert table.read("subject-1", 2) == value
+    assert faust_reads(table, "subject-1", 2) == value
+    [(key, raw, partition)] = table.take_changelog()
+    assert (key, partition) == (b'"subject-1"', 2)
+    assert faust.serializers.codecs.loads("json", raw) == value
+    assert table.take_changelog() == []  # taken once
+
+
+def test_on_disk_a_key_is_read_from_its_partition_only(table):
+    table.write("subject-1", 1, 0)
+    if table.on_disk:
+        assert table.read("subject-1", 3) is None
+        assert table.read("subject-1", 3, "absent") == "absent"
+    assert table.read("subject-1", 0) == 1
+
+
+def test_a_removed_key_is_gone_and_its_changelog_record_is_a_tombstone(table):
+    table.write("subject-1", [1], 4)
+    table.write("subject-1", DELETED, 4)
+    assert table.read("subject-1", 4) is None
+    assert faust_reads(table, "subject-1", 4) is None
+    assert [value for _, value, _ in table.take_changelog()] == [b"[1]", None]
+
+
+def test_iteration_sees_every_partition_the_worker_has(table, monkeypatch):
+    from faust.types import TP
+
+    for partition in range(3):
+        table.write(f"subject-{partition}", partition, partition)
+    mine = {TP(table.topic, 0), TP(table.topic, 2)}
+    monkeypatch.setattr(table.table.app.assignor, "assigned_actives", lambda: mine)
+    expected = {"subject-0": 0, "subject-2": 2}
+    if not table.on_disk:  # memory holds only what the worker has
+        expected["subject-1"] = 1
+    assert dict(table.items()) == expected
+    assert sorted(table.keys()) == sorted(expected)
+
+
+def test_a_batched_store_writes_through_the_table_by_the_partition_of_each_change(table):
+    store = BatchedStore(table)
+    store.partition = 1
+    store["a"] = {"n": 1}
+    store.partition = 2
+    store["b"] = {"n": 2}
+    assert table.take_changelog() == []  # nothing before the flush
+    assert store.flush() == 2
+    assert table.read("a", 1) == {"n": 1} and table.read("b", 2) == {"n": 2}
+    assert sorted(p for _, _, p in table.take_changelog()) == [1, 2]
+    store.partition = 2
+    assert store.get("b") == {"n": 2}
+
+
+def test_a_faust_that_encodes_otherwise_is_refused(tmp_path, monkeypatch):
+    table = new_table("rocksdb", tmp_path)
+    monkeypatch.setattr(table.store, "_encode_value", lambda value: b"\x00" + b"other")
+    with pytest.raises(IncompatibleFaust, match="encodes the value"):
+        table.check()
