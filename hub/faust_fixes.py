@@ -26,6 +26,8 @@ import logging
 from collections.abc import Callable
 
 import faust
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.tables.base import Collection
 from faust.transport.consumer import Consumer
 
 from hub.errors import HubError
@@ -35,12 +37,16 @@ log = logging.getLogger(__name__)
 FAUST_VERSION = "0.15.3"
 """The faust-streaming release whose internals the hub reads and patches (pyproject pins
 it): the consumer's offset bookkeeping here, its flow control in
-:class:`hub.routing.runtime.FlowGuard`, the current-event context and ``take_events`` in
-:class:`hub.routing.runtime.RouterRuntime`."""
+:class:`hub.routing.runtime.FlowGuard`, ``take_events`` in
+:class:`hub.routing.runtime.RouterRuntime`, and the table stores and changelog format that
+:class:`hub.routing.tables.ChangelogTable` reads and writes directly."""
 _CLASS_ATTRIBUTES = {
     Consumer: ("_add_gap", "_new_offset", "on_buffer_drop", "perform_seek", "highwaters",
                "seek", "_commit_offsets"),
     faust.Stream: ("take_events", "ack"),
+    RocksDBStore: ("_db_for_partition", "set_persisted_offset", "_encode_key",
+                   "_encode_value"),
+    Collection: ("changelog_topic", "data"),
 }
 _CONSUMER_ATTRIBUTES = ("_acked", "_committed_offset", "_read_offset",
                         "_buffered_partitions", "_gap")
@@ -54,8 +60,6 @@ def check_faust(consumer: object | None = None) -> None:
     """Refuse to run with a Faust whose internals differ from what the hub relies on:
     the version, the methods it patches or calls, and (given the app's ``consumer``) the
     bookkeeping attributes it reads. Never falls back silently."""
-    import faust.streams
-
     problems = []
     if faust.__version__ != FAUST_VERSION:
         problems.append(f"faust-streaming {faust.__version__} is installed, the hub needs "
@@ -63,15 +67,14 @@ def check_faust(consumer: object | None = None) -> None:
     for cls, names in _CLASS_ATTRIBUTES.items():
         problems += [f"{cls.__name__}.{name} is missing" for name in names
                      if not hasattr(cls, name)]
-    if not hasattr(faust.streams, "_current_event"):
-        problems.append("faust.streams._current_event is missing")
     if consumer is not None:
         problems += [f"the consumer has no {name}" for name in _CONSUMER_ATTRIBUTES
                      if not hasattr(consumer, name)]
     if problems:
         raise IncompatibleFaust(
             "the worker relies on internals of faust-streaming " + FAUST_VERSION + " (its "
-            "offset bookkeeping and flow control) and will not run with this one: "
+            "offset bookkeeping, flow control and table stores) and will not run with this "
+            "one: "
             + "; ".join(problems) + f". Install faust-streaming=={FAUST_VERSION} (pip "
             "install -e . does), or check hub/faust_fixes.py and hub/routing/runtime.py "
             "against the new version before changing the pin.")

@@ -43,6 +43,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # outputs go out in few, large produce requests rather than one each
         producer_linger=0.005,
         producer_max_batch_size=262144,
+        producer_partitioner=KeyPartitioner(),
         broker_commit_every=100,
         broker_commit_interval=1.0,
         table_cleanup_interval=3600.0,
@@ -62,6 +63,32 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     register_lag_gauge(app)
     faust_fixes.check_faust(app.consumer)
     return app
+
+
+class KeyPartitioner:
+    """Kafka's default partitioner (murmur2 of the key; no key: any available partition),
+    remembering the partition of the keys it has seen: the same subjects come back again
+    and again, and murmur2 in Python costs more than a look-up."""
+
+    def __init__(self, max_keys: int = 100_000):
+        from aiokafka.partitioner import DefaultPartitioner, murmur2
+
+        self._default = DefaultPartitioner()
+        self._murmur2 = murmur2
+        self._index: dict[bytes, int] = {}  # key -> murmur2 & 0x7FFFFFFF
+        self.max_keys = max_keys
+
+    def __call__(self, key, all_partitions, available):
+        if key is None:
+            return self._default(key, all_partitions, available)
+        if len(all_partitions) == 1:
+            return all_partitions[0]
+        hashed = self._index.get(key)
+        if hashed is None:
+            if len(self._index) >= self.max_keys:
+                self._index.clear()
+            hashed = self._index[key] = self._murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 _STATE_LOCKS: dict = {}

@@ -34,7 +34,11 @@ from hub.routing.store import DELETED
 
 def _encode(obj: Any) -> bytes:
     """Faust's JSON codec (``faust.utils.json``: orjson when installed, else the standard
-    library's or simplejson with Faust's encoder)."""
+    library's or simplejson with Faust's encoder); a plain string key (printable ASCII, no
+    quote or backslash: pseudonyms, ids) is quoted directly, as every JSON encoder does."""
+    if obj.__class__ is str and obj.isascii() and obj.isprintable() \
+            and '"' not in obj and "\\" not in obj:
+        return b'"' + obj.encode() + b'"'
     data = faust_json.dumps(obj)
     return data if isinstance(data, bytes) else data.encode()
 
@@ -65,7 +69,8 @@ class ChangelogTable(MutableMapping):
                  else ("data", "_key_partition"))
         problems += [f"the {self.table.name} store has no {name}" for name in names
                      if not hasattr(store, name)]
-        for sample in ("subject-ä|1", ["x", 1.5, None, {"k": [True]}], {"a": {"b": "ü"}}):
+        for sample in ("subject-ä|1", "recipient|4f1c-9a", 'a"b\\c', "tab\t",
+                       ["x", 1.5, None, {"k": [True]}], {"a": {"b": "ü"}}):
             if hasattr(store, "_encode_key") and store._encode_key(sample) != _encode(sample):
                 problems.append(f"Faust encodes the key {sample!r} differently")
             if hasattr(store, "_encode_value") and \

@@ -92,3 +92,4 @@ def test_a_faust_that_encodes_otherwise_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(table.store, "_encode_value", lambda value: b"\x00" + b"other")
     with pytest.raises(IncompatibleFaust, match="encodes the value"):
         table.check()
+
