@@ -42,7 +42,7 @@ it): the consumer's offset bookkeeping here, its flow control in
 :class:`hub.routing.tables.ChangelogTable` reads and writes directly."""
 _CLASS_ATTRIBUTES = {
     Consumer: ("_add_gap", "_new_offset", "on_buffer_drop", "perform_seek", "highwaters",
-               "seek", "_commit_offsets"),
+               "seek_wait", "_commit_offsets"),
     faust.Stream: ("take_events", "ack"),
     RocksDBStore: ("_db_for_partition", "set_persisted_offset", "_encode_key",
                    "_encode_value"),

@@ -75,7 +75,8 @@ class RouterRuntime:
         self.batches = 0
         self.last_batch = time.monotonic()
         self.seen: dict[tuple[str, int], int] = {}
-        """(topic, partition) -> the highest offset the router has processed."""
+        """(topic, partition) -> the highest offset of a batch the router has finished
+        (decided, every output acknowledged)."""
         self.tables = {store.table.topic: store.table for store in self._all_stores()
                        if hasattr(store.table, "take_changelog")}
         """Changelog topic -> the table (:class:`~hub.routing.tables.ChangelogTable`)."""
@@ -95,13 +96,9 @@ class RouterRuntime:
         pending: list[tuple[Output, asyncio.Future]] = []
         last_of_partition: dict[int, object] = {}
         ticked: set[int] = set()
-        seen = self.seen
         for event in events:
             message = event.message
             last_of_partition[message.partition] = event
-            tp = (message.topic, message.partition)
-            if message.offset > seen.get(tp, -1):
-                seen[tp] = message.offset
             if message.topic == TICK_TOPIC:
                 if is_fresh(event.value):  # a backlog of old ticks after a restart: skip
                     ticked.add(message.partition)
@@ -135,6 +132,11 @@ class RouterRuntime:
         self.counts.clear()
         if ticked:
             HELD.set(self.engine.held_count())
+        seen = self.seen
+        for event in events:
+            tp = (event.message.topic, event.message.partition)
+            if event.message.offset > seen.get(tp, -1):
+                seen[tp] = event.message.offset
         self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
         self.batches += 1
         self.last_batch = time.monotonic()
@@ -310,12 +312,22 @@ class FlowGuard:
        (the router knows what each inbox holds; handover steps and analytics facts that
        are seen again change nothing).
 
-    A partition that is only slow (its records wait in the stream's buffer behind others
-    while the router works through a backlog) looks the same from the offsets alone, and
-    reading it again would only add work. So, given the ``runtime``, a partition is read
-    again only when the router has also processed a record of it at or after the standing
-    commit (the commit is held up by a record that never reached the router), or when the
-    router has had nothing to do for ``every`` seconds (nothing more is coming).
+    A partition that is only slow looks much the same from the offsets alone, and reading
+    it again would only add work; the guard reads a partition again only when it is stuck:
+
+    - the router finished a batch with a record of it at or after the standing commit: the
+      record at the commit never reached the router (a hole), however busy the worker is;
+    - otherwise a read position that moved since the last check is progress;
+    - records handed to a stream and not yet acknowledged (read beyond the commit) are
+      being worked on: stuck only when the router has had nothing to do for ``every``
+      seconds (for the router's topics; another agent's, e.g. the analytics', are left
+      alone);
+    - nothing handed to a stream (read not beyond the commit) while records wait at the
+      broker, for ``stalled_after`` seconds: the fetcher does not fetch it.
+
+    A partition is read again through Faust's own consumer thread (``seek_wait``), never by
+    moving the Kafka client's position from the event loop while the fetcher works on it.
+    Whatever goes wrong in a check is logged, and the next check runs as usual.
     """
 
     def __init__(self, app, every: float = 5.0, stalled_after: float = 15.0,
@@ -326,8 +338,16 @@ class FlowGuard:
         self.stalled_after = stalled_after
         self.paused_since: dict = {}
         self.unchanged: dict = {}  # tp -> ((committed, read, end) when first seen so, since)
+        self.last_read: dict = {}  # tp -> the read offset at the last check
 
     async def check(self) -> None:
+        try:
+            await self._check()
+        except Exception:  # never take the worker down; the next check looks again
+            log.exception("the flow guard's check failed; it runs again in %.0f s",
+                          self.every)
+
+    async def _check(self) -> None:
         consumer = self.app.consumer
         paused = set(consumer._buffered_partitions)
         now = time.monotonic()
@@ -353,13 +373,17 @@ class FlowGuard:
         for tp in list(self.unchanged):
             if tp not in tps:
                 del self.unchanged[tp]
+                self.last_read.pop(tp, None)
         for tp in tps:
             offsets = (committed.get(tp), read.get(tp), ends.get(tp))
+            read_moved = self.last_read.get(tp, offsets[1]) != offsets[1]
+            self.last_read[tp] = offsets[1]
             before, since = self.unchanged.get(tp, (None, now))
             if not stalled_partition(before, offsets):
                 self.unchanged[tp] = (offsets, now)
                 continue
-            if now - since < self.stalled_after or not self._stuck(tp, offsets[0], now):
+            if now - since < self.stalled_after or \
+                    not self._stuck(tp, offsets[0], offsets[1], read_moved, now):
                 continue
             done, _read, end = offsets
             log.warning("%s[%s]: the commit has stood at %s for %.0f s with records up to "
@@ -369,19 +393,23 @@ class FlowGuard:
             READ_AGAIN.labels(topic=tp.topic, cause="stalled_commit").inc()
             if done is None:  # back to what the group committed, for every partition
                 await consumer.perform_seek()
-            else:
-                await consumer.seek(tp, done)
+            else:  # in the consumer's own thread, like Faust's own seeks
+                await consumer.seek_wait({tp: done})
 
-
-    def _stuck(self, tp, committed: int | None, now: float) -> bool:
+    def _stuck(self, tp, committed: int | None, read: int | None, read_moved: bool,
+               now: float) -> bool:
         """Not merely slow (see the class doc)."""
         runtime = self.runtime
-        if runtime is None:
-            return True
-        if now - runtime.last_batch >= self.every:
-            return True
-        return committed is not None and \
-            runtime.seen.get((tp.topic, tp.partition), -1) >= committed
+        key = (tp.topic, tp.partition)
+        if runtime is not None and committed is not None and \
+                runtime.seen.get(key, -1) >= committed:
+            return True  # the router finished a later record: this one never came
+        if read_moved:
+            return False
+        if read is not None and read >= (committed or 0):  # handed over, being worked on
+            routed = tp.topic.endswith(".outbox") or tp.topic == TICK_TOPIC
+            return runtime is None or (routed and now - runtime.last_batch >= self.every)
+        return True
 
 
 def stalled_partition(before: tuple | None, now: tuple) -> bool:

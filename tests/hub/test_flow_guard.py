@@ -107,13 +107,114 @@ def test_a_partition_that_is_only_slow_is_not_read_again():
     tp = faust.types.TP("agency.x.outbox", 2)
     runtime = SimpleNamespace(last_batch=100.0, seen={})
     guard = FlowGuard(app=None, every=5.0, runtime=runtime)
-    # the router is busy with other partitions and has not reached this one's records
+    # records handed to the router wait behind other partitions' while it is busy
     runtime.seen = {("agency.x.outbox", 2): 718}
-    assert not guard._stuck(tp, committed=719, now=102.0)
-    # it processed a record past the standing commit: one before it never arrived
+    assert not guard._stuck(tp, committed=719, read=900, read_moved=False, now=102.0)
+    # the read position moves: progress, even while the commit waits
+    assert not guard._stuck(tp, committed=719, read=950, read_moved=True, now=120.0)
+    # the router finished a record past the standing commit: one before it never arrived
     runtime.seen = {("agency.x.outbox", 2): 730}
-    assert guard._stuck(tp, committed=719, now=102.0)
-    # the router has had nothing to do for a while, yet records are left
+    assert guard._stuck(tp, committed=719, read=950, read_moved=True, now=102.0)
+    # records handed over, the router has had nothing to do for a while
     runtime.seen = {}
-    assert guard._stuck(tp, committed=719, now=106.0)
-    assert not guard._stuck(tp, committed=None, now=102.0)
+    assert guard._stuck(tp, committed=719, read=900, read_moved=False, now=106.0)
+    # nothing handed over while records wait at the broker: the fetcher skips it
+    assert guard._stuck(tp, committed=719, read=718, read_moved=False, now=102.0)
+    assert guard._stuck(tp, committed=None, read=None, read_moved=False, now=102.0)
+
+
+def test_another_agents_slow_partition_is_left_alone():
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    facts = faust.types.TP("hub.facts", 0)
+    guard = FlowGuard(app=None, every=5.0, runtime=SimpleNamespace(last_batch=0.0, seen={}))
+    # the analytics agent works through facts it was handed; the router is idle
+    assert not guard._stuck(facts, committed=40636, read=41000, read_moved=False, now=100.0)
+    assert guard._stuck(facts, committed=40636, read=40635, read_moved=False, now=100.0)
+
+
+class GuardedConsumer:
+    """What the guard reads of Faust's consumer, and the seeks it asks for."""
+
+    def __init__(self, offsets: dict):
+        self.offsets = offsets  # tp -> (committed, read, end)
+        self._buffered_partitions = set()
+        self.seeks: list = []
+        self.fail_highwaters = False
+
+    @property
+    def _committed_offset(self):
+        return {tp: o[0] for tp, o in self.offsets.items()}
+
+    @property
+    def _read_offset(self):
+        return {tp: o[1] for tp, o in self.offsets.items()}
+
+    def assignment(self):
+        return set(self.offsets)
+
+    async def highwaters(self, *tps):
+        if self.fail_highwaters:
+            raise KeyError(tps[0])
+        return {tp: self.offsets[tp][2] for tp in tps}
+
+    async def seek_wait(self, partitions):
+        self.seeks.append(dict(partitions))
+
+    async def perform_seek(self):
+        self.seeks.append("committed")
+
+    def seek(self, tp, offset):  # the Kafka client's position, from the event loop
+        raise AssertionError("the guard must seek through the consumer's thread")
+
+
+def run_checks(guard, clock, monkeypatch, times):
+    for t in times:
+        monkeypatch.setattr("hub.routing.runtime.time.monotonic", lambda t=t: t)
+        clock.append(t)
+        asyncio.run(guard.check())
+
+
+def test_the_guard_reads_a_stuck_partition_again_through_the_consumers_thread(monkeypatch):
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    tp = faust.types.TP("agency.x.outbox", 1)
+    consumer = GuardedConsumer({tp: (719, 718, 924)})
+    guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
+                      runtime=SimpleNamespace(last_batch=0.0, seen={}))
+    run_checks(guard, [], monkeypatch, [100, 105, 110])
+    assert consumer.seeks == []  # not yet 15 s
+    run_checks(guard, [], monkeypatch, [116])
+    assert consumer.seeks == [{tp: 719}]
+
+
+def test_a_slow_backlog_is_never_read_again_and_a_failing_check_does_not_stop_the_guard(
+        monkeypatch):
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    tp = faust.types.TP("agency.x.outbox", 1)
+    consumer = GuardedConsumer({tp: (100, 500, 20000)})
+    runtime = SimpleNamespace(last_batch=0.0, seen={})
+    guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
+                      runtime=runtime)
+    times = []
+    for step in range(40):  # 200 s of a busy router whose commit of this partition waits
+        t = 100.0 + 5 * step
+        runtime.last_batch = t - 0.1
+        runtime.seen = {("agency.x.outbox", 1): 99}
+        if step % 3 == 0:
+            consumer.offsets[tp] = (100, 500 + step, 20000)  # reading on, now and then
+        run_checks(guard, times, monkeypatch, [t])
+    assert consumer.seeks == []
+    consumer.fail_highwaters = True  # e.g. the client's metadata changes under it
+    run_checks(guard, times, monkeypatch, [400.0])
+    consumer.fail_highwaters = False
+    consumer.offsets[tp] = (20000, 19999, 20000)
+    run_checks(guard, times, monkeypatch, [405.0])  # still checking, nothing to do
+    assert consumer.seeks == []
