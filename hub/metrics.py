@@ -104,6 +104,11 @@ READ_AGAIN = Counter(
     "commit because records did not reach the stream (cause: gap, stalled_commit).",
     ["topic", "cause"],
 )
+KAFKA_CONNECTED = Gauge(
+    "hub_kafka_connected", "Whether this process reaches a Kafka bootstrap broker (1) or not "
+    "(0), probed every few seconds, by broker address.",
+    ["broker"],
+)
 CONSENTS_ACTIVE = Gauge(
     "hub_consents_active",
     "Consents in force (valid today, not withdrawn) known to this worker, by purpose",

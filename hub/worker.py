@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import faust
@@ -249,7 +251,87 @@ def run_worker(settings: Settings) -> None:
                 task.print_stack(limit=12, file=sys.stderr)
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
 
+    watch = register_broker_watch(app, settings.kafka.bootstrap.split(","))
     if settings.metrics_port:
         serve_metrics(settings.metrics_addr, settings.metrics_port)
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = HubWorker(app, watch, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+STOP_WITHIN = 25.0
+"""Seconds from the first SIGTERM or Ctrl-C until the worker exits, done or not (within
+Kubernetes' default grace period of 30 s)."""
+
+
+def register_broker_watch(app: faust.App, brokers: list[str], every: float = 2.0):
+    """Probe the brokers every ``every`` seconds (:class:`hub.connectivity.BrokerWatch`)."""
+    import asyncio
+
+    from hub.connectivity import BrokerWatch
+
+    def waiting() -> int:
+        try:
+            return len(app.consumer.assignment())
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return 0
+
+    watch = BrokerWatch(brokers, waiting=waiting)
+
+    @app.timer(interval=every)
+    async def probe_brokers():
+        await asyncio.get_running_loop().run_in_executor(None, watch.check)
+
+    return watch
+
+
+class HubWorker(faust.Worker):
+    """Faust's worker, with the Kafka client's connection errors summarised
+    (:mod:`hub.connectivity`) and a stop that never takes longer than
+    :data:`STOP_WITHIN` seconds: Faust's own stop commits what it can, but waits for the
+    broker as long as it takes (a worker stopped while its broker was gone ran on for
+    half an hour). After :data:`STOP_WITHIN` seconds, or at a second signal, the worker
+    exits without waiting further; what it did not commit is read again at the next
+    start, and the inboxes' records keep anything from being delivered twice."""
+
+    def __init__(self, app, watch, *args, **kwargs):
+        super().__init__(app, *args, **kwargs)
+        self.watch = watch
+        self._stop_asked: float | None = None
+
+    def on_setup_root_logger(self, logger, level: int) -> None:
+        from hub.connectivity import ClientNoise
+
+        super().on_setup_root_logger(logger, level)
+        noise = ClientNoise(self.watch)
+        for handler in logger.handlers:
+            handler.addFilter(noise)
+
+    def _on_sigint(self) -> None:
+        self._stopping("Ctrl-C")
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        self._stopping("SIGTERM")
+        super()._on_sigterm()
+
+    def _stopping(self, why: str) -> None:
+        import threading
+
+        if self._stop_asked is not None:
+            self._exit_now(f"{why} again: stopping at once")
+        self._stop_asked = time.monotonic()
+        print(f"hub run: {why}: stopping (committing what can be committed; the worker "
+              f"exits within {STOP_WITHIN:.0f} s whatever the broker does)",
+              file=sys.stderr, flush=True)
+        timer = threading.Timer(STOP_WITHIN, self._exit_now,
+                                args=(f"not stopped after {STOP_WITHIN:.0f} s",))
+        timer.daemon = True
+        timer.start()
+
+    def _exit_now(self, why: str) -> None:
+        down = ", ".join(sorted(self.watch.down_since)) or None
+        print(f"hub run: {why}" + (f" (Kafka unreachable: {down})" if down else "")
+              + "; exiting without waiting for the broker. What was not committed is read "
+              "again at the next start and not delivered twice.", file=sys.stderr,
+              flush=True)
+        os._exit(1)

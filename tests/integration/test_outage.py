@@ -1,0 +1,73 @@
+"""The worker while its broker is gone: a few lines instead of thousands, a gauge that
+shows it, a line when the broker is back, and a stop within 30 s of SIGTERM even when the
+broker is not there to commit to. Uses a broker of its own (the session's is never
+stopped)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from hub.broker.local import LocalBroker, free_port
+from tests.conftest import KafkaEnv, Worker, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory, key_file):
+    home = tmp_path_factory.mktemp("outage-home")
+    broker = LocalBroker(home, port=free_port(), controller_port=free_port(), heap="384m")
+    broker.start(progress=lambda message: None)
+    env = KafkaEnv(broker, home, key_file)
+    try:
+        result = env.hub("topics", "apply")
+        assert result.returncode == 0, result.stderr
+        yield env
+    finally:
+        broker.stop()
+
+
+def connected(port: int, broker: str) -> float | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    match = re.search(rf'^hub_kafka_connected{{broker="{re.escape(broker)}"}} (\S+)$', text,
+                      re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def test_a_broker_outage_is_a_few_lines_and_a_gauge_and_sigterm_stops_the_worker(
+        own_broker, tmp_path):
+    env, broker = own_broker, own_broker.broker
+    worker = Worker(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        assert connected(worker.metrics_port, env.bootstrap) == 1.0
+        broker.stop()
+        down_at = wait_for(lambda: "is unreachable" in worker.log_text() and len(
+            worker.log_text().splitlines()), 20, "the worker to say the broker is gone")
+        assert connected(worker.metrics_port, env.bootstrap) == 0.0
+        time.sleep(8)  # the Kafka client logs about 150 lines a second without the filter
+        during = worker.log_text().splitlines()[down_at:]
+        assert len(during) < 15, "\n".join(during)
+
+        broker.start(progress=lambda message: None)
+        wait_for(lambda: "is reachable again" in worker.log_text(), 30,
+                 "the worker to say the broker is back")
+        assert connected(worker.metrics_port, env.bootstrap) == 1.0
+
+        broker.stop()  # gone again, and then the worker is told to stop
+        wait_for(lambda: worker.log_text().count("is unreachable") == 2, 20,
+                 "the second outage")
+        asked = time.monotonic()
+        worker.proc.send_signal(signal.SIGTERM)
+        worker.proc.wait(40)
+        took = time.monotonic() - asked
+        assert took < 30, f"the worker took {took:.0f} s to stop"
+        assert "exiting without waiting for the broker" in worker.log_text()
+    finally:
+        worker.stop()
