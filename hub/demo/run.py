@@ -33,6 +33,8 @@ from hub.settings import Settings, write_new_key
 
 DEFAULT_START = date(2026, 9, 7)  # a Monday: the first school weeks after the summer
 STARTUP_SECONDS = 8.0  # real seconds between starting the worker and the first day
+STOP_WITHIN = 28.0
+"""Seconds from the first SIGTERM or Ctrl-C until the demo has exited, done or not."""
 
 
 @dataclass(frozen=True)
@@ -231,14 +233,28 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
                               "`hub demo`?); stop it or choose another port")
 
     stop = threading.Event()
+    started_broker = False
+    worker = server = None
+
+    def hard_stop() -> None:
+        """The demo did not stop within STOP_WITHIN seconds (e.g. its broker is gone and
+        a send waits for it): the worker is killed, the broker left as it is."""
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        say(f"not stopped after {STOP_WITHIN:.0f} s: worker killed"
+            + ("; the local broker may still run (`hub broker stop` stops it)"
+               if started_broker else ""))
+        os._exit(1)
+
     def on_signal(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C: stop at once
         stop.set()
+        timer = threading.Timer(STOP_WITHIN, hard_stop)
+        timer.daemon = True
+        timer.start()
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    started_broker = False
-    worker = server = None
     try:
         if settings.bootstrap_servers:
             say(f"using the broker at {settings.bootstrap}")
@@ -338,7 +354,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         if server is not None:
             server.shutdown()
         if worker is not None:
-            stop_process(worker)
+            stop_process(worker, timeout=STOP_WITHIN - 3)  # it stops itself within 25 s
             say("worker stopped")
         if started_broker:
             broker.stop()
