@@ -130,7 +130,7 @@ def cmd_deliver(args) -> int:
 
 def _run(bootstrap: Kafka, agency: Agency, group: str, args, stop: threading.Event,
          directory: BatchDirectory | None) -> DeliveryReport:
-    inbox = Inbox(bootstrap, agency, group, max_records=args.batch_size)
+    inbox = Inbox(bootstrap, agency, group, max_records=args.batch_size, stop=stop)
     try:
         written = directory.written_positions() if directory else {}
         starts = inbox.start(written, args.from_beginning)

@@ -8,6 +8,8 @@ only after the events up to there were handed over.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 
@@ -24,6 +26,8 @@ from hub.kafka_io import Kafka, consumer, missing_topic, not_allowed, producer
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 30
+RETRY_S = 2.0  # between tries while the broker is away
+REPEAT_S = 30.0  # between the warnings that it still is
 
 
 def start_offsets(partitions: Iterable[int], committed: dict[int, int | None],
@@ -48,8 +52,11 @@ def start_offsets(partitions: Iterable[int], committed: dict[int, int | None],
 class Inbox:
     """All partitions of ``agency.<id>.inbox`` for one consumer group."""
 
-    def __init__(self, bootstrap: Kafka, agency: Agency, group: str, max_records: int):
+    def __init__(self, bootstrap: Kafka, agency: Agency, group: str, max_records: int,
+                 stop: threading.Event | None = None):
         self.bootstrap = bootstrap
+        self.stop = stop or threading.Event()
+        """Set when delivery should stop: a call waiting for the broker gives up."""
         self.topic = agency.inbox
         self.outbox = agency.outbox  # where its dead letters go (the router moves them on)
         self.agency_id = agency.id
@@ -98,23 +105,22 @@ class Inbox:
 
     def poll(self, timeout_s: float) -> list[ConsumerRecord]:
         """The next records (at most ``max_records``), ordered by partition and offset."""
-        with self._broker_call("reading"):
-            batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000),
-                                          max_records=self._max_records)
+        batches = self._patiently("reading", lambda: self._consumer.poll(
+            timeout_ms=int(timeout_s * 1000), max_records=self._max_records))
         return [record for tp in sorted(batches) for record in batches[tp]]
 
     def caught_up(self) -> bool:
         """True when every partition has been read up to its current end."""
-        with self._broker_call("reading the end offsets"):
+        def caught_up() -> bool:
             ends = self._consumer.end_offsets(self.partitions)
             return all(self._consumer.position(tp) >= ends[tp] for tp in self.partitions)
+        return self._patiently("reading the end offsets", caught_up)
 
     def commit(self, next_offsets: dict[int, int]) -> None:
         """Record that every record before ``next_offsets[partition]`` was handed over."""
         offsets = {TopicPartition(self.topic, partition): OffsetAndMetadata(offset, "", -1)
                    for partition, offset in next_offsets.items()}
-        with self._broker_call("committing offsets"):
-            self._consumer.commit(offsets)
+        self._patiently("committing offsets", lambda: self._consumer.commit(offsets))
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         """Send ``record`` with its reason to the dead-letter topic (through the agency's
@@ -143,6 +149,41 @@ class Inbox:
 
     def _broker_call(self, what: str):
         return _kafka_errors(self.bootstrap, what)
+
+    def _patiently(self, what: str, call):
+        """``call()``, tried again while the broker is away (a retriable Kafka error: it
+        restarts, a failover, the network), until it answers or delivery is stopped. One
+        warning when it starts, one every ``REPEAT_S`` seconds while it lasts, one when
+        the broker is back; any other error is raised as before."""
+        down_since = said = None
+        while True:
+            try:
+                result = call()
+            except KafkaError as exc:
+                if not _is_transient(exc) or self.stop.is_set():
+                    with self._broker_call(what):
+                        raise
+                now = time.monotonic()
+                if down_since is None:
+                    down_since = said = now
+                    log.warning("%s at %s failed (%s); trying again until the broker "
+                                "answers (Ctrl-C stops)", what, self.bootstrap,
+                                type(exc).__name__)
+                elif now - said >= REPEAT_S:
+                    said = now
+                    log.warning("the broker at %s has not answered for %.0f s (%s); still "
+                                "trying", self.bootstrap, now - down_since, what)
+                self.stop.wait(RETRY_S)
+                continue
+            if down_since is not None:
+                log.warning("the broker at %s answers again after %.0f s", self.bootstrap,
+                            time.monotonic() - down_since)
+            return result
+
+
+def _is_transient(exc: KafkaError) -> bool:
+    """An error that goes away when the broker is back (or a new coordinator is found)."""
+    return bool(getattr(exc, "retriable", False))
 
 
 @contextmanager

@@ -71,3 +71,55 @@ def test_a_broker_outage_is_a_few_lines_and_a_gauge_and_sigterm_stops_the_worker
         assert "exiting without waiting for the broker" in worker.log_text()
     finally:
         worker.stop()
+
+
+def test_hub_deliver_carries_on_after_its_broker_restarted_and_stops_at_once(own_broker,
+                                                                            tmp_path):
+    import subprocess
+    import sys
+    import uuid
+    from datetime import UTC, datetime
+
+    from hub.contract.codec import get_codec
+    from hub.kafka_io import producer
+    from tests.conftest import REPO
+    from tests.handover.flow import offer, subject_of
+
+    env, broker = own_broker, own_broker.broker
+    broker.start(progress=lambda message: None)  # the test before may have left it stopped
+    files = tmp_path / "files"
+    log = tmp_path / "deliver.log"
+
+    def deliver_one() -> str:
+        event = offer("jugendamt-kamen", subject_of(f"outage-{uuid.uuid4()}"),
+                      datetime(2026, 11, 20, 10, tzinfo=UTC), "familienbildung")
+        p = producer(env.bootstrap, "test-outage")
+        try:
+            p.send("agency.jugendamt-kamen.inbox", key=event.subject.encode(),
+                   value=get_codec().encode(event)).get(30)
+        finally:
+            p.close()
+        return event.id
+
+    def in_files(event_id: str) -> bool:
+        return any(event_id in f.read_text() for f in files.glob("*.csv"))
+
+    with open(log, "wb") as out:
+        deliver = subprocess.Popen(
+            [sys.executable, "-m", "hub", "deliver", "jugendamt-kamen", "--to-dir",
+             str(files), "--batch-seconds", "1"], cwd=REPO, env=env.env(),
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        first = deliver_one()
+        wait_for(lambda: in_files(first), 60, "the first event in a file")
+        broker.stop()
+        time.sleep(5)
+        broker.start(progress=lambda message: None)
+        second = deliver_one()
+        wait_for(lambda: in_files(second), 90, "an event sent after the restart in a file")
+        assert deliver.poll() is None, log.read_text()
+        deliver.send_signal(signal.SIGTERM)
+        assert deliver.wait(30) == 0, log.read_text()
+    finally:
+        if deliver.poll() is None:
+            deliver.kill()
