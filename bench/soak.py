@@ -433,8 +433,9 @@ def report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
         caught = max((arrivals.arrived[e][0] for e in before if e in arrivals.arrived),
                      default=fault.happened)
         print(f"  fault at {fault.happened - t0:.0f} s: {fault.what}; no event arrived for "
-              f"{quiet:.1f} s at most in the {until - fault.happened:.0f} s after it; everything sent before it had "
-              f"arrived {caught - fault.happened:.1f} s after it")
+              f"{quiet:.1f} s at most in the {until - fault.happened:.0f} s after it; "
+              f"everything sent before it had arrived {caught - fault.happened:.1f} s "
+              "after it")
     print(f"  highest consumer lag (outboxes, all workers): {max_lag:,} records")
     if sender.failed:
         print("  not acknowledged, e.g.: " + json.dumps(list(sender.failed.values())[:3]))
