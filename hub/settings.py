@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         default=9093, description="Port of the local broker's KRaft controller (127.0.0.1)."
     )
     broker_heap: str = Field(default="1g", description="Java heap of the local broker (-Xmx).")
+    cluster_ports: str = Field(
+        default="19092,19093,19094", pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+        description="Client ports of the nodes of the local cluster (`hub broker start "
+        "--nodes 3`), node 1 first, comma-separated (127.0.0.1).",
+    )
+    cluster_controller_ports: str = Field(
+        default="19192,19193,19194", pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+        description="KRaft controller ports of the nodes of the local cluster, node 1 first, "
+        "comma-separated (127.0.0.1).",
+    )
+    cluster_heap: str = Field(
+        default="512m", description="Java heap of each node of the local cluster (-Xmx).",
+    )
     kafka_libs_dir: Path = Field(
         default=KAFKA_DEPLOY_DIR / "lib",
         description="Where the broker's jars are resolved to (one sub-folder per version).",
@@ -72,10 +85,11 @@ class Settings(BaseSettings):
         description="File holding the pseudonymisation (linkage) key, at least 32 bytes.",
     )
     app_id: str = Field(default="unna-hub", description="Faust application id (consumer group).")
-    topic_replication_factor: int = Field(
-        default=1, ge=1,
+    topic_replication_factor: int | None = Field(
+        default=None, ge=1,
         description="Replication factor of the topics the workers create themselves (their "
-        "table changelogs); 3 on a cluster of three brokers.",
+        "table changelogs). Default: as `hub topics apply`, one copy per broker the cluster "
+        "reports at the worker's start, at most 3.",
     )
     hold_window_hours: float = Field(
         default=24.0, gt=0,
@@ -124,6 +138,11 @@ class Settings(BaseSettings):
         "the first of 0, 1, 2, ... that no other running worker uses (so several workers "
         "on one machine never share a RocksDB folder).",
     )
+
+    def cluster_port_list(self, controller: bool = False) -> list[int]:
+        """``cluster_ports`` (or ``cluster_controller_ports``) as numbers."""
+        raw = self.cluster_controller_ports if controller else self.cluster_ports
+        return [int(p) for p in raw.split(",")]
 
     @property
     def bootstrap(self) -> str:

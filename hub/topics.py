@@ -12,23 +12,62 @@ from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
 TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
+MAX_AUTO_REPLICATION = 3  # what deploy/k8s runs: three brokers, replication factor 3
+MIN_INSYNC_CONFIG = "min.insync.replicas"
 
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
-    replication_factor: int
+    replication_factor: int | None  # None: chosen from the cluster when applied ("auto")
     config: dict[str, str] = field(default_factory=dict)
+
+
+def auto_replication_factor(brokers: int) -> int:
+    """The replication factor ``auto`` stands for: one copy per broker the cluster
+    reports, at most three (1 on the single local broker, 3 on the local cluster and in
+    production)."""
+    return max(1, min(MAX_AUTO_REPLICATION, brokers))
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """``min.insync.replicas`` for a topic: 2 from replication factor 3 on (an
+    acknowledged write is on two brokers, and one broker may be down), else 1 (a higher
+    value than the replicas would refuse every write with acks=all)."""
+    return 2 if replication_factor >= 3 else 1
+
+
+def cluster_brokers(admin) -> int:
+    """How many brokers the cluster reports as registered and not fenced."""
+    brokers = admin.describe_cluster().get("brokers") or []
+    return sum(1 for b in brokers if not b.get("is_fenced"))
+
+
+def _replication_setting(value, path: Path) -> int | None:
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        rf = int(value)
+    except (TypeError, ValueError):
+        rf = 0
+    if rf < 1:
+        raise ConfigError(f"{path}: replication_factor must be `auto` or a number from 1 on, "
+                          f"not {value!r}")
+    return rf
 
 
 def plan_topics(
     agencies: AgencyDirectory, path: Path = TOPICS_FILE, replication_factor: int | None = None
 ) -> list[TopicSpec]:
-    """Every topic the hub needs, with partitions and configs, from the declaration file."""
+    """Every topic the hub needs, with partitions and configs, from the declaration file.
+    ``replication_factor`` overrides the file's; ``auto`` (the file's default) leaves it
+    to :func:`apply_topics`, which takes :func:`auto_replication_factor` of the brokers the
+    cluster reports."""
     raw = read_yaml(path, "topic declaration")
     defaults = raw.get("defaults") or {}
-    rf = replication_factor or int(defaults.get("replication_factor", 1))
+    rf = replication_factor or _replication_setting(
+        defaults.get("replication_factor", "auto"), path)
 
     def spec(entry: dict, name: str) -> TopicSpec:
         config = {str(k): str(v) for k, v in (entry.get("config") or {}).items()}
@@ -103,9 +142,11 @@ class ApplyReport:
     updated: dict[str, list[str]] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    replication: str | None = None  # how new topics are replicated, and why
 
     def lines(self) -> list[str]:
-        out = [f"created   {name}" for name in self.created]
+        out = [f"new topics: {self.replication}"] if self.created and self.replication else []
+        out += [f"created   {name}" for name in self.created]
         for name, changes in self.updated.items():
             out += [f"updated   {name}: {change}" for change in changes]
         out += [f"warning   {w}" for w in self.warnings]
@@ -116,17 +157,44 @@ class ApplyReport:
         return out
 
 
+def with_min_insync(config: dict[str, str], replication_factor: int) -> dict[str, str]:
+    """A topic's config with ``min.insync.replicas`` for its replication factor, unless
+    the declaration sets one itself: set on the topic, so that it does not depend on the
+    broker's default (which may be higher than the replicas of a topic)."""
+    if MIN_INSYNC_CONFIG in config:
+        return dict(config)
+    return {**config, MIN_INSYNC_CONFIG: str(min_insync_replicas(replication_factor))}
+
+
 def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
-    """Create missing topics, align configs and grow partitions; idempotent."""
+    """Create missing topics, align configs and grow partitions; idempotent. Topics
+    planned with replication ``auto`` get :func:`auto_replication_factor` of the brokers
+    the cluster reports now; every topic gets ``min.insync.replicas`` for its replication
+    factor (:func:`min_insync_replicas`) unless declared."""
     from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     report = ApplyReport()
     try:
+        if any(s.replication_factor is None for s in specs):
+            brokers = cluster_brokers(admin)
+            auto = auto_replication_factor(brokers)
+            specs = [s if s.replication_factor else TopicSpec(
+                s.name, s.partitions, auto, s.config) for s in specs]
+            report.replication = (
+                f"replication factor {auto} ({brokers} broker{'s' * (brokers != 1)} "
+                f"answer{'s' * (brokers == 1)}; --replication-factor chooses another), "
+                f"min.insync.replicas {min_insync_replicas(auto)}")
+        else:
+            rfs = sorted({s.replication_factor for s in specs})
+            report.replication = (
+                f"replication factor {', '.join(map(str, rfs))}, min.insync.replicas "
+                f"{', '.join(sorted({str(min_insync_replicas(rf)) for rf in rfs}))}")
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            new = [NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
+            new = [NewTopic(s.name, s.partitions, s.replication_factor,
+                            topic_configs=with_min_insync(s.config, s.replication_factor))
                    for s in missing]
             try:
                 admin.create_topics(new, wait_for_metadata=True)
@@ -139,14 +207,22 @@ def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
         described = admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in present]
         )["topic"]
-        partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(
-            [s.name for s in present])}
+        topics = {t["name"]: t for t in admin.describe_topics([s.name for s in present])}
         to_alter, to_grow = [], {}
         for s in present:
             current = {k: v["value"] for k, v in described.get(s.name, {}).items()}
+            have = len(topics[s.name]["partitions"]) if s.name in topics else s.partitions
+            replicas = _replication_of(topics.get(s.name)) or s.replication_factor
+            if replicas < s.replication_factor:
+                report.warnings.append(
+                    f"{s.name} has replication factor {replicas}, {s.replication_factor} "
+                    "planned: Kafka does not add replicas to an existing topic by itself "
+                    "(kafka-reassign-partitions.sh does); its min.insync.replicas stays "
+                    f"{min_insync_replicas(replicas)}")
+            # min.insync.replicas after the replicas the topic has, never more
+            wanted = with_min_insync(s.config, replicas)
             changes = [f"{k}: {current.get(k, '(default)')} -> {v}"
-                       for k, v in s.config.items() if current.get(k) != v]
-            have = partitions.get(s.name, s.partitions)
+                       for k, v in wanted.items() if current.get(k) != v]
             if s.partitions > have:
                 to_grow[s.name] = s.partitions
                 changes.append(f"partitions: {have} -> {s.partitions}")
@@ -161,9 +237,9 @@ def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
                     "shrink a topic, left as it is")
             if changes:
                 report.updated[s.name] = changes
-                if any(current.get(k) != v for k, v in s.config.items()):
+                if any(current.get(k) != v for k, v in wanted.items()):
                     to_alter.append(ConfigResource(ConfigResourceType.TOPIC, s.name,
-                                                   configs=dict(s.config)))
+                                                   configs=wanted))
             else:
                 report.unchanged.append(s.name)
         if to_alter:
@@ -176,3 +252,10 @@ def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
     except KafkaError as exc:
         raise BrokerError(f"applying topics failed: {exc}") from exc
     return report
+
+
+def _replication_of(topic: dict | None) -> int | None:
+    """The replication factor of a described topic (its first partition's replicas)."""
+    partitions = (topic or {}).get("partitions") or []
+    replicas = partitions[0].get("replica_nodes") if partitions else None
+    return len(replicas) if replicas else None

@@ -39,7 +39,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # the partitions of the outboxes and hub.ticks (deploy/topics.yaml): the tables'
         # changelogs get as many, so a child's state is in the partition of its events
         topic_partitions=router_partitions(agencies),
-        topic_replication_factor=settings.topic_replication_factor,
+        topic_replication_factor=settings.topic_replication_factor or 1,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         # outputs go out in few, large produce requests rather than one each
@@ -219,6 +219,20 @@ def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = Non
     return missing
 
 
+def with_replication(settings: Settings) -> Settings:
+    """``settings`` with the replication factor of the worker's own topics decided: the
+    setting, or one copy per broker the cluster reports, at most 3 (as `hub topics apply`
+    decides ``auto``)."""
+    if settings.topic_replication_factor is not None:
+        return settings
+    from hub.kafka_io import admin_client
+    from hub.topics import auto_replication_factor, cluster_brokers
+
+    with admin_client(settings.kafka) as admin:
+        factor = auto_replication_factor(cluster_brokers(admin))
+    return settings.model_copy(update={"topic_replication_factor": factor})
+
+
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
@@ -228,6 +242,7 @@ def run_worker(settings: Settings) -> None:
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
+        settings = with_replication(settings)
         created = ensure_changelogs(settings)
     except Exception as exc:  # noqa: BLE001 - Faust creates them itself, only later
         print(f"hub run: could not check the changelog topics ({exc}); the worker creates "

@@ -65,8 +65,12 @@ class LocalBroker:
         libs_root: Path = KAFKA_DEPLOY_DIR / "lib",
         heap: str = "1g",
         pom: Path = POM,
+        *,
+        folder: Path | None = None,
     ):
-        self.dir = Path(home) / "kafka"
+        # ``folder``: where data, logs, config and pid live (default ``<home>/kafka``; the
+        # nodes of a local cluster, hub.broker.cluster, have one each)
+        self.dir = Path(folder) if folder else Path(home) / "kafka"
         self.port = port
         self.controller_port = controller_port
         self.pom = pom
@@ -149,6 +153,7 @@ class LocalBroker:
         current = self.status()
         if current.running:
             return current, False
+        self._refuse_if_cluster_runs()
         java = self._check_java()
         self.ensure_jars(progress)
         for port in (self.port, self.controller_port):
@@ -164,6 +169,27 @@ class LocalBroker:
             progress(f"formatting broker storage in {self.data_dir}")
             self._format(java)
         progress(f"starting Kafka {self.version} on {self.bootstrap}")
+        proc = self._launch(java)
+        self._wait_ready(proc, timeout)
+        if self.secure:
+            self._add_new_logins(progress)
+        return self.status(), True
+
+    def _refuse_if_cluster_runs(self) -> None:
+        """The single broker and the local cluster (``start --nodes 3``) never run side by
+        side in one HUB_HOME: clients would not know which one they talk to."""
+        from hub.broker.cluster import LocalCluster
+
+        cluster = LocalCluster.made_in(self.home)
+        if cluster is not None and cluster.any_running():
+            raise BrokerError(
+                f"the local {cluster.size}-node cluster runs in {self.home} "
+                f"({cluster.bootstrap}); stop it first with `hub broker stop`, or use "
+                "another HUB_HOME for the single broker")
+
+    def _launch(self, java: str) -> subprocess.Popen:
+        """Start the broker process (in its own session, so that it outlives the command)
+        and record its pid; returns without waiting for it to answer."""
         with open(self.log_dir / "stdout.log", "ab") as out:
             proc = subprocess.Popen(
                 [java, *self._jvm_args(), "kafka.Kafka", str(self.config_file)],
@@ -174,10 +200,7 @@ class LocalBroker:
                 cwd=self.dir,
             )
         self.state_file.write_text(json.dumps({"pid": proc.pid, "bootstrap": self.bootstrap}))
-        self._wait_ready(proc, timeout)
-        if self.secure:
-            self._add_new_logins(progress)
-        return self.status(), True
+        return proc
 
     def _prepare_security(self, progress: Progress) -> None:
         """TLS material and a password for every login (those that exist are kept)."""
@@ -263,8 +286,8 @@ class LocalBroker:
             f"{self.libs}/*",
         ]
 
-    def _write_configs(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def _server_properties(self) -> dict[str, str]:
+        """The broker's ``server.properties``: one node, broker and controller."""
         props: dict[str, str] = {
             "process.roles": "broker,controller",
             "node.id": "1",
@@ -291,6 +314,11 @@ class LocalBroker:
         }
         if self.secure:
             props |= self.security.server_properties(self.port, self.controller_port)
+        return props
+
+    def _write_configs(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        props = self._server_properties()
         # mode 0600: the secured broker's own login is in it
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -315,8 +343,9 @@ class LocalBroker:
             "logger.state.name = state.change.logger\nlogger.state.level = WARN\n"
         )
 
-    def _format(self, java: str) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    def _format(self, java: str, cluster_id: str | None = None) -> None:
+        """Format the storage; the nodes of a cluster share one ``cluster_id``."""
+        cluster_id = cluster_id or new_cluster_id()
         args = [*self._jvm_args("256m"), "kafka.tools.StorageTool", "format",
                 f"--cluster-id={cluster_id}", "-c", str(self.config_file)]
         argfile = self.dir / "format.args"
@@ -393,6 +422,11 @@ class LocalBroker:
             time.sleep(0.1)
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (a base64 UUID, as `kafka-storage random-uuid` prints)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 def _argfile_quoted(arg: str) -> str:
     """One argument as a line of a Java argument file."""
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -457,11 +491,12 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def _check_port_free(port: int) -> None:
+def _check_port_free(port: int,
+                     settings: str = "HUB_BROKER_PORT / HUB_CONTROLLER_PORT") -> None:
     if port_in_use(port):
         raise BrokerError(
             f"port {port} on 127.0.0.1 is already taken by another process; stop it or choose "
-            "other ports with HUB_BROKER_PORT / HUB_CONTROLLER_PORT"
+            f"other ports with {settings}"
         )
 
 
