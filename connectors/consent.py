@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from connectors import vocabulary
 from connectors.export_file import ExportFile
-from connectors.facts import ConsentFacts, RowError
+from connectors.facts import ConsentFacts, RowError, value_problem
 from connectors.rows import RowReader
 
 COLUMNS = ("Einwilligungs-ID", "Vorname", "Nachname", "Geburtsdatum", "Wohnort", "Zweck",
@@ -76,8 +76,8 @@ def latest_states(
         yield line, None, []
     for consent_id, kept in latest.items():
         if consent_id in rejected_ids:
-            yield kept.line, None, [
-                f"consent {consent_id} has a rejected row in this file: its latest state is "
-                "unknown, so none of its rows is published"]
+            yield kept.line, None, [value_problem(
+                "consent", consent_id, "has a rejected row in this file: its latest state is "
+                "unknown, so none of its rows is published")]
         else:
             yield kept.line, kept.facts, []

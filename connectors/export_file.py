@@ -3,7 +3,9 @@
 Files are streamed: a first pass checks the encoding and counts the lines (for progress),
 the second yields one row at a time, so memory stays flat on large exports. A file that
 cannot be read as a whole (wrong delimiter, no header, missing columns, undecodable bytes)
-fails in :func:`open_export`, before anything is published.
+fails in :func:`open_export`, before anything is published. A row that is broken in itself
+(too few or too many fields, a field too long for the CSV reader, NUL bytes) comes with its
+``problems``; it never stops the file.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from hub.errors import InputError
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 CHUNK = 1 << 20
+MAX_FIELD_CHARS = 100_000
+"""A longer field makes its row an error (no export has such values; Python's CSV reader
+refuses fields above 131,072 characters anyway, unless a program raised that limit)."""
 
 
 @dataclass(frozen=True)
 class ExportRow:
-    line: int  # line number in the file (the header is line 1)
+    line: int  # line number in the file where the row starts (the header is line 1)
     fields: dict[str, str]
+    problems: tuple[str, ...] = ()  # the row is broken as CSV: its values are not reliable
+    readable: bool = True  # False: the CSV reader could not take the row apart (no fields)
 
     def get(self, column: str) -> str:
         return (self.fields.get(column) or "").strip()
@@ -38,17 +45,70 @@ class ExportFile:
     lines: int  # physical lines after the header (an upper bound of the rows)
 
     def rows(self) -> Iterator[ExportRow]:
-        """The data rows, one at a time; blank lines are skipped."""
+        """The data rows, one at a time; blank lines are skipped. No row stops the file: a
+        row with too few or too many fields, a field longer than ``MAX_FIELD_CHARS`` or NUL
+        bytes comes with ``problems`` (which never quote its values)."""
         with open(self.path, encoding=self.encoding, newline="") as fh:
-            reader = csv.reader(fh, delimiter=";", quotechar='"')
-            next(reader, None)
-            for values in reader:
+            fh.readline()  # the header line, as open_export read it
+            lines = _Lines(fh)
+            reader = csv.reader(lines, delimiter=";", quotechar='"')
+            while True:
+                line = reader.line_num + 2  # where the next row starts: after the header
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a field above csv.field_size_limit()
+                    yield ExportRow(line, {}, (_unreadable(exc),), readable=False)
+                    continue
                 if not any(v.strip() for v in values):
                     continue
-                fields = dict(zip(self.columns, values, strict=False))
-                if len(values) < len(self.columns):
-                    fields["__short__"] = f"{len(values)} of {len(self.columns)} fields"
-                yield ExportRow(reader.line_num, fields)
+                yield ExportRow(line, dict(zip(self.columns, values, strict=False)),
+                                self._problems(values, cut_off=lines.ended))
+
+    def _problems(self, values: list[str], cut_off: bool) -> tuple[str, ...]:
+        problems = []
+        if cut_off:  # the reader asked for another line to finish the row: none was left
+            problems.append("the file ends inside a quoted field (a quote left open, or the "
+                            "file is cut off)")
+        if len(values) < len(self.columns):
+            open_quote = not cut_off and any("\n" in v or "\r" in v for v in values)
+            problems.append(f"row has only {len(values)} of {len(self.columns)} fields"
+                            + (" (a quote left open?)" if open_quote else ""))
+        elif any(v.strip() for v in values[len(self.columns):]):
+            problems.append(f"row has {len(values)} fields, the header only "
+                            f"{len(self.columns)} (a ';' inside an unquoted value?)")
+        if any(len(v) > MAX_FIELD_CHARS for v in values):
+            problems.append(f"row has a field longer than {MAX_FIELD_CHARS} characters")
+        if any("\x00" in v for v in values):
+            problems.append("row contains NUL bytes (a damaged export?)")
+        return tuple(problems)
+
+
+class _Lines:
+    """The lines of a file, for the CSV reader; ``ended`` once it asked for one past the end
+    (it does so only to finish a row whose quoted field is still open)."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self.ended = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._fh)
+        except StopIteration:
+            self.ended = True
+            raise
+
+
+def _unreadable(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return (f"row is not readable as CSV: a field is longer than "
+                f"{csv.field_size_limit()} characters")
+    return f"row is not readable as CSV: {exc}"
 
 
 def agency_from_filename(path: Path) -> str | None:
@@ -98,7 +158,15 @@ def open_export(path: Path, required: Iterable[str], encoding: str | None = None
         raise InputError(f"{path}: cannot be read: {exc.strerror}") from None
     if not header_line.strip():
         raise InputError(f"{path}: empty file, or no header line")
-    columns = tuple(c.strip() for c in next(csv.reader([header_line], delimiter=";")))
+    if "\x00" in header_line:
+        raise InputError(f"{path}: the header line contains NUL bytes (a UTF-16 file? save "
+                         "it as UTF-8, or name it with --encoding utf-16)")
+    try:
+        columns = tuple(c.strip() for c in next(csv.reader([header_line], delimiter=";")))
+    except csv.Error as exc:
+        raise InputError(f"{path}: the header line is not readable as CSV: "
+                         f"{_unreadable(exc).removeprefix('row is not readable as CSV: ')}"
+                         ) from None
     check_header(path, columns, header_line, list(required))
     return ExportFile(path, used, columns, lines)
 

@@ -43,6 +43,47 @@ class RowError(HubError):
         self.problems = problems
 
 
+SHOWN_CHARS = 40
+"""A problem quotes a row's value only up to this length (see :func:`shown`)."""
+
+
+class Problem(str):
+    """One problem of a row, as the agency's own report shows it (it may quote the value at
+    fault); ``public`` says the same without any value of the row, for the dead letter that
+    goes to the hub's operators."""
+
+    public: str
+
+    def __new__(cls, text: str, public: str | None = None) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.public = text if public is None else public
+        return problem
+
+
+def shown(value: str) -> str | None:
+    """``value`` quoted for a problem text, or None when it must not be quoted: longer than
+    ``SHOWN_CHARS``, or with a separator, quote, line break or control character in it. Such
+    a value is hardly one cell of the export (an open quote took in the fields after it,
+    names and birth date included), and a problem never repeats a name or a birth date."""
+    if len(value) > SHOWN_CHARS or any(c in value for c in ';"\'') or \
+            any(not c.isprintable() for c in value):
+        return None
+    return repr(value)
+
+
+def value_problem(what: str, value: str, complaint: str, show: bool = True) -> Problem:
+    """"<what> '<value>' <complaint>" for the report (the value only if :func:`shown` and
+    ``show`` allow it), "<what> <complaint>" for the dead letter."""
+    public = f"{what} {complaint}"
+    quoted = shown(value) if show else None
+    return Problem(f"{what} {quoted} {complaint}" if quoted else public, public)
+
+
+def public_reasons(problems) -> list[str]:
+    """The problems as a dead letter may carry them: without any value of the row."""
+    return [getattr(problem, "public", problem) for problem in problems]
+
+
 @dataclass(frozen=True)
 class Person:
     """Identifying data: used for the pseudonym and the age, never printed or published."""
@@ -113,7 +154,7 @@ def _phase(person: Person, on: date, problems: list[str]) -> str | None:
 
 def _known(agencies: AgencyDirectory, agency_id: str, what: str, problems: list[str]) -> None:
     if agency_id not in agencies:
-        problems.append(f"{what} {agency_id!r} is not a known agency id")
+        problems.append(value_problem(what, agency_id, "is not a known agency id"))
 
 
 def _envelope(**fields) -> Envelope:
@@ -183,8 +224,9 @@ def build_consent_envelope(
     for recipient in facts.recipients:
         _known(agencies, recipient, "recipient", problems)
     if facts.valid_to and facts.valid_to < facts.valid_from:
-        problems.append(f"Gueltig_bis {facts.valid_to:%d.%m.%Y} is before Gueltig_ab "
-                        f"{facts.valid_from:%d.%m.%Y}")
+        problems.append(Problem(f"Gueltig_bis {facts.valid_to:%d.%m.%Y} is before Gueltig_ab "
+                                f"{facts.valid_from:%d.%m.%Y}",
+                                "Gueltig_bis is before Gueltig_ab"))
     if problems:
         raise RowError(problems)
     etype = EventType.CONSENT_GRANTED if facts.granted else EventType.CONSENT_REVOKED

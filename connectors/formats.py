@@ -77,7 +77,8 @@ def health(r: RowReader, agency_id: str) -> EventFacts:
                             screening_kind=kind, support_category=category)
     etype = vocabulary.event_type(art) if art else None
     if art and etype is None:
-        r.problems.append(f"Art {art!r} is neither a known examination nor a known event")
+        r.problems.append(r.problem("Art", art,
+                                    "is neither a known examination nor a known event"))
     return _event_facts(r, agency_id, record="Untersuchungs-Nr", town="Gemeinde", etype=etype,
                         detail=r.text("Ergebnis", False), handover=r.text("Bezug", False),
                         recipient=r.text("Zielstelle", False))

@@ -3,9 +3,10 @@
 The file is checked as a whole first (encoding, delimiter, header, format); then rows are
 streamed. Bad rows are reported (file, row, every problem), counted and dead-lettered
 without identifying fields (through the agency's outbox, from where the router moves them
-to ``hub.dlq``); the rest of the file is still published. Events go through an
-idempotent producer (acks=all); publishing ends with a flush and reports every event the
-broker did not acknowledge.
+to ``hub.dlq``); the rest of the file is still published. An event larger than the broker
+accepts is such a bad row too, whether the size check here finds it or the broker refuses
+it. Events go through an idempotent producer (acks=all); publishing ends with a flush and
+reports every event the broker did not acknowledge.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from pathlib import Path
 from connectors.consent import COLUMNS as CONSENT_COLUMNS
 from connectors.consent import latest_states
 from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
-from connectors.facts import RowError, build_consent_envelope, build_envelope
+from connectors.facts import (
+    Problem,
+    RowError,
+    build_consent_envelope,
+    build_envelope,
+    public_reasons,
+)
 from connectors.formats import FORMATS
 from connectors.progress import ProgressBar
 from connectors.rows import RowReader
@@ -34,6 +41,30 @@ from hub.wording import counted
 CONSENT = "consent"
 FORMAT_NAMES = (*FORMATS, CONSENT)
 
+MAX_MESSAGE_BYTES = 1_000_000
+"""The largest message (key and value) a connector sends. Kafka refuses larger ones with its
+default limits (the broker's ``message.max.bytes`` and the producer's ``max_request_size``
+are both 1 MiB, batch and record overhead included). A valid event has a few hundred bytes;
+the check turns anything else into a row error instead of an exception from the producer."""
+RECORD_OVERHEAD = 512
+"""Bytes kept free below a producer's ``max_request_size`` for batch and record headers."""
+
+
+def message_limit(producer) -> int:
+    """The largest message ``producer`` sends: ``MAX_MESSAGE_BYTES``, or less when the
+    producer's ``max_request_size`` is smaller."""
+    config = getattr(producer, "config", None)
+    request = config.get("max_request_size") if isinstance(config, dict) else None
+    if not isinstance(request, int):
+        return MAX_MESSAGE_BYTES
+    return max(1, min(MAX_MESSAGE_BYTES, request - RECORD_OVERHEAD))
+
+
+def too_large(size: int, limit: int) -> Problem:
+    text = (f"the event is {size} bytes, more than the broker accepts ({limit} bytes): "
+            "not published")
+    return Problem(text, text)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -41,6 +72,7 @@ class Outcome:
     kind: str  # event | rejected | duplicate | superseded
     envelope: Envelope | None = None
     problems: tuple[str, ...] = ()
+    value: bytes | None = None  # the encoded event (kind "event")
 
 
 @dataclass
@@ -109,8 +141,9 @@ class Conversion:
 
     def __init__(self, path: Path, agencies: AgencyDirectory, key: PseudonymKey,
                  agency_id: str | None = None, encoding: str | None = None,
-                 format_name: str | None = None):
+                 format_name: str | None = None, max_message_bytes: int = MAX_MESSAGE_BYTES):
         self.path = Path(path)
+        self.max_message_bytes = max_message_bytes
         agency_id = agency_id or agency_from_filename(self.path)
         if not agency_id:
             raise InputError(f"{self.path.name}: cannot tell the agency from the file name; "
@@ -131,17 +164,30 @@ class Conversion:
         self.summary = Summary()
 
     def outcomes(self) -> Iterator[Outcome]:
-        """Every row's outcome, in file order for event exports; counted in ``summary``."""
+        """Every row's outcome, in file order for event exports; counted in ``summary``.
+        An event comes encoded (``value``); one larger than ``max_message_bytes`` is a
+        rejected row."""
         source = self._consent_outcomes() if self.format == CONSENT else self._event_outcomes()
+        codec = get_codec()
         seen: set[int] = set()  # 128-bit event ids: about 60 bytes a row
         for outcome in source:
             if outcome.kind == "event":
                 id_int = uuid.UUID(outcome.envelope.id).int
                 if id_int in seen:
                     outcome = Outcome(outcome.line, "duplicate")
+                else:
+                    outcome = self._encoded(outcome, codec)
                 seen.add(id_int)
             self.summary.count(outcome)
             yield outcome
+
+    def _encoded(self, outcome: Outcome, codec) -> Outcome:
+        value = codec.encode(outcome.envelope)
+        size = len(value) + len(outcome.envelope.subject)  # the key is the subject
+        if size > self.max_message_bytes:
+            return Outcome(outcome.line, "rejected",
+                           problems=(too_large(size, self.max_message_bytes),))
+        return Outcome(outcome.line, "event", outcome.envelope, value=value)
 
     def _event_outcomes(self) -> Iterator[Outcome]:
         to_facts = FORMATS[self.format].to_facts
@@ -205,43 +251,83 @@ def convert_file(path: Path, agencies: AgencyDirectory, key: PseudonymKey,
 def publish(conversion: Conversion, producer, report: Callable[[str], None] = print,
             progress: ProgressBar | None = None) -> Summary:
     """Stream the file's events to the outbox and its rejected rows to the dead-letter topic;
-    flush, and list every event the broker did not acknowledge in the summary."""
-    codec = get_codec()
+    flush, and list every event the broker did not acknowledge in the summary.
+
+    An event larger than the broker accepts is a rejected row with a dead letter: found
+    before sending (``message_limit``), refused by the producer, or refused by the broker
+    (a topic's ``max.message.bytes`` may be lower than the producer knows)."""
+    from kafka.errors import KafkaError, MessageSizeTooLargeError
+
     summary = conversion.summary
+    conversion.max_message_bytes = min(conversion.max_message_bytes, message_limit(producer))
     acked, failed, sent = [0], [0], 0
+    refused: list[tuple[int, str, int]] = []  # (line, event id, size): too large for the broker
 
     def on_success(_metadata) -> None:
         acked[0] += 1
 
-    def on_error(exc, line: int, what: str) -> None:
+    # kafka-python calls an errback with its bound arguments first, the exception last
+    def on_error(line: int, what: str, size: int, exc: Exception) -> None:
+        if isinstance(exc, MessageSizeTooLargeError) and what != "dead letter":
+            refused.append((line, what, size))  # a bad row, dead-lettered after the flush
+            return
         failed[0] += what != "dead letter"
         summary.unacknowledged.append(f"row {line} ({what}): {exc}")
 
-    path_name = conversion.path.name
+    def dead_letter(line: int, problems) -> None:
+        # through the agency's own outbox: the router moves it to hub.dlq
+        value = connector_dead_letter(conversion.agency_id, conversion.path.name, line,
+                                      public_reasons(problems))
+        try:
+            future = producer.send(conversion.topic, key=conversion.agency_id.encode(),
+                                   value=value, headers=outbox_headers("connector"))
+        except MessageSizeTooLargeError as exc:
+            on_error(line, "dead letter", len(value), exc)
+        else:
+            future.add_errback(on_error, line, "dead letter", len(value))
+
+    def flush() -> None:
+        try:
+            producer.flush()
+        except KafkaError as exc:  # what is still open is listed as unacknowledged below
+            summary.unacknowledged.append(f"the producer failed: {exc}")
+
+    def reject(line: int, problems) -> None:
+        outcome = Outcome(line, "rejected", problems=tuple(problems))
+        report(f"rejected: {conversion.describe_rejection(outcome)}")
+        dead_letter(line, problems)
+
     for outcome in conversion.outcomes():
         if progress:
             progress.advance()
         if outcome.kind == "event":
             envelope = outcome.envelope
-            future = producer.send(conversion.topic, key=envelope.subject.encode(),
-                                   value=codec.encode(envelope))
+            try:
+                future = producer.send(conversion.topic, key=envelope.subject.encode(),
+                                       value=outcome.value)
+            except MessageSizeTooLargeError:  # the producer's own check, before sending
+                size = len(outcome.value) + len(envelope.subject)
+                summary.rejected += 1
+                reject(outcome.line, [too_large(size, conversion.max_message_bytes)])
+                continue
             sent += 1
             future.add_callback(on_success)
-            future.add_errback(on_error, outcome.line, f"event {envelope.id}")
+            future.add_errback(on_error, outcome.line, f"event {envelope.id}",
+                               len(outcome.value) + len(envelope.subject))
         elif outcome.kind == "rejected":
-            report(f"rejected: {conversion.describe_rejection(outcome)}")
-            # through the agency's own outbox: the router moves it to hub.dlq
-            future = producer.send(conversion.topic, key=conversion.agency_id.encode(),
-                                   value=connector_dead_letter(conversion.agency_id, path_name,
-                                                               outcome.line,
-                                                               list(outcome.problems)),
-                                   headers=outbox_headers("connector"))
-            future.add_errback(on_error, outcome.line, "dead letter")
-    producer.flush()
+            reject(outcome.line, outcome.problems)
+    flush()
+    if refused:
+        for line, what, size in sorted(refused):
+            summary.rejected += 1
+            text = (f"{what} is {size} bytes: the broker refused it as too large (the "
+                    "topic's max.message.bytes or the broker's message.max.bytes is lower)")
+            reject(line, [Problem(text, text)])
+        flush()
     if progress:
         progress.finish()
     summary.published = acked[0]
-    pending = sent - summary.published - failed[0]
+    pending = sent - summary.published - failed[0] - len(refused)
     if pending > 0:
         summary.unacknowledged.append(f"{pending} events without an answer from the broker")
     labels = {"published": summary.published, "rejected": summary.rejected,

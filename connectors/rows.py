@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from connectors import vocabulary
 from connectors.export_file import ExportRow
-from connectors.facts import Person, RowError
+from connectors.facts import Person, Problem, RowError, value_problem
+
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters (NUL, tab, line breaks, ...): no value of an export has them inside."""
 
 
 def parse_date(text: str) -> date | None:
@@ -23,13 +27,28 @@ def parse_date(text: str) -> date | None:
 
 @dataclass
 class RowReader:
+    """Typed values of one row; every problem is collected, :meth:`check` raises them all.
+
+    A problem names the column, and quotes the value at fault only when the row is intact
+    and the value short and plain (:func:`~connectors.facts.shown`): never a name or birth
+    date, and nothing of a row whose fields are shifted (too few or too many fields)."""
+
     row: ExportRow
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def _show_values(self) -> bool:
+        return not self.row.problems
+
+    def problem(self, column: str, value: str, complaint: str) -> Problem:
+        return value_problem(column, value, complaint, self._show_values)
 
     def text(self, column: str, required: bool = True) -> str:
         value = self.row.get(column)
         if required and not value:
             self.problems.append(f"{column} is empty")
+        elif CONTROL_CHARACTERS.search(value):
+            self.problems.append(f"{column} contains control characters")
         return value
 
     def date(self, column: str, required: bool = True) -> date | None:
@@ -38,7 +57,7 @@ class RowReader:
             return None
         parsed = parse_date(value)
         if parsed is None:
-            self.problems.append(f"{column} {value!r} is not a date (TT.MM.JJJJ)")
+            self.problems.append(self.problem(column, value, "is not a date (TT.MM.JJJJ)"))
         return parsed
 
     def mapped(self, column: str, lookup, what: str, required: bool = True) -> str | None:
@@ -47,7 +66,7 @@ class RowReader:
             return None
         result = lookup(value)
         if result is None:
-            self.problems.append(f"{column} {value!r} is not a known {what}")
+            self.problems.append(self.problem(column, value, f"is not a known {what}"))
         return result
 
     def event_type(self, column: str = "Ereignis") -> str | None:
@@ -76,7 +95,10 @@ class RowReader:
         return None
 
     def check(self) -> None:
-        if "__short__" in self.row.fields:
-            self.problems.insert(0, f"row has only {self.row.fields['__short__']}")
-        if self.problems:
-            raise RowError(self.problems)
+        """Raise every problem of the row; a row the CSV reader could not take apart raises
+        only that (its columns are all empty)."""
+        if not self.row.readable:
+            raise RowError(list(self.row.problems))
+        problems = [*self.row.problems, *self.problems]
+        if problems:
+            raise RowError(problems)

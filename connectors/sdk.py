@@ -32,6 +32,7 @@ from connectors.facts import (
     build_consent_envelope,
     build_envelope,
 )
+from connectors.ingest import message_limit, too_large
 from hub.agencies import AgencyDirectory, load_agencies
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
@@ -131,12 +132,21 @@ class AgencyConnector:
         return self._send(build_consent_envelope(facts, self.key, self.agencies))
 
     def _send(self, envelope: Envelope) -> Envelope:
-        from kafka.errors import KafkaError
+        from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-        future = self.producer.send(self.agency.outbox, key=envelope.subject.encode(),
-                                    value=self._codec.encode(envelope))
+        value = self._codec.encode(envelope)
+        size = len(value) + len(envelope.subject)
+        limit = message_limit(self.producer)
+        if size > limit:
+            raise RowError([too_large(size, limit)])
         try:
+            future = self.producer.send(self.agency.outbox, key=envelope.subject.encode(),
+                                        value=value)
             future.get(timeout=self.ack_timeout)
+        except MessageSizeTooLargeError:
+            raise RowError([f"the event is {size} bytes: the broker refused it as too large "
+                            "(the topic's max.message.bytes or the broker's "
+                            "message.max.bytes is lower)"]) from None
         except KafkaError as exc:
             raise BrokerError(f"event {envelope.id} was not acknowledged by the broker: "
                               f"{exc}") from exc

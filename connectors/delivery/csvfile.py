@@ -4,12 +4,14 @@ One row per event, ``;``-separated, header line, ``\\r\\n`` line ends, UTF-8. Ev
 field except ``schema_version`` and every payload field of the twelve event types has its own
 column; a column that does not apply to an event type stays empty. docs/delivery.md lists the
 columns for agency IT staff.
+
+Values come from other agencies' exports (offer names, handover and consent ids): a cell that
+a spreadsheet would run as a formula is neutralised as OWASP's "CSV Injection" guidance says
+(:func:`csv_cell`, docs/delivery.md "Formulas").
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
@@ -54,6 +56,10 @@ COLUMNS = ENVELOPE_COLUMNS + tuple(column for column, _ in PAYLOAD_COLUMNS.value
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting like this would be run as a formula by spreadsheet programs."""
+NEUTRALISER = "'"
+"""Put before a cell that could run as a formula: spreadsheets show such a cell as text."""
+QUOTED_IF_INSIDE = (";", '"', "\r", "\n")
+"""A cell with one of these is quoted (and a neutralised cell always is)."""
 
 
 def german_date(value: date) -> str:
@@ -112,17 +118,37 @@ def envelope_row(envelope: Envelope) -> dict[str, str]:
 
 
 def neutralise_formula(text: str) -> str:
-    """Prefix ``'`` to a cell that a spreadsheet would run as a formula (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """Prefix ``'`` to a cell that a spreadsheet would run as a formula (CSV injection):
+    one starting with ``= + - @``, tab or carriage return, also after leading whitespace
+    (spreadsheets may trim it on import). A cell that starts with ``'`` already gets one
+    more, so that removing one leading ``'`` from every cell that has one always gives back
+    the value."""
+    if text.startswith((*FORMULA_STARTS, NEUTRALISER)) or \
+            text.lstrip().startswith(FORMULA_STARTS):
+        return NEUTRALISER + text
+    return text
+
+
+def restore_cell(cell: str) -> str:
+    """The value of a cell as read from a delivered file: what :func:`neutralise_formula`
+    added taken off again (docs/delivery.md shows the same for agencies' importers)."""
+    return cell[1:] if cell.startswith(NEUTRALISER) else cell
+
+
+def csv_cell(text: str) -> str:
+    """One cell as written to the file: neutralised, and quoted (``"`` inside doubled) when
+    it was neutralised or holds the separator, a quote or a line break, so that nothing in
+    it can end the cell and start one of its own."""
+    text = neutralise_formula(text)
+    if text.startswith(NEUTRALISER) or any(c in text for c in QUOTED_IF_INSIDE):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def render_csv(envelopes: Iterable[Envelope]) -> bytes:
     """The content of one batch file: header line and one row per event, UTF-8."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter=";", quotechar='"',
-                            lineterminator="\r\n")
-    writer.writeheader()
+    lines = [";".join(csv_cell(column) for column in COLUMNS)]
     for envelope in envelopes:
         row = envelope_row(envelope)
-        writer.writerow({column: neutralise_formula(text) for column, text in row.items()})
-    return out.getvalue().encode("utf-8")
+        lines.append(";".join(csv_cell(row[column]) for column in COLUMNS))
+    return "".join(line + "\r\n" for line in lines).encode("utf-8")
