@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         "table changelogs). Default: as `hub topics apply`, one copy per broker the cluster "
         "reports at the worker's start, at most 3.",
     )
+    router_delay_ms: float = Field(
+        default=0.0, ge=0, le=1000,
+        description="For drills and tests only, never in production: milliseconds of CPU "
+        "the router spends extra on each event (it blocks, like a slow rule would), to "
+        "see how a worker copes with a router slower than its input.",
+    )
     hold_window_hours: float = Field(
         default=24.0, gt=0,
         description="How long an event without a covering consent waits (processing time).",

@@ -29,12 +29,13 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     faust_fixes.apply(lambda topic: topic.endswith(".outbox") or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     kafka = settings.kafka
+    folder = state_dir(settings)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
         broker_credentials=kafka.security.faust_credentials(),
         store=f"{settings.state_store}://",
-        datadir=str(state_dir(settings)),
+        datadir=str(folder),
         web_enabled=False,
         # the partitions of the outboxes and hub.ticks (deploy/topics.yaml): the tables'
         # changelogs get as many, so a child's state is in the partition of its events
@@ -52,6 +53,9 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # a crashed worker's partitions move on after 10 s instead of a minute
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
+        # static membership: a worker restarted within the session timeout gets its
+        # partitions back without a rebalance of the whole group
+        consumer_group_instance_id=group_instance_id(settings, folder),
         stream_buffer_maxsize=16384,
     )
     clock = clock_from_settings(settings)
@@ -59,12 +63,24 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         app, agencies, Router(agencies, RoutingRules.load()), clock,
         kafka, timedelta(hours=settings.hold_window_hours),
         timedelta(days=settings.dedupe_retention_days),
+        delay=settings.router_delay_ms / 1000,
     )
     register_analytics(app, kafka, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)
     register_lag_gauge(app)
     faust_fixes.check_faust(app.consumer)
     return app
+
+
+def group_instance_id(settings: Settings, folder: Path) -> str:
+    """The worker's static member id in the consumer group: the app id, the host and its
+    state folder (``HUB_HOME/worker/<id>``, which one running worker holds at a time), so
+    a restarted worker is the same member again and two running workers never are."""
+    import hashlib
+    import socket
+
+    where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
+    return f"{settings.app_id}-{socket.gethostname()}-{folder.name}-{where}"
 
 
 class KeyPartitioner:

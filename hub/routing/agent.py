@@ -85,7 +85,7 @@ async def in_chunks(mapping, size: int = 2000):
 
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
-                    *, batch_size: int = 1000, batch_within: float = 0.05,
+                    *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0) -> RouterRuntime:
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
@@ -97,7 +97,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     engine = RoutingEngine(agencies, router, clock, hold_window, delivered, **stores)
     runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},
-                            batch_size=batch_size, batch_within=batch_within)
+                            batch_size=batch_size, batch_within=batch_within, delay=delay)
     sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC)
     ticks = _raw_topic(app, TICK_TOPIC)
     guard = FlowGuard(app, runtime=runtime)

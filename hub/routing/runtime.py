@@ -59,8 +59,9 @@ class RouterRuntime:
 
     def __init__(self, app, engine: RoutingEngine, stores: Sequence[BatchedStore],
                  journal: Journal, bootstrap: Kafka, inboxes: dict[str, str], *,
-                 batch_size: int = 1000, batch_within: float = 0.05):
+                 batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0):
         self.app = app
+        self.delay = delay  # HUB_ROUTER_DELAY_MS: a slow router, for drills and tests
         self.engine = engine
         self.stores = list(stores)
         self.journal = journal
@@ -107,6 +108,8 @@ class RouterRuntime:
                                 event.value, event.key, message.headers)
             started = time.monotonic()
             outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
+            if self.delay:
+                time.sleep(self.delay)  # blocks the event loop, as a slow rule would
             took = time.monotonic() - started
             PROCESSING_SECONDS.observe(took)
             if took > 1.0:

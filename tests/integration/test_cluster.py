@@ -20,6 +20,7 @@ from hub.broker.cluster import LocalCluster
 from hub.broker.local import free_port, port_in_use
 from hub.kafka_io import admin_client, producer
 from tests.conftest import REPO, wait_for
+from tests.support.flows import flow_exports
 
 pytestmark = pytest.mark.kafka
 
@@ -254,26 +255,6 @@ def cluster_worker(three, key_file, tmp_path_factory):
             proc.kill()
 
 
-def flow_exports(folder: Path, tag: str, children: int = 50, each: int = 20):
-    from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
-
-    consents, requests = [], []
-    for child in range(children):
-        person = {"Vorname": f"Kind{child}x{tag}", "Nachname": "Muster",
-                  "Geburtsdatum": "02.09.2020", "Wohnort": "Bönen"}
-        consents.append(consent_row(**{"Einwilligungs-ID": f"EW-{tag}-{child}"}, **person,
-                                    Zweck="Frühe Hilfen", Empfaenger=RECIPIENT,
-                                    Gueltig_ab="01.01.2026", Gueltig_bis=""))
-        requests += [youth_office_row(Vorgangsnummer=f"JA-{tag}-{child}-{n}", **person,
-                                      Zielstelle=RECIPIENT, Zweck="Frühe Hilfen",
-                                      **{"Uebergabe-ID": f"UE-{tag}-{child}-{n}"})
-                     for n in range(each)]
-    folder.mkdir(parents=True, exist_ok=True)
-    return (write_export(folder / f"einwilligungen_{SENDER}.csv", consents,
-                         columns=CONSENT_COLUMNS),
-            write_export(folder / f"{SENDER}_export.csv", requests))
-
-
 def ingest_until_acknowledged(env: dict[str, str], path: Path) -> list[str]:
     """`hub ingest` until the cluster acknowledged every event: exit 0, or exit 2 naming
     what it did not acknowledge and then a re-run (as its message says). Returns what
@@ -300,7 +281,7 @@ def failover_under_load(three, cluster_worker, tmp_path, key_file, fault, tag: s
     from hub.settings import PseudonymKey
     from hub.tail import Tail
 
-    consent_file, request_file = flow_exports(tmp_path / tag, tag)
+    consent_file, request_file = flow_exports(tmp_path / tag, tag, SENDER, RECIPIENT)
     sent = {o.envelope.id for o in Conversion(
         request_file, load_agencies(), PseudonymKey.from_file(key_file)).outcomes()
         if o.envelope}

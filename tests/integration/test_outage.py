@@ -32,6 +32,56 @@ def own_broker(tmp_path_factory, key_file):
         broker.stop()
 
 
+def test_a_backlog_drains_through_a_slow_router_and_nothing_is_read_again(own_broker,
+                                                                          tmp_path):
+    """3,000 handover requests wait while no worker runs; then a worker whose router is
+    slower than its input (3 ms of CPU more per event) drains them: every request arrives
+    once, and no partition is read again for looking stuck while it was only slow."""
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from connectors.ingest import Conversion
+    from hub.agencies import load_agencies
+    from hub.settings import PseudonymKey
+    from hub.tail import Tail
+    from tests.conftest import REPO
+    from tests.support.flows import flow_exports
+
+    env = own_broker
+    sender, recipient = "kreisjugendamt-unna", "jugendamt-unna"
+    consents, requests = flow_exports(tmp_path, "slow", sender, recipient, children=30,
+                                      each=100)
+    sent = {o.envelope.id for o in Conversion(requests, load_agencies(), PseudonymKey.from_file(
+        env.key_file)).outcomes() if o.envelope}
+    for path in (consents, requests):
+        result = env.hub("ingest", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hub", "run"], cwd=REPO, stdout=out,
+            stderr=subprocess.STDOUT, env=env.env(HUB_ROUTER_DELAY_MS="3",
+                                                  HUB_METRICS_PORT="0"))
+    try:
+        arrived: Counter = Counter()
+        for record in Tail(env.bootstrap, [f"agency.{recipient}.inbox"], from_beginning=True,
+                           timeout=90):
+            if record.value and record.value["id"] in sent:
+                arrived[record.value["id"]] += 1
+                if len(arrived) == len(sent):
+                    break
+        text = log.read_text(errors="replace")
+        assert worker.poll() is None, text[-3000:]
+        assert len(arrived) == len(sent), f"{len(sent) - len(arrived)} never arrived"
+        assert max(arrived.values()) == 1
+        assert "reading them again" not in text and "did not reach the stream" not in text
+        assert "Traceback" not in text
+    finally:
+        worker.terminate()
+        worker.wait(40)
+
+
 def connected(port: int, broker: str) -> float | None:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
         text = page.read().decode()
