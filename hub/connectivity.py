@@ -35,7 +35,8 @@ CONNECTION_TROUBLE = re.compile(
     r"Unable connect to node|Unable to update metadata|NodeNotReady|KafkaConnectionError|"
     r"Connect call failed|Connection refused|Coordinator|coordinator|Failed fetch messages|"
     r"Got error produce response|Heartbeat|RequestTimedOut|timed out|Broken pipe|"
-    r"Connection reset|connection.*closed|not ready", re.IGNORECASE)
+    r"Connection reset|connection.*closed|not ready|No node available|backoff/retry",
+    re.IGNORECASE)
 SUSPECT_SECONDS = 15.0
 """How long the first connection error of the client leaves its lines out before a probe
 has confirmed that a broker is down."""

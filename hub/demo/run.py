@@ -320,6 +320,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
                 recent = (recent + publish_day(sim, day, folder, agencies, key, kp))[-3:]
                 day += 1
                 save_progress(folder, options, day)
+                if day < options.days:  # a slow machine may have no time left to wait
+                    screen.show(head(day))
                 if worker.poll() is not None:
                     raise HubError(f"the worker stopped; see {log_path}")
         finally:
