@@ -8,6 +8,10 @@ one pipeline after the other on the same broker in the same run, through:
   ceiling of what the Kafka client does on this machine.
 - ``faust``: a bare Faust passthrough (``bench/passthrough.py``), an agent that sends each
   record on: what Faust itself costs.
+- ``faust-batched``: the router's loop without the router (``bench/passthrough_batched.py``):
+  ``take_events`` batches, every record handed to the producer without waiting, the batch's
+  acknowledgements awaited. The ceiling of any router built on Faust's stream on this
+  machine: it forwards one record per event and decides nothing.
 - ``router``: ``hub run`` reading an agency outbox and delivering to an inbox (consent
   check, dedupe, audit, facts, handover tracking, table writes). Each child's consent is
   sent first and the clock starts once the router has recorded every consent, so only
@@ -23,6 +27,9 @@ Modes
     python bench/bench_router.py [--n 20000] [--children 5000]
         Burst: all N events are sent at once; measures how fast each pipeline drains them.
     python bench/bench_router.py --steady 1000 --seconds 60 [--children 5000]
+    python bench/bench_router.py --only router [--only faust ...] [--profile FILE]
+        Only the pipelines named; --profile records the router worker with py-spy (folded
+        stacks) while it is measured.
         Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
         events); measures the latency under that load and whether the pipeline keeps up.
 
@@ -68,15 +75,25 @@ and test suites did (load 5-10), where only the ratios in the same run mean anyt
 | leaves slow partitions alone, no stall       |                 |              | (faust 752, |
 | notices in the measured requests             |                 |              | aiokafka    |
 |                                              |                 |              | 6,434)      |
+| + tables read and written by partition past  | 327             | -            | loaded      |
+| Faust's per-key path (hub/routing/tables.py),|                 |              | (faust-     |
+| changelog records sent with the outputs      |                 |              | batched     |
+| (``--n 10000 --children 2500``)              |                 |              | 2,393)      |
+| + partitioner remembering keys, plain string | 320             | 0.70         | loaded      |
+| keys encoded directly (same shape)           |                 |              | (faust 458) |
 
-Where the time goes now (py-spy on the router worker, quiet machine): the worker's event
-loop is busy about 95 % of the time at ~280 events/s, about 3.5 ms of CPU per routed event:
-the routing rules ~25 % (decode, decide, audit and fact records), Faust's producer and table
-machinery ~25 % (each output and each changelog write goes through Faust's send path,
-murmur2 partitioning in Python), RocksDB table reads and writes ~15 %, Faust's consumer and
-stream machinery, the analytics aggregator (same worker) and the timers the rest. The
-target of 2,000 events/s per worker is not reached; see docs/operations.md ("Throughput
-and its limits").
+Where the time goes now (``--profile``, py-spy on the router worker): the event loop's
+thread is busy all the time, about 3 ms of CPU per routed event. Deciding is about a third
+(Avro decode and pydantic validation of the envelope, the consent and handover rules, audit
+and fact records; the table reads are one RocksDB look-up each now), the router's sends a
+seventh (per handover request: the inbox record, audit, two analytics facts and three
+changelog records), Faust's consumer and stream machinery about a seventh, the rest the
+producer's network work, the analytics aggregator on the same worker and the timers.
+
+The ceiling: ``faust-batched``, the same loop forwarding one record per event and deciding
+nothing, does 2,243-2,393 events/s on this machine. A router that decides and writes seven
+records per event cannot reach 2,000 events/s per worker on Faust's stream here; more
+throughput comes from more workers (docs/deployment.md, "Scaling out").
 """
 
 from __future__ import annotations
