@@ -29,6 +29,7 @@ import faust
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables.base import Collection
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
 
 from hub.errors import HubError
 
@@ -47,6 +48,7 @@ _CLASS_ATTRIBUTES = {
     RocksDBStore: ("_db_for_partition", "set_persisted_offset", "_encode_key",
                    "_encode_value"),
     Collection: ("changelog_topic", "data"),
+    AIOKafkaProducerDriver: ("_settings_extra", "_new_producer"),
 }
 _CONSUMER_ATTRIBUTES = ("_acked", "_committed_offset", "_read_offset",
                         "_buffered_partitions", "_gap")
@@ -117,3 +119,12 @@ def apply(is_gapless: Callable[[str], bool]) -> None:
     _gapless = is_gapless
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset
+    AIOKafkaProducerDriver._settings_extra = _idempotent_settings
+
+
+def _idempotent_settings(self):
+    """The worker's producer is idempotent: when a broker fails over, the Kafka client
+    sends again what it could not confirm, and without idempotence the new leader can get
+    a record twice (an inbox would get an event twice). Faust makes it idempotent only with
+    transactions."""
+    return {"acks": "all", "enable_idempotence": True}

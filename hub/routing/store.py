@@ -119,7 +119,10 @@ class BatchedStore(MutableMapping):
         """(key, value) of every key, read together from the table: a RocksDB table reads
         ``table[key]`` from the current message's partition only, but iterates them all."""
         dirty = self._dirty
-        for key, value in list(self.table.items()):
+        items = self.table.items()
+        if isinstance(self.table, dict):
+            items = list(items)  # a dict may change while the caller awaits between items
+        for key, value in items:  # from RocksDB: lazily (no count, no list of millions)
             if key not in dirty:
                 yield key, value
         for key, value in list(dirty.items()):

@@ -330,7 +330,8 @@ def test_a_killed_leader_loses_and_doubles_nothing_and_the_worker_goes_on(
     # (b) the killed broker comes back while the next events flow
     node = killed[0]
     failover_under_load(three, cluster_worker, tmp_path, key_file,
-                        lambda: three.cluster.start_node(node, progress=lambda m: None),
+                        lambda: three.cluster.start_node(node, timeout=300,
+                                                         progress=lambda m: None),
                         "back")
     assert three.cluster.registered_brokers() == [1, 2, 3]
 
@@ -340,7 +341,7 @@ def test_a_rolling_restart_of_every_broker_loses_and_doubles_nothing(
     def rolling_restart():
         for node in (1, 2, 3):
             three.cluster.stop_node(node)
-            three.cluster.start_node(node, progress=lambda m: None)
+            three.cluster.start_node(node, timeout=300, progress=lambda m: None)
 
     failover_under_load(three, cluster_worker, tmp_path, key_file, rolling_restart, "roll")
 
