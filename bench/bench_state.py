@@ -13,7 +13,10 @@ consent and event, sent just before the start) and the worker's RSS then.
 ``hub-delivered-at`` header), then it times the old takeover (every inbox partition
 read from the beginning into memory, as the worker did before the delivered table) and
 ``hub run`` starting without a checkpoint (first start) and with one (restart): time to
-the first routed event and the inbox records the worker says it read.
+the first routed event, the inbox records the worker says it read, the time until it
+has read every inbox partition and until its checkpoints (in the delivered table's
+changelog) reach every inbox's end. Each start is stopped only then, so the restart has
+the first start's checkpoints. Partitions: the router's, from ``deploy/topics.yaml``.
 
     python bench/bench_state.py [--children 20000] [--records 100000] [--only state|takeover]
 """
@@ -40,11 +43,17 @@ from hub.agencies import load_agencies  # noqa: E402
 from hub.broker.local import LocalBroker, free_port  # noqa: E402
 from hub.contract.codec import HEADER_SIZE, peek_event_id  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
-from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet, scan_inbox_partition  # noqa: E402,E501
+from hub.routing.delivered import (  # noqa: E402
+    CHECKPOINT_PREFIX,
+    DELIVERED_AT_HEADER,
+    DeliveredSet,
+    scan_inbox_partition,
+)
 from hub.settings import PseudonymKey  # noqa: E402
 from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 
 CHANGELOG = "unna-hub-consents-changelog"
+DELIVERED_CHANGELOG = "unna-hub-delivered-changelog"  # the inbox checkpoints are in it
 READ = re.compile(r"partition (\d+): (\d+) inbox records read in ([\d.]+) s")
 
 
@@ -98,6 +107,43 @@ def write_inbox(bootstrap: str, inbox: str, records: int, template: bytes,
     kp.close()
 
 
+class Checkpoints:
+    """The inbox checkpoints the workers wrote into the delivered table's changelog (where a
+    restart starts reading the inboxes), read from the changelog's tail: a checkpoint is
+    written after the entries it covers, so a backlog of entries is skipped."""
+
+    def __init__(self, bootstrap: str, tail: int = 2000):
+        self.kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
+        self.tail, self.tps = tail, None
+        self.seen: dict[tuple[str, int], int] = {}  # (inbox, partition) -> highest offset
+
+    def update(self) -> None:
+        from kafka import TopicPartition
+        if self.tps is None:
+            parts = self.kc.partitions_for_topic(DELIVERED_CHANGELOG)
+            if not parts:
+                return
+            self.tps = [TopicPartition(DELIVERED_CHANGELOG, p) for p in sorted(parts)]
+            self.kc.assign(self.tps)
+            self.kc.seek_to_beginning(*self.tps)
+        ends = self.kc.end_offsets(self.tps)
+        for tp in self.tps:
+            if ends[tp] - self.kc.position(tp) > self.tail:
+                self.kc.seek(tp, ends[tp] - self.tail)
+        for _ in range(100):
+            if all(self.kc.position(tp) >= ends[tp] for tp in self.tps):
+                break
+            for records in self.kc.poll(timeout_ms=500).values():
+                for r in records:
+                    if r.key and b"inbox-checkpoint|" in r.key and r.value is not None:
+                        topic, _, part = json.loads(r.key)[len(CHECKPOINT_PREFIX):].rpartition("|")
+                        key = (topic, int(part))
+                        self.seen[key] = max(self.seen.get(key, 0), json.loads(r.value))
+
+    def close(self) -> None:
+        self.kc.close()
+
+
 class Run:
     def __init__(self, tmp: Path, bootstrap: str, key: PseudonymKey, key_file: Path,
                  partitions: int):
@@ -105,6 +151,15 @@ class Run:
         self.partitions = partitions  # the router's (deploy/topics.yaml)
         self.agencies = load_agencies()
         self.n = 0
+        self.checkpoints = Checkpoints(bootstrap)
+        self.takeover = (None, None, None, 0)
+        """Of the last start: seconds until every inbox partition was read, RSS MiB then,
+        seconds until the checkpoints reached every inbox's end, partitions read."""
+
+    @staticmethod
+    def scanned(log: Path) -> set[str]:
+        """The partitions whose inboxes the worker has read (its log says so)."""
+        return {p for p, _, _ in READ.findall(log.read_text(errors="replace"))}
 
     def first_routed(self, store: str, worker_id: str, label: str, stop: bool = True):
         """Send a fresh consent and event, start ``hub run``, wait for the event in the
@@ -154,7 +209,29 @@ class Run:
             rss = rss_mib(proc.pid)
             if not stop:
                 return took, rss, log.read_text(errors="replace"), proc
-            time.sleep(4)  # a few ticks: the checkpoints of this start are written
+            # The takeover goes on after the first routed event: the worker reads each inbox
+            # partition when a batch of it first comes (its ticks' at the latest), writes
+            # what it found into the delivered table, and a batch or two later the
+            # checkpoints. Stop it only once the checkpoints reach the end of every inbox
+            # partition, so the restart starts from them (with a big inbox, stopped 4 s
+            # after the first routed event, it had none and read everything again).
+            inbox_tps = [TopicPartition(a.inbox, p) for a in self.agencies.exchanging()
+                         for p in range(self.partitions)]
+            kc.topics()  # metadata of every topic: end_offsets knows the other inboxes
+            ends = {(tp.topic, tp.partition): end
+                    for tp, end in kc.end_offsets(inbox_tps).items() if end}
+            read_at = read_rss = persisted_at = None
+            while time.monotonic() < deadline and proc.poll() is None:
+                if read_at is None and len(self.scanned(log)) >= self.partitions:
+                    read_at, read_rss = time.monotonic() - started, rss_mib(proc.pid)
+                if read_at is not None:
+                    self.checkpoints.update()
+                    if all(self.checkpoints.seen.get(k, 0) >= end for k, end in ends.items()):
+                        persisted_at = time.monotonic() - started
+                        break
+                time.sleep(1)
+            self.takeover = (read_at, read_rss, persisted_at, len(self.scanned(log)))
+            time.sleep(2)
         finally:
             kc.close()
             if stop:
@@ -202,10 +279,17 @@ def bench_takeover(run: Run, records: int) -> None:
         took, rss, log, _ = run.first_routed("rocksdb", "bench-takeover",
                                              f"takeover-{what.replace(' ', '-')}")
         scans = READ.findall(log)
+        read_at, read_rss, persisted_at, parts = run.takeover
+
+        def secs(t):
+            return "never" if t is None else f"{t:.1f} s"
         print(f"takeover new way, {what:<11}: first routed event after {took:6.1f} s, "
               f"{sum(int(n) for _, n, _ in scans):,} inbox records read in "
-              f"{sum(float(s) for _, _, s in scans):.1f} s (sum over partitions), "
-              f"RSS {rss:.0f} MiB", flush=True)
+              f"{sum(float(s) for _, _, s in scans):.1f} s (sum over {parts} of "
+              f"{run.partitions} partitions), RSS {rss:.0f} MiB", flush=True)
+        print(f"    every partition read after {secs(read_at)}"
+              + ("" if read_rss is None else f" (RSS {read_rss:.0f} MiB)")
+              + f", checkpoints at every inbox's end after {secs(persisted_at)}", flush=True)
 
 
 def main() -> None:
@@ -232,10 +316,13 @@ def main() -> None:
             with admin_client(broker.bootstrap) as admin:
                 apply_topics(admin, plan)
             run = Run(tmp, broker.bootstrap, key, key_file, router_partition_count(plan))
-            if args.only != "takeover":
-                bench_state(run, args.children, args.stores.split(","))
-            if args.only != "state":
-                bench_takeover(run, args.records)
+            try:
+                if args.only != "takeover":
+                    bench_state(run, args.children, args.stores.split(","))
+                if args.only != "state":
+                    bench_takeover(run, args.records)
+            finally:
+                run.checkpoints.close()
         finally:
             broker.stop()
 
