@@ -73,8 +73,12 @@ class Brokers:
             from hub.broker.cluster import LocalCluster
 
             self.broker = None
-            self.cluster = LocalCluster(home, nodes=nodes, heap="512m",
-                                        ports=[free_port() for _ in range(2 * nodes)])
+            ports: list[int] = []
+            while len(ports) < 2 * nodes:
+                port = free_port()
+                if port not in ports:
+                    ports.append(port)
+            self.cluster = LocalCluster(home, ports[:nodes], ports[nodes:], heap="512m")
 
     def start(self) -> str:
         if self.cluster is None:
@@ -92,7 +96,8 @@ class Brokers:
             return "the broker", lambda: self.broker.start(progress=lambda m: None)
         node = self.cluster.leader_of(topic, 0)
         self.cluster.kill(node)
-        return f"broker {node} (leader of {topic}[0])", lambda: self.cluster.start_node(node)
+        return f"broker {node} (leader of {topic}[0])", lambda: self.cluster.start_node(
+            node, timeout=300, progress=lambda m: None)
 
     def stop(self) -> None:
         if self.cluster is None:
