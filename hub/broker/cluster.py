@@ -94,18 +94,6 @@ class ClusterNode(LocalBroker):
         self.cluster.start_node(self.node_id, timeout=timeout, progress=progress)
         return self.status(), True
 
-    def stop(self, timeout: float = 60.0) -> bool:
-        """Shut this node down cleanly; False if it was not running."""
-        current = self.status()
-        if not current.running:
-            self.state_file.unlink(missing_ok=True)
-            return False
-        self._terminate(current.pid, timeout)
-        self.state_file.unlink(missing_ok=True)
-        for port in (self.port, self.controller_port):
-            _wait_port_free(port, 10.0)
-        return True
-
     def kill(self) -> bool:
         """SIGKILL: no controlled shutdown, no flush (a crashed machine). False if it was
         not running."""

@@ -14,7 +14,7 @@ from hub.agencies import load_agencies
 from hub.kafka_io import producer
 from hub.tail import Tail
 from tests.conftest import wait_for
-from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+from tests.support.flows import flow_exports
 
 pytestmark = pytest.mark.kafka
 
@@ -24,21 +24,7 @@ CHILDREN, EVENTS_EACH = 150, 20  # 3,000 handover requests
 
 
 def exports(tmp_path, tag):
-    consents, requests = [], []
-    for child in range(CHILDREN):
-        person = {"Vorname": f"Kind{child}x{tag}", "Nachname": "Muster",
-                  "Geburtsdatum": "02.09.2020", "Wohnort": "Bönen"}
-        consents.append(consent_row(**{"Einwilligungs-ID": f"EW-{tag}-{child}"}, **person,
-                                    Zweck="Frühe Hilfen", Empfaenger=RECIPIENT,
-                                    Gueltig_ab="01.01.2026", Gueltig_bis=""))
-        requests += [youth_office_row(Vorgangsnummer=f"JA-{tag}-{child}-{n}", **person,
-                                      Zielstelle=RECIPIENT, Zweck="Frühe Hilfen",
-                                      **{"Uebergabe-ID": f"UE-{tag}-{child}-{n}"})
-                     for n in range(EVENTS_EACH)]
-    consent_file = write_export(tmp_path / f"einwilligungen_{SENDER}.csv", consents,
-                                columns=CONSENT_COLUMNS)
-    request_file = write_export(tmp_path / f"{SENDER}_export.csv", requests)
-    return consent_file, request_file
+    return flow_exports(tmp_path, tag, SENDER, RECIPIENT, children=CHILDREN, each=EVENTS_EACH)
 
 
 def ours(bootstrap, ids) -> Counter:
