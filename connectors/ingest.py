@@ -60,6 +60,31 @@ def message_limit(producer) -> int:
     return max(1, min(MAX_MESSAGE_BYTES, request - RECORD_OVERHEAD))
 
 
+@dataclass(frozen=True)
+class OutboxLimits:
+    """What the cluster lets a connector write to its outbox, read before the first send."""
+
+    max_message_bytes: int  # the largest event (key and value) sent; larger is a row error
+    batch_size: int  # for the producer: a batch never exceeds what the topic accepts
+    note: str = ""  # why the limit is an assumption, when it is
+
+
+def outbox_limits(kafka, topic: str) -> OutboxLimits:
+    """The outbox's limits from the cluster (the topic's ``max.message.bytes``).
+
+    Found before sending, an event over the limit is a row error with a dead letter. Left to
+    the broker, it would be refused after sending, and kafka-python 3.0.12's idempotent
+    producer fails every later record after such a refusal."""
+    from hub.kafka_io import PRODUCER_BATCH_BYTES, topic_message_bytes
+
+    accepted, why = topic_message_bytes(kafka, topic)
+    if accepted is None:
+        return OutboxLimits(MAX_MESSAGE_BYTES, PRODUCER_BATCH_BYTES,
+                            f"{why}: assuming Kafka's default limit")
+    room = max(1, accepted - RECORD_OVERHEAD)
+    return OutboxLimits(min(MAX_MESSAGE_BYTES, room), min(PRODUCER_BATCH_BYTES, room))
+
+
 def too_large(size: int, limit: int) -> Problem:
     text = (f"the event is {size} bytes, more than the broker accepts ({limit} bytes): "
             "not published")
@@ -253,26 +278,30 @@ def publish(conversion: Conversion, producer, report: Callable[[str], None] = pr
     """Stream the file's events to the outbox and its rejected rows to the dead-letter topic;
     flush, and list every event the broker did not acknowledge in the summary.
 
-    An event larger than the broker accepts is a rejected row with a dead letter: found
-    before sending (``message_limit``), refused by the producer, or refused by the broker
-    (a topic's ``max.message.bytes`` may be lower than the producer knows)."""
+    An event larger than ``conversion.max_message_bytes`` (see ``outbox_limits``) or than
+    the producer sends is a rejected row with a dead letter, found before sending. One the
+    broker refuses anyway (the topic's limit was lowered during the import) is listed as
+    unacknowledged with its size: a re-run reads the new limit and rejects it as a row."""
     from kafka.errors import KafkaError, MessageSizeTooLargeError
 
     summary = conversion.summary
     conversion.max_message_bytes = min(conversion.max_message_bytes, message_limit(producer))
     acked, failed, sent = [0], [0], 0
-    refused: list[tuple[int, str, int]] = []  # (line, event id, size): too large for the broker
 
     def on_success(_metadata) -> None:
         acked[0] += 1
 
     # kafka-python calls an errback with its bound arguments first, the exception last
     def on_error(line: int, what: str, size: int, exc: Exception) -> None:
-        if isinstance(exc, MessageSizeTooLargeError) and what != "dead letter":
-            refused.append((line, what, size))  # a bad row, dead-lettered after the flush
-            return
         failed[0] += what != "dead letter"
-        summary.unacknowledged.append(f"row {line} ({what}): {exc}")
+        if isinstance(exc, MessageSizeTooLargeError):
+            summary.unacknowledged.append(
+                f"row {line} ({what}, {size} bytes): the broker answered \"message too "
+                "large\" (the outbox's max.message.bytes was lowered during the import, and "
+                "kafka-python then fails the records after it too); a re-run reads the new "
+                "limit first and rejects only the rows above it")
+        else:
+            summary.unacknowledged.append(f"row {line} ({what}): {exc}")
 
     def dead_letter(line: int, problems) -> None:
         # through the agency's own outbox: the router moves it to hub.dlq
@@ -287,10 +316,17 @@ def publish(conversion: Conversion, producer, report: Callable[[str], None] = pr
             future.add_errback(on_error, line, "dead letter", len(value))
 
     def flush() -> None:
-        try:
-            producer.flush()
-        except KafkaError as exc:  # what is still open is listed as unacknowledged below
-            summary.unacknowledged.append(f"the producer failed: {exc}")
+        # kafka-python 3.0.12: when the broker refuses a batch as too large, the producer
+        # splits it and flush() gives up on the split batch ("Future not done"); the
+        # halves are waited for by flushing again
+        for attempt in range(8):
+            try:
+                producer.flush()
+                return
+            except KafkaError as exc:  # what is still open is listed as unacknowledged
+                if "Future not done" not in str(exc) or attempt == 7:
+                    summary.unacknowledged.append(f"the producer failed: {exc}")
+                    return
 
     def reject(line: int, problems) -> None:
         outcome = Outcome(line, "rejected", problems=tuple(problems))
@@ -317,17 +353,10 @@ def publish(conversion: Conversion, producer, report: Callable[[str], None] = pr
         elif outcome.kind == "rejected":
             reject(outcome.line, outcome.problems)
     flush()
-    if refused:
-        for line, what, size in sorted(refused):
-            summary.rejected += 1
-            text = (f"{what} is {size} bytes: the broker refused it as too large (the "
-                    "topic's max.message.bytes or the broker's message.max.bytes is lower)")
-            reject(line, [Problem(text, text)])
-        flush()
     if progress:
         progress.finish()
     summary.published = acked[0]
-    pending = sent - summary.published - failed[0] - len(refused)
+    pending = sent - summary.published - failed[0]
     if pending > 0:
         summary.unacknowledged.append(f"{pending} events without an answer from the broker")
     labels = {"published": summary.published, "rejected": summary.rejected,

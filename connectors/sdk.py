@@ -59,7 +59,12 @@ class AgencyConnector:
     """One agency's connection to the hub: validates, pseudonymises and publishes."""
 
     def __init__(self, agency_id: str, key: PseudonymKey, producer,
-                 agencies: AgencyDirectory | None = None, ack_timeout: float = 30.0):
+                 agencies: AgencyDirectory | None = None, ack_timeout: float = 30.0,
+                 max_message_bytes: int | None = None,
+                 reconnect: Callable[[], object] | None = None):
+        """``max_message_bytes``: the outbox's limit (``connectors.ingest.outbox_limits``);
+        ``reconnect`` makes a new producer, used after the broker refused an event as too
+        large (kafka-python's idempotent producer fails every later record after that)."""
         self.agencies = agencies or load_agencies()
         agency = self.agencies.get(agency_id)
         if agency is None or not agency.exchanges_events:
@@ -69,16 +74,34 @@ class AgencyConnector:
         self.key = key
         self.producer = producer
         self.ack_timeout = ack_timeout
+        self.max_message_bytes = max_message_bytes
+        self._reconnect = reconnect
         self._codec = get_codec()
 
     @classmethod
     def from_settings(cls, agency_id: str, settings: Settings | None = None) -> AgencyConnector:
-        """Connect with the ``HUB_`` settings (bootstrap servers, key file)."""
+        """Connect with the ``HUB_`` settings (bootstrap servers, key file); the outbox's
+        limit is read from the cluster first."""
+        import logging
+
+        from connectors.ingest import outbox_limits
         from hub.kafka_io import producer
 
         settings = settings or Settings()
         key = settings.pseudonym_key
-        return cls(agency_id, key, producer(settings.kafka, f"sdk-{agency_id}"))
+        agencies = load_agencies()
+        agency = agencies.get(agency_id)
+        if agency is None or not agency.exchanges_events:
+            return cls(agency_id, key, None, agencies)  # raises: not an agency with an outbox
+        limits = outbox_limits(settings.kafka, agency.outbox)
+        if limits.note:
+            logging.getLogger(__name__).warning("%s", limits.note)
+
+        def connect():
+            return producer(settings.kafka, f"sdk-{agency_id}", batch_size=limits.batch_size)
+
+        return cls(agency_id, key, connect(), agencies,
+                   max_message_bytes=limits.max_message_bytes, reconnect=connect)
 
     def __enter__(self) -> AgencyConnector:
         return self
@@ -137,6 +160,8 @@ class AgencyConnector:
         value = self._codec.encode(envelope)
         size = len(value) + len(envelope.subject)
         limit = message_limit(self.producer)
+        if self.max_message_bytes is not None:
+            limit = min(limit, self.max_message_bytes)
         if size > limit:
             raise RowError([too_large(size, limit)])
         try:
@@ -144,6 +169,7 @@ class AgencyConnector:
                                         value=value)
             future.get(timeout=self.ack_timeout)
         except MessageSizeTooLargeError:
+            self._renew_producer()
             raise RowError([f"the event is {size} bytes: the broker refused it as too large "
                             "(the topic's max.message.bytes or the broker's "
                             "message.max.bytes is lower)"]) from None
@@ -151,3 +177,14 @@ class AgencyConnector:
             raise BrokerError(f"event {envelope.id} was not acknowledged by the broker: "
                               f"{exc}") from exc
         return envelope
+
+    def _renew_producer(self) -> None:
+        if self._reconnect is None:
+            return
+        from kafka.errors import KafkaError
+
+        try:
+            self.producer.close(timeout=1)
+        except KafkaError:
+            pass
+        self.producer = self._reconnect()

@@ -193,7 +193,7 @@ def cmd_schemas(args) -> int:
 # ---------------------------------------------------------------------------- ingest
 
 def cmd_ingest(args) -> int:
-    from connectors.ingest import Conversion, publish
+    from connectors.ingest import Conversion, outbox_limits, publish
     from connectors.progress import ProgressBar
     from hub.agencies import load_agencies
     from hub.kafka_io import existing_topics, missing_topic, producer
@@ -215,7 +215,13 @@ def cmd_ingest(args) -> int:
     else:
         if conversion.topic not in existing_topics(settings.kafka):
             raise missing_topic(settings.kafka, conversion.topic)
-        kp = producer(settings.kafka, client_id=f"connector-{conversion.agency_id}")
+        limits = outbox_limits(settings.kafka, conversion.topic)
+        if limits.note:
+            report(f"note: {limits.note}")
+        conversion.max_message_bytes = min(conversion.max_message_bytes,
+                                           limits.max_message_bytes)
+        kp = producer(settings.kafka, client_id=f"connector-{conversion.agency_id}",
+                      batch_size=limits.batch_size)
         try:
             summary = publish(conversion, kp, report=report, progress=progress)
         finally:

@@ -82,8 +82,16 @@ def admin_client(bootstrap: Kafka, timeout_s: float = 10.0):
         admin.close()
 
 
-def producer(bootstrap: Kafka, client_id: str) -> KafkaProducer:
-    """An idempotent producer that waits for all in-sync replicas (no loss, no doubles)."""
+PRODUCER_BATCH_BYTES = 256 * 1024
+
+
+def producer(bootstrap: Kafka, client_id: str,
+             batch_size: int = PRODUCER_BATCH_BYTES) -> KafkaProducer:
+    """An idempotent producer that waits for all in-sync replicas (no loss, no doubles).
+
+    ``batch_size`` stays below the largest record batch the topics accept: a larger batch
+    would be refused as too large, and kafka-python 3.0.12 splits it but leaves ``flush``
+    waiting on the batch it split ("Future not done")."""
     kafka = as_access(bootstrap)
     try:
         return KafkaProducer(
@@ -93,7 +101,7 @@ def producer(bootstrap: Kafka, client_id: str) -> KafkaProducer:
             acks="all",
             enable_idempotence=True,
             linger_ms=20,
-            batch_size=256 * 1024,
+            batch_size=batch_size,
             request_timeout_ms=30000,
             bootstrap_timeout_ms=10000,
         )
@@ -116,6 +124,28 @@ def existing_topics(bootstrap: Kafka) -> set[str]:
             return set(admin.list_topics())
         except KafkaError as exc:
             raise BrokerError(f"listing topics at {bootstrap} failed: {exc}") from exc
+
+
+def topic_message_bytes(bootstrap: Kafka, topic: str) -> tuple[int | None, str]:
+    """The largest record batch ``topic`` accepts (its ``max.message.bytes``, which is the
+    broker's ``message.max.bytes`` unless the topic overrides it), and why it is unknown when
+    it is: (None, reason) when the broker does not tell this client (no DESCRIBE_CONFIGS
+    permission, an old ACL set) or cannot be asked."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    try:
+        with admin_client(bootstrap) as admin:
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic,
+                                configs={"max.message.bytes": None})],
+                config_filter="all")["topic"]
+    except (KafkaError, BrokerError, ValueError) as exc:
+        return None, f"the broker did not tell {topic}'s max.message.bytes ({exc})"
+    value = described.get(topic, {}).get("max.message.bytes", {}).get("value")
+    try:
+        return int(value), ""
+    except (TypeError, ValueError):
+        return None, f"the broker did not tell {topic}'s max.message.bytes"
 
 
 def read_to_end(bootstrap: Kafka, topic: str, client_id: str = "unna-hub-reader"):

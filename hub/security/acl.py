@@ -12,8 +12,9 @@ Principals and what they may do:
   The workers read the inboxes too: when a worker takes over a partition it reads what the
   inboxes already hold, so that no event is delivered twice (``hub/routing/delivered.py``).
 - ``User:<agency id>``, one per agency that exchanges events (its connector: ``hub ingest``,
-  the SDK, ``hub deliver``): write its own outbox, read its own inbox, use consumer groups
-  named ``<agency id>.<anything>``. Nothing on other agencies' topics, nothing on ``hub.``.
+  the SDK, ``hub deliver``): write its own outbox and read its configuration (its
+  ``max.message.bytes``, so that an event too large is a row error before sending), read its
+  own inbox, use consumer groups named ``<agency id>.<anything>``. Nothing on other agencies' topics, nothing on ``hub.``.
 - ``User:analyst``: every agency of kind statistics, and anyone else reading the anonymous
   analytics: read ``analytics.`` topics, consumer groups ``analyst.<anything>``.
 - ``User:operator``: everything, including creating and deleting topics (``hub topics
@@ -181,7 +182,7 @@ def derive_acls(agencies: Iterable[Agency], topic_plan: Iterable[TopicSpec],
     acls: list[Acl] = []
     for agency in exchanging:
         me = agency_principal(agency.id)
-        acls += _grant(me, TOPIC, LITERAL, agency.outbox, WRITE, DESCRIBE)
+        acls += _grant(me, TOPIC, LITERAL, agency.outbox, WRITE, DESCRIBE, DESCRIBE_CONFIGS)
         acls += _grant(me, CLUSTER, LITERAL, CLUSTER_NAME, IDEMPOTENT_WRITE)
         acls += _grant(me, TOPIC, LITERAL, agency.inbox, READ, DESCRIBE)
         acls += _grant(me, GROUP, PREFIXED, f"{agency.id}.", READ)

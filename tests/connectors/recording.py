@@ -57,6 +57,9 @@ class RecordingProducer:
     def flush(self, timeout=None) -> None:
         pass
 
+    def close(self, timeout=None) -> None:
+        pass
+
     def events(self) -> list[Sent]:
         return [s for s in self.sent if not s.is_dead_letter]
 

@@ -15,7 +15,14 @@ from datetime import date
 import pytest
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-from connectors.ingest import MAX_MESSAGE_BYTES, RECORD_OVERHEAD, Conversion, message_limit, publish
+from connectors.ingest import (
+    MAX_MESSAGE_BYTES,
+    RECORD_OVERHEAD,
+    Conversion,
+    message_limit,
+    outbox_limits,
+    publish,
+)
 from connectors.sdk import AgencyConnector, Person, RowError
 from hub.agencies import load_agencies
 from hub.contract.codec import get_codec
@@ -108,14 +115,19 @@ def test_a_refusal_by_the_producer_is_a_row_error(consent_file, pseudonym_key):
     assert [d["row"] for d in producer.dead_letters()] == [3]
 
 
-def test_a_refusal_by_the_broker_is_a_row_error(consent_file, pseudonym_key):
+def test_a_refusal_by_the_broker_is_listed_as_unacknowledged(consent_file, pseudonym_key):
+    """The broker refuses what the connector thought it accepts (the limit was lowered during
+    the import): not a row error, as the producer may fail later records the same way; the
+    row is named with its size, and the import exits with 2 for a re-run."""
     value_sizes = {line: s - 64 for line, s in sizes(consent_file, pseudonym_key).items()}
     producer = RecordingProducer(refuse_above=value_sizes[3] - 1)
     summary, reports = run(consent_file, pseudonym_key, producer)
-    assert len(reports) == 1
-    assert "row 3: event " in reports[0] and "the broker refused it as too large" in reports[0]
-    assert (summary.published, summary.rejected, summary.unacknowledged) == (2, 1, [])
-    assert [d["row"] for d in producer.dead_letters()] == [3]
+    assert reports == []
+    assert (summary.published, summary.rejected) == (2, 0)
+    (line,) = summary.unacknowledged
+    assert line.startswith("row 3 (event ") and 'answered "message too large"' in line
+    assert "a re-run reads the new limit first" in line
+    assert producer.dead_letters() == []
 
 
 # ------------------------------------------------------------------------------- the SDK
@@ -141,6 +153,36 @@ def test_the_sdk_turns_the_brokers_refusal_into_a_row_error(pseudonym_key):
             consent_id="EW-1", granted=True, person=MIA, town="Kamen",
             purpose="Frühe Hilfen", recipients=["jugendamt-kamen"],
             valid_from=date(2026, 1, 1), valid_to=None, recorded_on=date(2026, 1, 1))
+
+
+def consent_kwargs(**overrides):
+    return {"consent_id": "EW-1", "granted": True, "person": MIA, "town": "Kamen",
+            "purpose": "Frühe Hilfen", "recipients": ["jugendamt-kamen"],
+            "valid_from": date(2026, 1, 1), "valid_to": None,
+            "recorded_on": date(2026, 1, 1), **overrides}
+
+
+def test_the_sdk_applies_the_outboxs_limit(pseudonym_key):
+    producer = RecordingProducer()
+    connector = AgencyConnector("jugendamt-kamen", pseudonym_key, producer,
+                                max_message_bytes=200)
+    with pytest.raises(RowError, match=r"more than the broker accepts \(200 bytes\)"):
+        connector.publish_consent(**consent_kwargs())
+    assert not producer.sent
+
+
+def test_after_a_refusal_the_sdk_carries_on_with_a_new_producer(pseudonym_key):
+    """kafka-python's idempotent producer fails every record after the broker refused one as
+    too large: the SDK replaces it, so the next (small) event is published."""
+    first, second = RecordingProducer(refuse_above=100), RecordingProducer()
+    made = iter([second])
+    connector = AgencyConnector("jugendamt-kamen", pseudonym_key, first,
+                                reconnect=lambda: next(made))
+    with pytest.raises(RowError, match="the broker refused it as too large"):
+        connector.publish_consent(**consent_kwargs())
+    assert connector.producer is second
+    connector.publish_consent(**consent_kwargs(consent_id="EW-2"))
+    assert len(second.events()) == 1 and not first.sent
 
 
 # ----------------------------------------------------------------------- the real broker
@@ -193,36 +235,64 @@ def test_a_producer_limit_below_the_event_against_the_real_broker(kafka, consent
 
 
 @pytest.mark.kafka
-def test_a_topic_limit_below_the_event(kafka, consent_file, pseudonym_key):
-    """The outbox accepts fewer bytes than any client knows (its max.message.bytes): the
-    broker refuses the event. publish() does not raise, and no row is lost silently: each
-    is published, rejected, or listed as unacknowledged (``hub ingest`` exits with 2).
-
-    Wanted beyond that: the refused row a row error and the rest published. kafka-python
-    3.0.12 does not get there: after the broker refuses a record of an idempotent producer
-    as too large, it leaves the records' futures unanswered and flush() raises "Future not
-    done"; the connector's own limit (below Kafka's default) is what prevents this case."""
+def test_a_topic_limit_below_the_event_is_read_before_sending(kafka, consent_file,
+                                                               pseudonym_key):
+    """The outbox accepts fewer bytes than Kafka's default (its max.message.bytes): the
+    connector reads that limit first, so the large row is a row error with a dead letter and
+    the other rows are published, as ``hub ingest`` does it."""
     from hub.kafka_io import producer
 
     size = sizes(consent_file, pseudonym_key)
-    limit = size[3] + 61 + 16 - 40  # record batch and record overhead, roughly
     topic = "test.oversized.topic"
-    create_topic(kafka.bootstrap, topic, **{"max.message.bytes": str(limit)})
-    conversion = Conversion(consent_file, AGENCIES, pseudonym_key)
+    create_topic(kafka.bootstrap, topic,
+                 **{"max.message.bytes": str(size[3] - 1 + RECORD_OVERHEAD)})
+    limits = outbox_limits(kafka.bootstrap, topic)
+    assert (limits.max_message_bytes, limits.note) == (size[3] - 1, "")
+    assert limits.batch_size == size[3] - 1
+    conversion = Conversion(consent_file, AGENCIES, pseudonym_key,
+                            max_message_bytes=limits.max_message_bytes)
     conversion.topic = topic
     reports: list[str] = []
-    kp = producer(kafka.bootstrap, "test-oversized")
+    kp = producer(kafka.bootstrap, "test-oversized", batch_size=limits.batch_size)
     try:
         summary = publish(conversion, kp, report=reports.append)
+    finally:
+        kp.close(timeout=10)
+
+    assert (summary.published, summary.rejected, summary.unacknowledged) == (2, 1, [])
+    assert reports == [f"rejected: {consent_file.name}, row 3: the event is {size[3]} bytes, "
+                       f"more than the broker accepts ({size[3] - 1} bytes): not published"]
+    events, letters = read_outbox(kafka.bootstrap, topic)
+    assert sorted(e.payload.consent_id for e in events) == ["EW-1", "EW-3"]
+    assert [(d["row"], d["file"]) for d in letters] == [(3, consent_file.name)]
+
+
+@pytest.mark.kafka
+def test_a_limit_lowered_during_the_import_loses_no_row_silently(kafka, consent_file,
+                                                                  pseudonym_key):
+    """The connector did not read the lowered limit: the broker refuses the large event.
+    Every row is then published or named as unacknowledged (``hub ingest`` exits with 2);
+    none is lost silently, and flush() does not give up on a batch the producer split."""
+    from hub.kafka_io import producer
+
+    size = sizes(consent_file, pseudonym_key)
+    topic = "test.oversized.lowered"
+    create_topic(kafka.bootstrap, topic, **{"max.message.bytes": str(size[3] + 20)})
+    conversion = Conversion(consent_file, AGENCIES, pseudonym_key)
+    conversion.topic = topic
+    kp = producer(kafka.bootstrap, "test-oversized-lowered")
+    try:
+        summary = publish(conversion, kp, report=lambda message: None)
     finally:
         with contextlib.suppress(KafkaError):
             kp.close(timeout=10)
 
     events, _ = read_outbox(kafka.bootstrap, topic)
-    assert "EW-2" not in {e.payload.consent_id for e in events}
-    assert summary.published + summary.rejected == 3 or summary.unacknowledged
-    if summary.unacknowledged:
-        pytest.xfail("kafka-python 3.0.12 leaves the futures of a refused batch unanswered: "
-                     + "; ".join(summary.unacknowledged))
-    assert (summary.published, summary.rejected) == (2, 1)
-    assert len(reports) == 1 and f"is {size[3]} bytes: the broker refused it" in reports[0]
+    published = {e.payload.consent_id for e in events}
+    assert "EW-2" not in published
+    assert summary.published == len(published)
+    named = " ".join(summary.unacknowledged)
+    assert "row 3 (event " in named and "message too large" in named
+    assert summary.published + len(summary.unacknowledged) == 3
+    assert not any("without an answer" in line or "producer failed" in line
+                   for line in summary.unacknowledged)

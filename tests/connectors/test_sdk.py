@@ -47,3 +47,28 @@ def test_unknown_agency(pseudonym_key):
 
 def test_person_never_shows_in_repr():
     assert "Mia" not in repr(MIA) and "2025" not in repr(MIA)
+
+
+@pytest.mark.kafka
+def test_from_settings_reads_the_outbox_limit_and_publishes(topics):
+    """Against the real broker: the SDK connects with the settings, reads its outbox's size
+    limit from the cluster (Kafka's default here) and returns once the event is
+    acknowledged; it is in the outbox."""
+    from connectors.ingest import MAX_MESSAGE_BYTES
+    from hub.contract.codec import get_codec
+    from hub.kafka_io import read_to_end
+    from hub.settings import Settings
+
+    settings = Settings(home=topics.home, bootstrap_servers=topics.bootstrap,
+                        pseudonym_key_file=topics.key_file)
+    with AgencyConnector.from_settings("jugendamt-kamen", settings) as hub:
+        assert hub.max_message_bytes == MAX_MESSAGE_BYTES
+        envelope = hub.publish_consent(
+            consent_id="EW-SDK-1", granted=True, person=Person("Sdk", "Probe",
+                                                                date(2019, 3, 3)),
+            town="Kamen", purpose="Frühe Hilfen", recipients=["jugendamt-kamen"],
+            valid_from=date(2026, 1, 1), valid_to=None, recorded_on=date(2026, 1, 1))
+    ids = {get_codec().decode(r.value).id
+           for r in read_to_end(topics.bootstrap, "agency.jugendamt-kamen.outbox")
+           if r.value and not r.headers}
+    assert envelope.id in ids

@@ -78,6 +78,8 @@ def test_an_agency_writes_only_its_own_outbox_and_reads_only_its_own_inbox(acls,
             assert allows(acls, me, TOPIC, spec.name, READ) == (spec.name == agency.inbox)
             assert allows(acls, me, TOPIC, spec.name, DESCRIBE) == (
                 spec.name in (agency.outbox, agency.inbox))
+            assert allows(acls, me, TOPIC, spec.name, "DESCRIBE_CONFIGS") == (
+                spec.name == agency.outbox)  # its max.message.bytes, read before sending
             for operation in (CREATE, DELETE, "ALTER", "ALTER_CONFIGS"):
                 assert not allows(acls, me, TOPIC, spec.name, operation)
         assert allows(acls, me, CLUSTER, CLUSTER_NAME, IDEMPOTENT_WRITE)
@@ -166,6 +168,7 @@ def test_adding_an_agency_adds_exactly_its_acls(agencies, acls):
     me = agency_principal(new.id)
     assert added == {
         Acl(me, TOPIC, LITERAL, new.outbox, WRITE), Acl(me, TOPIC, LITERAL, new.outbox, DESCRIBE),
+        Acl(me, TOPIC, LITERAL, new.outbox, "DESCRIBE_CONFIGS"),
         Acl(me, TOPIC, LITERAL, new.inbox, READ), Acl(me, TOPIC, LITERAL, new.inbox, DESCRIBE),
         Acl(me, GROUP, PREFIXED, f"{new.id}.", READ),
         Acl(me, CLUSTER, LITERAL, CLUSTER_NAME, IDEMPOTENT_WRITE),
