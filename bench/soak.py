@@ -21,6 +21,7 @@ At the end it waits for the inbox and the delivered files to catch up and report
 
     python bench/soak.py --minutes 30 --rate 200 [--nodes 3] [--workers 1]
     python bench/soak.py --minutes 2 --rate 50 --faults kill-worker@40,restart-broker@80
+    python bench/soak.py --minutes 2 --rate 50 --faults restart-worker@40   # SIGTERM, start
 
 Not part of the test suite. Ctrl-C stops it and everything it started.
 """
@@ -260,11 +261,14 @@ def delivered_rows(folder: Path) -> Counter:
 # ---------------------------------------------------------------------------- run
 @dataclass
 class Fault:
-    kind: str  # kill-worker | restart-broker
+    kind: str  # kill-worker | restart-worker | restart-broker
     at: float  # seconds after the load started
     happened: float | None = None
     what: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+FAULT_KINDS = ("kill-worker", "restart-worker", "restart-broker")
 
 
 def parse_faults(text: str, seconds: float) -> list[Fault]:
@@ -275,8 +279,9 @@ def parse_faults(text: str, seconds: float) -> list[Fault]:
     faults = []
     for part in text.split(","):
         kind, _, at = part.partition("@")
-        if kind not in ("kill-worker", "restart-broker") or not at:
-            raise SystemExit(f"--faults: {part!r} is not kill-worker@S or restart-broker@S")
+        if kind not in FAULT_KINDS or not at:
+            raise SystemExit(f"--faults: {part!r} is not one of "
+                             + ", ".join(f"{k}@S" for k in FAULT_KINDS))
         faults.append(Fault(kind, float(at)))
     return sorted(faults, key=lambda f: f.at)
 
@@ -344,6 +349,14 @@ def run(args) -> int:
                         fault.what = f"{w.name} killed (SIGKILL), started again 5 s later"
                         say(fault.what)
                         time.sleep(5)
+                        w.start()
+                    elif fault.kind == "restart-worker":
+                        w = workers[0]
+                        begun = time.monotonic()
+                        w.stop()
+                        fault.what = (f"{w.name} stopped (SIGTERM, gone after "
+                                      f"{time.monotonic() - begun:.1f} s), started again")
+                        say(fault.what)
                         w.start()
                     else:
                         name, restart = brokers.kill_one(outbox)
@@ -457,7 +470,8 @@ def main() -> None:
                         help="one broker or the local three-broker cluster (default 1)")
     parser.add_argument("--workers", type=int, default=1, help="hub run workers (default 1)")
     parser.add_argument("--faults", default="",
-                        help="kill-worker@S and restart-broker@S, comma-separated (S: "
+                        help="kill-worker@S, restart-worker@S (SIGTERM, started again at "
+                        "once) and restart-broker@S, comma-separated (S: "
                         "seconds into the load); 'none'; default: a worker kill at a third "
                         "and a broker restart at two thirds of the time")
     parser.add_argument("--keep-logs", metavar="DIR",
