@@ -3,7 +3,9 @@
 One handover (by its id) goes requested -> accepted | declined -> completed. Steps out of
 order or from the wrong agency are anomalies with a reason; they never raise. A step that
 does not come before its deadline (per purpose: an answer within 14 days of the request,
-completion within 90 days by default) is a stall, reported once per step.
+completion within 90 days by default) is a stall, reported once per step; not before the
+hold window has passed since the hub learned of the handover, either: the step may have been
+taken in time and still be on its way in another agency's export.
 
 Per family: a request to another agency after a decline is a *bounce*; three or more
 handovers of one family between the same two agencies within 90 days are *ping-pong*.
@@ -62,6 +64,7 @@ class Handover:
     partition: int = 0
     bounce: bool = False
     ping_pong: bool = False
+    learned_at: datetime | None = None  # the hub's clock when it first heard of it
 
     @property
     def state(self) -> str:
@@ -79,7 +82,7 @@ class Handover:
                 "answered_at": iso(self.answered_at), "completed_at": iso(self.completed_at),
                 "stalled": list(self.stalled), "life_phase": self.life_phase,
                 "key_id": self.key_id, "partition": self.partition, "bounce": self.bounce,
-                "ping_pong": self.ping_pong}
+                "ping_pong": self.ping_pong, "learned_at": iso(self.learned_at)}
 
     @classmethod
     def from_json(cls, data: Mapping) -> Handover:
@@ -91,7 +94,7 @@ class Handover:
                    dt(data["completed_at"]), tuple(data["stalled"]),
                    data.get("life_phase", ""), data.get("key_id", ""),
                    data.get("partition", 0), data.get("bounce", False),
-                   data.get("ping_pong", False))
+                   data.get("ping_pong", False), dt(data.get("learned_at")))
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,12 @@ def waiting_deadline(h: Handover, deadlines: Mapping[str, Deadlines]) -> datetim
     return h.requested_at + (d.answer if h.answer is None else d.completion)
 
 
+def notice_from(h: Handover, hold: timedelta) -> datetime | None:
+    """The earliest time a stall of ``h`` may be reported: the hold window after the hub
+    learned of the handover (None: no wait, a state from before this was recorded)."""
+    return h.learned_at + hold if h.learned_at else None
+
+
 def open_and_overdue(handovers: Iterable[Handover], deadlines: Mapping[str, Deadlines],
                      now: datetime) -> dict[str, tuple[int, int]]:
     """``municipality -> (open handovers, of them past the deadline of their step)``."""
@@ -205,9 +214,15 @@ def open_and_overdue(handovers: Iterable[Handover], deadlines: Mapping[str, Dead
     return counts
 
 
-def due_stalls(h: Handover, deadlines: Mapping[str, Deadlines], now: datetime) -> list[Stall]:
-    """The steps of ``h`` whose deadline passed at ``now`` and that were not reported yet."""
+def due_stalls(h: Handover, deadlines: Mapping[str, Deadlines], now: datetime,
+               hold: timedelta = timedelta(0)) -> list[Stall]:
+    """The steps of ``h`` whose deadline passed at ``now`` and that were not reported yet,
+    once ``hold`` has passed since the hub learned of ``h`` (a step taken in time may come
+    in another agency's export within the hold window)."""
     if not h.requested_at:
+        return []
+    since = notice_from(h, hold)
+    if since is not None and now < since:
         return []
     d = deadlines.get(h.purpose) or deadlines["default"]
     stalls = []

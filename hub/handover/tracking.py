@@ -35,6 +35,7 @@ from hub.handover.tracker import (
     apply_step,
     due_stalls,
     mark_stalled,
+    notice_from,
     open_and_overdue,
     waiting_deadline,
 )
@@ -93,6 +94,8 @@ class HandoverTracker:
         result = Tracked(anomalies=outcome.anomalies)
         h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
                     partition=partition)
+        if current is None and now is not None:
+            h = replace(h, learned_at=now)
         first_request = kind == REQUESTED and (current is None or current.requested_at is None)
         declined = (kind == DECLINED and h.answer == DECLINED and h.requested_at is not None
                     and (current is None or current.answer is None))
@@ -162,7 +165,7 @@ class HandoverTracker:
             if h is None:
                 waiting.pop(handover_id, None)
                 continue
-            stalls += due_stalls(h, self.deadlines, now)
+            stalls += due_stalls(h, self.deadlines, now, self.slack)
         return stalls
 
     def stalled(self, stall: Stall) -> Handover:
@@ -205,7 +208,10 @@ class HandoverTracker:
         """When ``h`` stalls next; None when it waits for nothing not reported yet."""
         due = waiting_deadline(h, self.deadlines)
         step = ANSWER if h.answer is None else COMPLETION
-        return None if due is None or step in h.stalled else due
+        if due is None or step in h.stalled:
+            return None
+        since = notice_from(h, self.slack)
+        return due if since is None else max(due, since)
 
 
 def _declined_at(h: Handover) -> int | None:

@@ -68,11 +68,12 @@ def test_a_stall_is_sent_to_both_agencies_at_the_deadline_and_only_once():
     h = Harness()
     child = subject_of("stall")
     h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))
-    requested = NOW - timedelta(days=14) + timedelta(minutes=5)
+    # learned now; the deadline is a day after the hold window
+    requested = NOW - timedelta(days=13) + timedelta(minutes=5)
     h.send(handover("requested", KITA, child, "UE-S1", requested, recipient=SCHOOL))
     before = metric(h, "hub_handovers_stalled_total", municipality="kamen",
                     waiting_for="answer")
-    h.clock.advance(minutes=4)
+    h.clock.advance(days=1, minutes=4)
     assert inbox(h.engine.expire(0)) == []  # one minute before the deadline
     h.clock.advance(minutes=2)
     out = h.engine.expire(0)
@@ -90,13 +91,65 @@ def test_a_stall_is_sent_to_both_agencies_at_the_deadline_and_only_once():
     assert inbox(h.engine.expire(0)) == []
 
 
+def inbox_events(outputs):
+    """(inbox, type, event id) of everything delivered."""
+    return sorted((o.topic, e.type.value, e.id) for o in outputs if o.topic.endswith(".inbox")
+                  for e in [get_codec().decode(o.value)])
+
+
+def test_stall_notices_do_not_depend_on_the_order_the_exports_arrive_in():
+    """A request 60 days old, accepted 4 days after it: the youth office's export and the
+    school's reach the hub minutes apart, in either order. An answer in time that comes
+    within the hold window is no stall; the inboxes are the same either way."""
+    requested = NOW - timedelta(days=60)
+    child = subject_of("order")
+
+    def run(order):
+        h = Harness()
+        out = h.send(consent(YOUTH, child, [YOUTH, SCHOOL], NOW - timedelta(days=90)))
+        steps = {"request": handover("requested", YOUTH, child, "UE-O1", requested,
+                                     recipient=SCHOOL),
+                 "answer": handover("accepted", SCHOOL, child, "UE-O1",
+                                    requested + timedelta(days=4))}
+        for name in order:
+            out += h.send(steps[name])
+            out += h.engine.expire(0)  # the worker's ticks between the two exports
+            h.clock.advance(minutes=3)
+        for _ in range(3):  # past the hold window
+            h.clock.advance(hours=12)
+            out += h.engine.expire(0)
+        return inbox_events(out)
+
+    first, second = run(["request", "answer"]), run(["answer", "request"])
+    assert first == second
+    assert [t for _, t, _ in first if t == "handover.stalled"] == []
+    assert (f"agency.{YOUTH}.inbox", "handover.accepted") in {(i, t) for i, t, _ in first}
+
+
+def test_a_request_never_answered_still_stalls_once_the_hold_window_passed():
+    h = Harness()
+    child = subject_of("never")
+    h.send(consent(YOUTH, child, [YOUTH, SCHOOL], NOW - timedelta(days=90)))
+    h.send(handover("requested", YOUTH, child, "UE-N1", NOW - timedelta(days=60),
+                    recipient=SCHOOL))
+    h.clock.advance(hours=23, minutes=59)
+    assert inbox(h.engine.expire(0)) == []  # an answer may still be on its way
+    h.clock.advance(minutes=2)
+    out = h.engine.expire(0)
+    assert inbox(out) == sorted([(f"agency.{YOUTH}.inbox", "handover.stalled"),
+                                 (f"agency.{SCHOOL}.inbox", "handover.stalled")])
+    notice = get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox")))
+    assert notice.payload.deadline == NOW - timedelta(days=60) + timedelta(days=14)
+
+
 def test_completion_stalls_after_acceptance_and_an_answer_in_time_does_not_stall():
     h = Harness()
     child = subject_of("completion")
     h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=100)))
-    requested = NOW - timedelta(days=90) + timedelta(hours=1)
+    requested = NOW - timedelta(days=89) + timedelta(hours=1)
     h.send(handover("requested", KITA, child, "UE-C1", requested, recipient=SCHOOL),
            handover("accepted", SCHOOL, child, "UE-C1", requested + timedelta(days=3)))
+    h.clock.advance(days=1)
     assert inbox(h.engine.expire(0)) == []
     h.clock.advance(hours=2)
     out = h.engine.expire(0)
@@ -111,6 +164,7 @@ def test_a_stall_needs_consent_for_each_agency():
     h.send(consent(KITA, child, [SCHOOL], NOW - timedelta(days=30)))  # the kita not named
     h.send(handover("requested", KITA, child, "UE-K1", NOW - timedelta(days=20),
                     recipient=SCHOOL))
+    h.clock.advance(days=1, minutes=1)  # the hold window since the hub learned of it
     out = h.engine.expire(0)
     assert inbox(out) == [(f"agency.{SCHOOL}.inbox", "handover.stalled")]
     # like any event that reached one recipient, the other is refused without waiting
@@ -124,6 +178,7 @@ def test_a_stall_notice_waits_for_a_consent_that_arrives_after_it():
     child = subject_of("late-consent")
     h.send(handover("requested", KITA, child, "UE-K2", NOW - timedelta(days=20),
                     recipient=SCHOOL))
+    h.clock.advance(days=1, minutes=1)
     out = h.engine.expire(0)  # the export with the family's consent is not imported yet
     assert inbox(out) == []
     out = h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))

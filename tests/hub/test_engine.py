@@ -79,7 +79,9 @@ def test_a_held_event_waits_within_the_window(pseudonym_key):
     clock.advance(hours=23)
     inboxes, audit = by_topic(engine.expire(0))
     assert not [r for r in audit if r["decision"] != "held"]  # nothing decided yet
-    assert engine.held_count() == held + 1  # and Emma's stall notice waits for consent too
+    # Emma's handover is overdue, but its stall notice comes only once the hold window has
+    # passed since the hub learned of it (the answer may be in an export not read yet)
+    assert engine.held_count() == held
     outputs = feed(engine, CONSENT_FILES, pseudonym_key, offset=100)
     inboxes, audit = by_topic(outputs)
     assert "agency.grundschule-kamen-mitte.inbox" in inboxes
