@@ -14,7 +14,8 @@ Principals and what they may do:
 - ``User:<agency id>``, one per agency that exchanges events (its connector: ``hub ingest``,
   the SDK, ``hub deliver``): write its own outbox and read its configuration (its
   ``max.message.bytes``, so that an event too large is a row error before sending), read its
-  own inbox, use consumer groups named ``<agency id>.<anything>``. Nothing on other agencies' topics, nothing on ``hub.``.
+  own inbox, use consumer groups named ``<agency id>.<anything>``. Nothing on other
+  agencies' topics, nothing on ``hub.``.
 - ``User:analyst``: every agency of kind statistics, and anyone else reading the anonymous
   analytics: read ``analytics.`` topics, consumer groups ``analyst.<anything>``.
 - ``User:operator``: everything, including creating and deleting topics (``hub topics
