@@ -42,7 +42,8 @@ it): the consumer's offset bookkeeping here, its flow control in
 :class:`hub.routing.runtime.RouterRuntime`, and the table stores and changelog format that
 :class:`hub.routing.tables.ChangelogTable` reads and writes directly."""
 _CLASS_ATTRIBUTES = {
-    Consumer: ("_add_gap", "_new_offset", "on_buffer_drop", "perform_seek", "highwaters",
+    Consumer: ("_add_gap", "_new_offset", "on_buffer_full", "on_buffer_drop", "perform_seek",
+               "highwaters",
                "seek_wait", "_commit_offsets"),
     faust.Stream: ("take_events", "ack"),
     RocksDBStore: ("_db_for_partition", "set_persisted_offset", "_encode_key",
@@ -92,6 +93,12 @@ def first_uncommitted_missing(acked: list[int], committed: int | None) -> bool:
     return bool(acked) and committed is not None and min(acked) > committed
 
 
+GAPS: dict = {}
+"""TP -> (first, end) offsets of records that did not reach the stream on a gapless topic;
+the flow guard reads the partition again from its commit at its next check (and removes
+it)."""
+
+
 async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
     if _gapless(tp.topic):
         from hub.metrics import READ_AGAIN
@@ -99,6 +106,9 @@ async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
         READ_AGAIN.labels(topic=tp.topic, cause="gap").inc()
         log.warning("%s[%s]: records %s to %s did not reach the stream; they are read again",
                     tp.topic, tp.partition, offset_from, offset_to - 1)
+        key = faust.types.TP(tp.topic, tp.partition)  # may come as the client's own tuple
+        first, end = GAPS.get(key, (offset_from, offset_to))
+        GAPS[key] = (min(first, offset_from), max(end, offset_to))
         return
     await _original_add_gap(self, tp, offset_from, offset_to)
 

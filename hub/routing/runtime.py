@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from hub.faust_fixes import GAPS
 from hub.kafka_io import Kafka
 from hub.metrics import (
     EVENT_LATENCY,
@@ -328,8 +329,14 @@ class FlowGuard:
     - nothing handed to a stream (read not beyond the commit) while records wait at the
       broker, for ``stalled_after`` seconds: the fetcher does not fetch it.
 
-    A partition is read again through Faust's own consumer thread (``seek_wait``), never by
-    moving the Kafka client's position from the event loop while the fetcher works on it.
+    A partition is read again in two steps, never while records of it are on their way to
+    the stream: it is paused first (Faust fetches nothing more for it), and once its read
+    position stood still for ``every`` seconds (what was fetched before has reached the
+    stream) it is moved back to its committed offset through Faust's own consumer thread
+    (``seek_wait``, which also resets Faust's read offset) and resumed. Seeking at once would
+    race with a fetched batch still on its way: its later records arrive after the seek and
+    move Faust's read offset past the records read again, which Faust then drops as old, so
+    the record at the commit never comes and the partition is read again and again.
     Whatever goes wrong in a check is logged, and the next check runs as usual.
     """
 
@@ -342,6 +349,7 @@ class FlowGuard:
         self.paused_since: dict = {}
         self.unchanged: dict = {}  # tp -> ((committed, read, end) when first seen so, since)
         self.last_read: dict = {}  # tp -> the read offset at the last check
+        self.rereading: dict = {}  # tp -> (offset to read again from, read offset, since)
 
     async def check(self) -> None:
         try:
@@ -352,8 +360,9 @@ class FlowGuard:
 
     async def _check(self) -> None:
         consumer = self.app.consumer
-        paused = set(consumer._buffered_partitions)
         now = time.monotonic()
+        await self._finish_rereads(consumer, now)
+        paused = set(consumer._buffered_partitions) - set(self.rereading)
         for tp in list(self.paused_since):
             if tp not in paused:
                 del self.paused_since[tp]
@@ -362,12 +371,14 @@ class FlowGuard:
         if stuck:
             log.warning("fetching again from %s partitions Faust left paused", len(stuck))
             for tp in stuck:
-                consumer.on_buffer_drop(tp)
+                consumer.on_buffer_drop(as_tp(tp))
                 self.paused_since.pop(tp, None)
 
         committed, read = consumer._committed_offset, consumer._read_offset
+        self._reread_gaps(consumer, committed, read, now)
         tps = [tp for tp in consumer.assignment()
-               if not tp.topic.endswith("-changelog") and tp not in paused]
+               if not tp.topic.endswith("-changelog") and tp not in paused
+               and tp not in self.rereading]
         try:
             ends = await consumer.highwaters(*tps) if tps else {}
         except Exception as exc:  # a broker hiccup: look again next time
@@ -394,10 +405,47 @@ class FlowGuard:
                         now - since, end - 1)
             self.unchanged.pop(tp, None)
             READ_AGAIN.labels(topic=tp.topic, cause="stalled_commit").inc()
+            consumer.on_buffer_full(as_tp(tp))  # nothing more fetched; seek once the rest came
+            self.rereading[tp] = (done, offsets[1], now)
+
+    def _reread_gaps(self, consumer, committed, read, now: float) -> None:
+        """Records Faust skipped on a gapless topic (:data:`hub.faust_fixes.GAPS`): the
+        partition is read again from its commit at once, without waiting for the commit
+        to stand still."""
+        assigned = consumer.assignment()
+        for tp in list(GAPS):
+            first, end = GAPS.pop(tp)
+            if tp not in assigned or tp in self.rereading:
+                continue
+            done = committed.get(tp)
+            if done is not None and done >= end:
+                continue  # read again already, and committed past it
+            log.info("%s[%s]: reading again from %s (records from %s did not reach the "
+                     "stream)", tp.topic, tp.partition, done or 0, first)
+            self.unchanged.pop(tp, None)
+            consumer.on_buffer_full(as_tp(tp))
+            self.rereading[tp] = (done, read.get(tp), now)
+
+    async def _finish_rereads(self, consumer, now: float) -> None:
+        """Seek the paused partitions whose read position stood still for ``every``
+        seconds back to their commit, and fetch from them again."""
+        assigned = consumer.assignment()
+        for tp, (done, read_then, since) in list(self.rereading.items()):
+            if tp not in assigned:
+                del self.rereading[tp]
+                continue
+            read_now = consumer._read_offset.get(tp)
+            if read_now != read_then:  # fetched records still arriving at the stream
+                self.rereading[tp] = (done, read_now, now)
+                continue
+            if now - since < self.every:
+                continue
+            del self.rereading[tp]
             if done is None:  # back to what the group committed, for every partition
                 await consumer.perform_seek()
             else:  # in the consumer's own thread, like Faust's own seeks
                 await consumer.seek_wait({tp: done})
+            consumer.on_buffer_drop(as_tp(tp))
 
     def _stuck(self, tp, committed: int | None, read: int | None, read_moved: bool,
                now: float) -> bool:
@@ -413,6 +461,14 @@ class FlowGuard:
             routed = tp.topic.endswith(".outbox") or tp.topic == TICK_TOPIC
             return runtime is None or (routed and now - runtime.last_batch >= self.every)
         return True
+
+
+def as_tp(tp):
+    """Faust's own TP for ``tp``: its consumer asserts that type in the sets the guard
+    changes (a Kafka client's TopicPartition there would crash the fetcher)."""
+    from faust.types import TP
+
+    return tp if type(tp) is TP else TP(tp.topic, tp.partition)
 
 
 def stalled_partition(before: tuple | None, now: tuple) -> bool:

@@ -74,6 +74,21 @@ def test_faust_commits_up_to_a_dropped_record_on_outboxes_only():
     assert Consumer._new_offset(book, facts) > 10
 
 
+def test_a_gap_is_noted_for_the_guard_as_faust_names_partitions():
+    """The drain loop passes the Kafka client's own TopicPartition; Faust's consumer
+    asserts that it is given its own TP type, so the guard must only ever see TPs."""
+    from aiokafka.structs import TopicPartition
+
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    faust_fixes.GAPS.clear()
+    book = Bookkeeping()
+    asyncio.run(Consumer._add_gap(book, TopicPartition("agency.z.outbox", 2), 10, 12))
+    asyncio.run(Consumer._add_gap(book, TopicPartition("agency.z.outbox", 2), 20, 25))
+    ((tp, span),) = faust_fixes.GAPS.items()
+    assert type(tp) is faust.types.TP and span == (10, 25)
+    faust_fixes.GAPS.clear()
+
+
 def test_a_gap_on_an_outbox_is_counted_and_not_taken_as_done():
     faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
     counter = READ_AGAIN.labels(topic="agency.y.outbox", cause="gap")
@@ -142,6 +157,7 @@ class GuardedConsumer:
         self.offsets = offsets  # tp -> (committed, read, end)
         self._buffered_partitions = set()
         self.seeks: list = []
+        self.pauses: list = []
         self.fail_highwaters = False
 
     @property
@@ -162,6 +178,16 @@ class GuardedConsumer:
 
     async def seek_wait(self, partitions):
         self.seeks.append(dict(partitions))
+        for tp, offset in partitions.items():  # Faust's read offset moves back with it
+            committed, _read, end = self.offsets[tp]
+            self.offsets[tp] = (committed, offset, end)
+
+    def on_buffer_full(self, tp):  # Faust fetches nothing more for tp
+        self._buffered_partitions.add(tp)
+        self.pauses.append(tp)
+
+    def on_buffer_drop(self, tp):
+        self._buffered_partitions.discard(tp)
 
     async def perform_seek(self):
         self.seeks.append("committed")
@@ -187,9 +213,40 @@ def test_the_guard_reads_a_stuck_partition_again_through_the_consumers_thread(mo
     guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
                       runtime=SimpleNamespace(last_batch=0.0, seen={}))
     run_checks(guard, [], monkeypatch, [100, 105, 110])
-    assert consumer.seeks == []  # not yet 15 s
+    assert consumer.seeks == [] and consumer.pauses == []  # not yet 15 s
     run_checks(guard, [], monkeypatch, [116])
+    # paused first: records fetched before may still be on their way to the stream
+    assert consumer.seeks == [] and consumer.pauses == [tp]
+    assert tp in consumer._buffered_partitions
+    run_checks(guard, [], monkeypatch, [121])
     assert consumer.seeks == [{tp: 719}]
+    assert tp not in consumer._buffered_partitions  # fetched from again
+
+
+def test_the_guard_seeks_only_once_the_records_on_their_way_arrived(monkeypatch):
+    """A fetched batch still reaching the stream after the pause would move Faust's read
+    offset past the records read again (and Faust would drop them as old): the seek waits
+    until the read offset stood still."""
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    tp = faust.types.TP("agency.x.outbox", 1)
+    consumer = GuardedConsumer({tp: (13589, 14079, 20934)})
+    runtime = SimpleNamespace(last_batch=0.0, seen={("agency.x.outbox", 1): 14079})
+    guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
+                      runtime=runtime)
+    run_checks(guard, [], monkeypatch, [100, 105, 110, 116])
+    assert consumer.pauses == [tp] and consumer.seeks == []
+    for t, read in ((121, 14200), (126, 14350)):  # the rest of a fetched batch arrives
+        consumer.offsets[tp] = (13589, read, 20934)
+        run_checks(guard, [], monkeypatch, [t])
+        assert consumer.seeks == []
+    run_checks(guard, [], monkeypatch, [129])
+    assert consumer.seeks == []  # stood still for less than 5 s
+    run_checks(guard, [], monkeypatch, [132])
+    assert consumer.seeks == [{tp: 13589}]
+    assert consumer._read_offset[tp] == 13589 and not consumer._buffered_partitions
 
 
 def test_a_slow_backlog_is_never_read_again_and_a_failing_check_does_not_stop_the_guard(
@@ -218,3 +275,24 @@ def test_a_slow_backlog_is_never_read_again_and_a_failing_check_does_not_stop_th
     consumer.offsets[tp] = (20000, 19999, 20000)
     run_checks(guard, times, monkeypatch, [405.0])  # still checking, nothing to do
     assert consumer.seeks == []
+
+
+def test_records_that_did_not_reach_the_stream_are_read_again_at_once(monkeypatch):
+    """A gap Faust skipped on an outbox is read again from the commit at the next check,
+    without waiting for the commit to stand still; a gap already read again is left."""
+    from types import SimpleNamespace
+
+    from hub.routing.runtime import FlowGuard
+
+    tp = faust.types.TP("agency.x.outbox", 3)
+    other = faust.types.TP("agency.x.outbox", 4)
+    consumer = GuardedConsumer({tp: (2145, 2183, 3400), other: (2300, 2400, 3400)})
+    guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
+                      runtime=SimpleNamespace(last_batch=0.0, seen={}))
+    faust_fixes.GAPS.clear()
+    faust_fixes.GAPS[tp] = (2146, 2183)
+    faust_fixes.GAPS[other] = (2200, 2250)  # committed past it since: nothing to do
+    run_checks(guard, [], monkeypatch, [100])
+    assert consumer.pauses == [tp] and consumer.seeks == []
+    run_checks(guard, [], monkeypatch, [105])
+    assert consumer.seeks == [{tp: 2145}] and not faust_fixes.GAPS
