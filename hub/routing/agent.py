@@ -12,6 +12,7 @@ each recipient gets each event once, also after a crash (:mod:`hub.routing.deliv
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from datetime import timedelta
@@ -31,6 +32,8 @@ from hub.routing.store import BatchedStore, Journal
 from hub.routing.tables import ChangelogTable
 
 __all__ = ["TICK_TOPIC", "register_router"]
+
+log = logging.getLogger(__name__)
 
 TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker",
           "families": "handover_families"}
@@ -67,6 +70,21 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     return app.topic(
         *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+
+
+async def interruptible(what: str, work, every: float) -> bool:
+    """Run ``work()`` (a timer's body that only refreshes gauges); an error ends this run
+    with a log line instead of crashing the worker (Faust stops the app when a timer
+    raises). Returns whether it completed."""
+    try:
+        await work()
+        return True
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a gauge is never worth the worker
+        log.info("%s was interrupted (%s: %s); again in %.0f s", what, type(exc).__name__,
+                 exc, every)
+        return False
 
 
 async def in_chunks(mapping, size: int = 2000):
@@ -110,7 +128,12 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     async def count_state():
         """The consents in force per purpose, and the open and overdue handovers per town
         (every purpose and town, so that a count can drop to 0). The state is read a
-        chunk at a time, so that routing goes on while a large state is counted."""
+        chunk at a time, so that routing goes on while a large state is counted; when
+        the stores change under the count (a rebalance or a stop closes a partition's
+        store between two chunks), the gauges keep their values until the next count."""
+        await interruptible("counting the state", _count_state, count_every)
+
+    async def _count_state():
         consents: Counter = Counter()
         async for chunk in in_chunks(engine.consents):
             consents.update(engine.active_consents(chunk))

@@ -244,3 +244,34 @@ def test_the_routing_core_imports_no_metrics_and_no_kafka(where):
         bad = {m for m in imported_modules(path)
                if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)}
         assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)}"
+
+
+def test_a_store_closed_under_the_state_count_does_not_stop_the_worker(caplog):
+    """A rebalance or a stop closes a partition's RocksDB store while the gauges' count
+    iterates it (Faust: "dictionary changed size during iteration"): that count ends with
+    a log line; a timer that raised would stop the whole worker."""
+    import asyncio
+    import logging
+
+    from hub.routing.agent import in_chunks, interruptible
+
+    class ClosingStore:
+        def items(self):
+            yield "a", {"x": 1}
+            raise RuntimeError("dictionary changed size during iteration")
+
+    counted = []
+
+    async def count():
+        async for chunk in in_chunks(ClosingStore(), size=1):
+            counted.extend(chunk)
+
+    with caplog.at_level(logging.INFO, logger="hub.routing.agent"):
+        assert asyncio.run(interruptible("counting the state", count, 30.0)) is False
+    assert counted == [{"x": 1}]
+    assert "counting the state was interrupted (RuntimeError" in caplog.text
+
+    async def fine():
+        return None
+
+    assert asyncio.run(interruptible("counting the state", fine, 30.0)) is True
