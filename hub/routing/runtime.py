@@ -76,6 +76,7 @@ class RouterRuntime:
         self.processed = 0
         self.batches = 0
         self.last_batch = time.monotonic()
+        self.in_batch = False
         self.seen: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the highest offset of a batch the router has finished
         (decided, every output acknowledged)."""
@@ -91,6 +92,14 @@ class RouterRuntime:
             await self.process_batch(events)
 
     async def process_batch(self, events: Sequence) -> None:
+        self.in_batch = True  # busy, however long the batch takes: not idle (FlowGuard)
+        try:
+            await self._process_batch(events)
+        finally:
+            self.in_batch = False
+            self.last_batch = time.monotonic()
+
+    async def _process_batch(self, events: Sequence) -> None:
         first_of_partition: dict[int, object] = {}
         for e in events:
             first_of_partition.setdefault(e.message.partition, e)
@@ -143,7 +152,6 @@ class RouterRuntime:
                 seen[tp] = event.message.offset
         self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
         self.batches += 1
-        self.last_batch = time.monotonic()
         if self.processed // 1000 != (self.processed - len(events)) // 1000:
             log.info("%s messages processed in %s batches", self.processed, self.batches)
 
@@ -324,8 +332,8 @@ class FlowGuard:
     - otherwise a read position that moved since the last check is progress;
     - records handed to a stream and not yet acknowledged (read beyond the commit) are
       being worked on: stuck only when the router has had nothing to do for ``every``
-      seconds (for the router's topics; another agent's, e.g. the analytics', are left
-      alone);
+      seconds, not while it works on a long batch (for the router's topics; another
+      agent's, e.g. the analytics', are left alone);
     - nothing handed to a stream (read not beyond the commit) while records wait at the
       broker, for ``stalled_after`` seconds: the fetcher does not fetch it.
 
@@ -459,7 +467,9 @@ class FlowGuard:
             return False
         if read is not None and read >= (committed or 0):  # handed over, being worked on
             routed = tp.topic.endswith(".outbox") or tp.topic == TICK_TOPIC
-            return runtime is None or (routed and now - runtime.last_batch >= self.every)
+            idle = not getattr(runtime, "in_batch", False) and \
+                now - getattr(runtime, "last_batch", now) >= self.every
+            return runtime is None or (routed and idle)
         return True
 
 

@@ -133,6 +133,10 @@ def test_a_partition_that_is_only_slow_is_not_read_again():
     # records handed over, the router has had nothing to do for a while
     runtime.seen = {}
     assert guard._stuck(tp, committed=719, read=900, read_moved=False, now=106.0)
+    # ... but not while it works on one long batch (after a restart, on a loaded machine)
+    runtime.in_batch = True
+    assert not guard._stuck(tp, committed=719, read=900, read_moved=False, now=130.0)
+    runtime.in_batch = False
     # nothing handed over while records wait at the broker: the fetcher skips it
     assert guard._stuck(tp, committed=719, read=718, read_moved=False, now=102.0)
     assert guard._stuck(tp, committed=None, read=None, read_moved=False, now=102.0)
