@@ -175,7 +175,8 @@ def cmd_topics(args) -> int:
     from hub.topics import apply_topics, plan_topics
 
     settings = _settings()
-    specs = plan_topics(load_agencies(), replication_factor=args.replication_factor)
+    specs = plan_topics(load_agencies(), replication_factor=args.replication_factor,
+                        audit_retention_days=settings.audit_retention_days)
     with admin_client(settings.kafka) as admin:
         report = apply_topics(admin, specs)
     for line in report.lines():

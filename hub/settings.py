@@ -26,6 +26,9 @@ from hub.paths import KAFKA_DEPLOY_DIR, PROJECT_ROOT
 from hub.security.client import ClientSecurity, KafkaAccess, read_password
 from hub.security.redact import keep_out_of_logs
 
+AUDIT_RETENTION_DAYS = 730.0
+"""How long hub.audit keeps a routing decision by default: two years, so that a family's
+request for information and a data-protection review of the past year can be answered."""
 MIN_KEY_BYTES = 32
 
 
@@ -103,6 +106,11 @@ class Settings(BaseSettings):
     )
     dedupe_retention_days: float = Field(
         default=90.0, gt=0, description="How long an event id is remembered as delivered.",
+    )
+    audit_retention_days: float = Field(
+        default=AUDIT_RETENTION_DAYS, gt=0,
+        description="How long hub.audit keeps each routing decision; `hub topics apply` sets "
+        "it as the topic's retention.ms, and Kafka deletes older audit segments.",
     )
     metrics_port: int = Field(
         default=9310, ge=0, le=65535,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.agencies import AgencyDirectory, load_agencies
+from hub.audit import AUDIT_TOPIC
 from hub.errors import BrokerError, ConfigError
 from hub.paths import DEPLOY_DIR
 from hub.yamlfile import read_yaml
@@ -16,12 +17,26 @@ MAX_AUTO_REPLICATION = 3  # what deploy/k8s runs: three brokers, replication fac
 MIN_INSYNC_CONFIG = "min.insync.replicas"
 
 
+DAY_MS = 86_400_000
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
     replication_factor: int | None  # None: chosen from the cluster when applied ("auto")
     config: dict[str, str] = field(default_factory=dict)
+    why: str = ""  # why its records are kept as long as they are (``why`` in the file)
+
+    def deletion(self) -> str:
+        """How its records go: "compacted" (the latest per key; a tombstone deletes a key)
+        or after a retention ("90 days")."""
+        if "compact" in self.config.get("cleanup.policy", "delete"):
+            return "compacted"
+        days = int(self.config.get("retention.ms", "-1")) / DAY_MS
+        if days >= 1:
+            return f"{days:g} day{'s' * (days != 1)}"
+        return f"{days * 24:g} hour{'s' * (days * 24 != 1)}"
 
 
 def auto_replication_factor(brokers: int) -> int:
@@ -58,21 +73,29 @@ def _replication_setting(value, path: Path) -> int | None:
 
 
 def plan_topics(
-    agencies: AgencyDirectory, path: Path = TOPICS_FILE, replication_factor: int | None = None
+    agencies: AgencyDirectory, path: Path = TOPICS_FILE, replication_factor: int | None = None,
+    audit_retention_days: float | None = None,
 ) -> list[TopicSpec]:
     """Every topic the hub needs, with partitions and configs, from the declaration file.
     ``replication_factor`` overrides the file's; ``auto`` (the file's default) leaves it
     to :func:`apply_topics`, which takes :func:`auto_replication_factor` of the brokers the
-    cluster reports."""
+    cluster reports. ``hub.audit`` keeps its records ``audit_retention_days`` (the setting
+    ``HUB_AUDIT_RETENTION_DAYS``). Every topic must say how its records go: compacted, or a
+    retention (never -1), with a ``why``."""
+    from hub.settings import AUDIT_RETENTION_DAYS
+
     raw = read_yaml(path, "topic declaration")
     defaults = raw.get("defaults") or {}
     rf = replication_factor or _replication_setting(
         defaults.get("replication_factor", "auto"), path)
+    audit_days = AUDIT_RETENTION_DAYS if audit_retention_days is None else audit_retention_days
 
     def spec(entry: dict, name: str) -> TopicSpec:
         config = {str(k): str(v) for k, v in (entry.get("config") or {}).items()}
+        if name == AUDIT_TOPIC:
+            config["retention.ms"] = str(max(1, round(audit_days * DAY_MS)))
         partitions = int(entry.get("partitions", defaults.get("partitions", 1)))
-        return TopicSpec(name, partitions, rf, config)
+        return TopicSpec(name, partitions, rf, config, str(entry.get("why") or "").strip())
 
     specs = []
     for template in raw.get("per_agency") or []:
@@ -85,7 +108,30 @@ def plan_topics(
     if dupes:
         raise ConfigError(f"{path} declares these topics twice: {', '.join(dupes)}")
     _check_router_partitions(specs, path)
+    _check_deletion(specs, path)
     return specs
+
+
+def _check_deletion(specs: list[TopicSpec], path: Path) -> None:
+    """Every topic has a deletion deadline and says why: compacted (a tombstone deletes a
+    key), or a positive ``retention.ms``."""
+    problems = []
+    for s in specs:
+        if not s.why:
+            problems.append(f"{s.name} has no `why` (why its records are kept that long)")
+        if "compact" in s.config.get("cleanup.policy", "delete"):
+            continue
+        try:
+            retention = int(s.config.get("retention.ms", "-1"))
+        except ValueError:
+            retention = -1
+        if retention <= 0:
+            problems.append(f"{s.name} keeps its records forever (retention.ms "
+                            f"{s.config.get('retention.ms', 'not set')}): give it a retention "
+                            "or compact it")
+    if problems:
+        raise ConfigError(f"{path}: every topic needs a deletion deadline:\n  "
+                          + "\n  ".join(problems))
 
 
 def is_router_partitioned(name: str) -> bool:

@@ -311,6 +311,8 @@ class LocalBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # expired segments (the audit's retention) go within a minute, not five
+            "log.retention.check.interval.ms": "30000",
         }
         if self.secure:
             props |= self.security.server_properties(self.port, self.controller_port)

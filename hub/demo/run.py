@@ -263,7 +263,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
             say(f"broker {'started' if started_broker else 'already running'} at "
                 f"{status.bootstrap}")
         with admin_client(settings.kafka) as admin:
-            report = apply_topics(admin, plan_topics(agencies))
+            report = apply_topics(admin, plan_topics(
+                agencies, audit_retention_days=settings.audit_retention_days))
         say(f"topics: {report.lines()[-1]}")
         key_file = ensure_demo_key(settings)
         key = settings.model_copy(update={"pseudonym_key_file": key_file}).pseudonym_key

@@ -22,7 +22,7 @@ def test_every_exchanging_agency_has_an_inbox_and_an_outbox(plan):
 
 def test_hub_topics_and_their_policies(plan):
     assert plan["hub.consent"].config["cleanup.policy"] == "compact"
-    assert plan["hub.audit"].config["retention.ms"] == "-1"
+    assert plan["hub.audit"].config["retention.ms"] == str(730 * 86_400_000)
     assert plan["hub.dlq"].config["cleanup.policy"] == "delete"
     analytics = [name for name in plan if name.startswith("analytics.")]
     assert len(analytics) == 3
@@ -102,3 +102,34 @@ def test_the_default_sets_every_router_topic(tmp_path):
     assert router_partitions(path=path) == 9
     assert {s.partitions for s in plan_topics(load_agencies(), path)
             if s.name.startswith("analytics.")} == {1}
+
+
+def test_every_topic_has_a_deletion_deadline_and_says_why(plan):
+    for spec in plan.values():
+        assert spec.why, spec.name
+        assert spec.deletion() == "compacted" or int(spec.config["retention.ms"]) > 0
+    assert plan["hub.audit"].deletion() == "730 days"  # HUB_AUDIT_RETENTION_DAYS' default
+    assert plan["hub.consent"].deletion() == "compacted"
+    assert plan["hub.ticks"].deletion() == "1 hour"
+
+
+def test_the_audit_keeps_what_the_setting_says():
+    specs = {s.name: s for s in plan_topics(load_agencies(), audit_retention_days=30)}
+    assert specs["hub.audit"].config["retention.ms"] == str(30 * 86_400_000)
+    assert specs["hub.audit"].deletion() == "30 days"
+
+
+def test_a_topic_kept_forever_or_without_a_reason_is_refused(tmp_path):
+    text = TOPICS_FILE.read_text(encoding="utf-8")
+    forever = text.replace("retention.ms: 15552000000     # 180 days", "retention.ms: -1")
+    no_reason = text.replace(
+        "    why: the hub routes each event within seconds; 14 days leave room for a stopped "
+        "worker\n", "")
+    assert forever != text and no_reason != text
+    for variant, expected in ((forever, "hub.dlq keeps its records forever"),
+                              (no_reason, "agency.jugendamt-kamen.outbox has no `why`")):
+        path = tmp_path / "topics.yaml"
+        path.write_text(variant, encoding="utf-8")
+        with pytest.raises(ConfigError, match="every topic needs a deletion deadline") as info:
+            plan_topics(load_agencies(), path)
+        assert expected in str(info.value)
