@@ -156,7 +156,9 @@ class HandoverTracker:
         waiting = self._waiting.get(partition)
         if waiting is None:
             waiting = self._waiting[partition] = {}
-            for raw in list(self.handovers.values()):
+            # lazily: a list of every handover of every partition (hundreds of thousands
+            # after a long backlog) made a restarted worker's memory jump by hundreds of MiB
+            for raw in self.handovers.values():
                 if raw and raw.get("partition", 0) == partition:
                     self._index(Handover.from_json(raw))
         stalls: list[Stall] = []
