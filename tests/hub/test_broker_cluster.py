@@ -107,9 +107,10 @@ def test_the_declared_replication_is_auto_unless_given(tmp_path):
     assert {s.replication_factor for s in plan_topics(load_agencies(),
                                                       replication_factor=2)} == {2}
     path = tmp_path / "topics.yaml"
-    path.write_text("defaults:\n  replication_factor: 2\ntopics:\n  - name: t\n")
+    topic = "topics:\n  - name: t\n    why: a test\n    config:\n      cleanup.policy: compact\n"
+    path.write_text("defaults:\n  replication_factor: 2\n" + topic)
     assert [s.replication_factor for s in plan_topics(load_agencies(), path)] == [2]
-    path.write_text("defaults:\n  replication_factor: lots\ntopics:\n  - name: t\n")
+    path.write_text("defaults:\n  replication_factor: lots\n" + topic)
     with pytest.raises(ConfigError, match="`auto` or a number"):
         plan_topics(load_agencies(), path)
 
