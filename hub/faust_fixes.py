@@ -18,17 +18,37 @@ With these fixes the commit stops at a missing record; the worker's flow guard
 (:class:`hub.routing.runtime.FlowGuard`) sees the partition's commit stand still
 and reads it again from there. Nothing is lost, and the router's knowledge of each inbox
 keeps anything from being delivered twice.
+
+A third fix removes the cause of most such gaps at start-up. When a worker takes over
+partitions whose tables must first be restored from their changelogs (every restart),
+Faust starts fetching for the restore, and once it is done it resumes the stream
+partitions *before* it seeks them to their committed offsets. A batch fetched in between
+is still on its way to the stream when the seek sets Faust's read offsets back: its later
+records look like a gap (records that did reach the stream are read again), and the
+records fetched again after the seek are dropped as old. The stream partitions are now
+sought while still paused, and Faust's own seek right after resuming them is left out.
+
+A fourth fix removes the cause of the rest. Faust asks the Kafka client for the records of
+its active partitions, passing its own live set of them; when that set becomes empty while
+the client waits (Faust pauses the changelog partitions when a restore is done), the
+client reads the empty set as "every partition" and returns the records of the paused
+stream partitions too. Faust drops those records, and the client has moved past them. The
+client is now given a copy of the set taken when the fetch starts, and no fetch starts for
+an empty one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import faust
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables.base import Collection
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
 
 from hub.errors import HubError
@@ -50,6 +70,8 @@ _CLASS_ATTRIBUTES = {
                    "_encode_value"),
     Collection: ("changelog_topic", "data"),
     AIOKafkaProducerDriver: ("_settings_extra", "_new_producer"),
+    Recovery: ("on_recovery_completed", "_resume_streams", "_wait"),
+    AIOKafkaConsumerThread: ("getmany", "_fetch_records"),
 }
 _CONSUMER_ATTRIBUTES = ("_acked", "_committed_offset", "_read_offset",
                         "_buffered_partitions", "_gap")
@@ -84,6 +106,10 @@ def check_faust(consumer: object | None = None) -> None:
 
 _original_add_gap = Consumer._add_gap
 _original_new_offset = Consumer._new_offset
+_original_perform_seek = Consumer.perform_seek
+_original_recovery_completed = Recovery.on_recovery_completed
+_original_resume_streams = Recovery._resume_streams
+_original_thread_getmany = AIOKafkaConsumerThread.getmany
 _gapless: Callable[[str], bool] = lambda topic: False  # noqa: E731 (set by apply)
 
 
@@ -120,6 +146,46 @@ def _new_offset(self, tp):
     return _original_new_offset(self, tp)
 
 
+_sought_already: ContextVar[bool] = ContextVar("sought_already", default=False)
+"""Set while Faust's recovery resumes stream partitions the hub has sought already (seen
+only by the recovery's own task and the tasks it starts, not by the fetcher's)."""
+
+
+async def _perform_seek(self) -> None:
+    if _sought_already.get():
+        return
+    await _original_perform_seek(self)
+
+
+def _seek_before_resume(original):
+    """``original`` (Faust's step that resumes the stream partitions and then seeks them),
+    with the seek done first, while the partitions are paused and nothing of them can be
+    on its way to a stream."""
+    async def resume(self, generation_id: int = 0) -> None:
+        consumer = self.app.consumer
+        if not consumer.assignment() or self.app.consumer_generation_id != generation_id:
+            return await original(self, generation_id)  # nothing to seek, or rebalancing
+        await self._wait(consumer.perform_seek(),
+                         timeout=self.app.conf.broker_request_timeout)
+        token = _sought_already.set(True)
+        try:
+            await original(self, generation_id)
+        finally:
+            _sought_already.reset(token)
+    resume.__doc__ = original.__doc__
+    return resume
+
+
+async def _getmany(self, active_partitions, timeout):
+    """Fetch only for the partitions active now (see the module doc): a copy, never an
+    empty set, which the Kafka client would take for every partition."""
+    if active_partitions is not None:
+        active_partitions = frozenset(active_partitions)
+        if not active_partitions:
+            return {}
+    return await _original_thread_getmany(self, active_partitions, timeout)
+
+
 def apply(is_gapless: Callable[[str], bool]) -> None:
     """Install the fixes; ``is_gapless(topic)``: the topic's offsets have no holes (not
     compacted, no transactions), so a gap in what Faust reads is dropped records. Calling
@@ -129,6 +195,10 @@ def apply(is_gapless: Callable[[str], bool]) -> None:
     _gapless = is_gapless
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset
+    Consumer.perform_seek = _perform_seek
+    Recovery.on_recovery_completed = _seek_before_resume(_original_recovery_completed)
+    Recovery._resume_streams = _seek_before_resume(_original_resume_streams)
+    AIOKafkaConsumerThread.getmany = _getmany
     AIOKafkaProducerDriver._settings_extra = _idempotent_settings
 
 

@@ -300,3 +300,84 @@ def test_records_that_did_not_reach_the_stream_are_read_again_at_once(monkeypatc
     assert consumer.pauses == [tp] and consumer.seeks == []
     run_checks(guard, [], monkeypatch, [105])
     assert consumer.seeks == [{tp: 2145}] and not faust_fixes.GAPS
+
+
+class Restart:
+    """What Faust's recovery step after a restart touches: the consumer (the real
+    ``perform_seek`` arithmetic over a fake committed-offset look-up) and the wait."""
+
+    def __init__(self, calls: list):
+        outbox = faust.types.TP("agency.x.outbox", 0)
+
+        class TheConsumer:
+            _read_offset: dict = {}
+            _committed_offset: dict = {}
+
+            def assignment(self):
+                return {outbox}
+
+            def resume_partitions(self, tps):
+                calls.append("resume")
+
+            async def seek_to_committed(self):
+                calls.append("seek")
+                return {outbox: 1690}
+
+        TheConsumer.perform_seek = faust_fixes._perform_seek
+        self.app = type("App", (), {"consumer": TheConsumer(), "consumer_generation_id": 3,
+                                    "conf": type("Conf", (), {"broker_request_timeout": 5})})
+
+    async def _wait(self, coro, timeout=None):
+        await coro
+
+
+def test_stream_partitions_are_sought_while_paused_not_after_they_are_resumed():
+    """Faust resumes the stream partitions and then seeks them; a batch fetched in between
+    reaches the stream after the seek set the read offsets back, so records that arrived
+    look like a gap and are read again. The hub seeks first and leaves Faust's seek out."""
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    calls: list = []
+
+    async def fausts_order(self, generation_id=0):  # as faust/tables/recovery.py does it
+        self.app.consumer.resume_partitions(self.app.consumer.assignment())
+        await self.app.consumer.perform_seek()
+        calls.append("streams run")
+
+    restart = Restart(calls)
+    asyncio.run(faust_fixes._seek_before_resume(fausts_order)(restart, 3))
+    assert calls == ["seek", "resume", "streams run"]
+    assert restart.app.consumer._read_offset == {faust.types.TP("agency.x.outbox", 0): 1690}
+    # any other seek (the guard's, Faust's own when its flow stops) still seeks
+    asyncio.run(restart.app.consumer.perform_seek())
+    assert calls[-1] == "seek"
+    # after a new rebalance began, Faust's step is left to itself (it returns early)
+    calls.clear()
+    asyncio.run(faust_fixes._seek_before_resume(fausts_order)(restart, 2))
+    assert calls == ["resume", "seek", "streams run"]
+    # both of Faust's steps that resume streams are the hub's
+    from faust.tables.recovery import Recovery
+
+    assert Recovery.on_recovery_completed is not faust_fixes._original_recovery_completed
+    assert Recovery._resume_streams is not faust_fixes._original_resume_streams
+
+
+def test_the_kafka_client_is_never_handed_an_empty_or_a_live_set_of_partitions(monkeypatch):
+    """To the Kafka client an empty set of partitions means every partition: when Faust's
+    live set of active partitions emptied while the client waited, it returned the records
+    of paused partitions, which Faust then dropped."""
+    handed = []
+
+    async def kafka_client(thread, partitions, timeout):
+        handed.append(partitions)
+        return {"records": "of these partitions"}
+
+    monkeypatch.setattr(faust_fixes, "_original_thread_getmany", kafka_client)
+    outbox = faust.types.TP("agency.x.outbox", 0)
+    active = {outbox}
+    assert asyncio.run(faust_fixes._getmany(None, active, 1.0))
+    active.clear()  # Faust pauses it while the client waits
+    assert handed == [frozenset({outbox})]
+    assert asyncio.run(faust_fixes._getmany(None, set(), 1.0)) == {}  # nothing asked
+    assert len(handed) == 1
+    asyncio.run(faust_fixes._getmany(None, None, 1.0))  # Faust's "every partition"
+    assert handed[-1] is None
