@@ -256,21 +256,23 @@ class RouterRuntime:
 
     async def _ensure_scanned(self, event_of_partition: dict[int, object]) -> None:
         """Learn what the inboxes hold for each partition before deciding anything on it:
-        with a :class:`DeliveredTable`, only what came after its checkpoints."""
+        with a :class:`DeliveredTable`, only what came after its checkpoints, for every
+        partition of the batch at the same time."""
         loop = asyncio.get_running_loop()
         delivered = self.engine.delivered
-        for partition in sorted(set(event_of_partition) - self.scanned):
+        missing = sorted(set(event_of_partition) - self.scanned)
+        if isinstance(delivered, DeliveredTable):  # all at once (a worker's start)
+            await asyncio.gather(*(self._scan_from_checkpoints(p) for p in missing))
+            self.scanned.update(missing)
+            return
+        for partition in missing:  # everything, into memory
             started = time.monotonic()
-            if not isinstance(delivered, DeliveredTable):  # everything, into memory
-                read, _ends = await loop.run_in_executor(
-                    None, scan_inbox_partition, self.bootstrap, self.inboxes, partition,
-                    delivered)
-                self.scanned.add(partition)
-                log.info("partition %s: %s inbox records read in %.1f s, %s deliveries known",
-                         partition, read, time.monotonic() - started, len(delivered))
-                continue
-            await self._scan_from_checkpoints(partition)
+            read, _ends = await loop.run_in_executor(
+                None, scan_inbox_partition, self.bootstrap, self.inboxes, partition,
+                delivered)
             self.scanned.add(partition)
+            log.info("partition %s: %s inbox records read in %.1f s, %s deliveries known",
+                     partition, read, time.monotonic() - started, len(delivered))
 
     async def _scan_from_checkpoints(self, partition: int) -> None:
         delivered = self.engine.delivered
