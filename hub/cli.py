@@ -262,9 +262,35 @@ def cmd_tail(args) -> int:
 
 # ---------------------------------------------------------------- audit, dlq, pseudonym
 def cmd_audit(args) -> int:
+    from hub.errors import InputError
     from hub.records import family_history, format_history
 
-    records = family_history(_settings().kafka, args.subject, timeout=args.timeout)
+    if args.letter and not args.out:
+        raise InputError("--letter writes an HTML file: name it with --out, e.g. "
+                         "--out auskunft.html")
+    if args.out and not args.letter:
+        raise InputError("--out names the file of the letter: add --letter")
+    if args.letter and args.json:
+        raise InputError("--letter and --json exclude each other")
+    out = Path(args.out) if args.out else None
+    if out and not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+    settings = _settings()
+    records = family_history(settings.kafka, args.subject, timeout=args.timeout)
+    if out:
+        from hub.agencies import load_agencies
+        from hub.clock import clock_from_settings
+        from hub.records import family_consents
+        from hub.report.letter import LOCAL_TIME, Retention, build_letter
+
+        consents = family_consents(settings.kafka, args.subject)
+        today = clock_from_settings(settings).now().astimezone(LOCAL_TIME).date()
+        out.write_text(build_letter(args.subject, records, consents, load_agencies(), today,
+                                    Retention.declared(settings.audit_retention_days)),
+                       encoding="utf-8")
+        print(f"wrote the access letter to {out} ({len(records)} audit records, "
+              f"{len(consents)} consents)")
+        return 0
     if args.json:
         import json
 
@@ -490,9 +516,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print every routing decision about one subject (the "
                        "pseudonym of a child): which agency received which event when, under "
                        "which consent, and what was refused or held, with the reason. Find the "
-                       "pseudonym with `hub pseudonym` (needs the key).")
+                       "pseudonym with `hub pseudonym` (needs the key). `--letter --out FILE` "
+                       "writes the same as the family's access letter instead (Art. 15 DSGVO: "
+                       "German, printable HTML, with the consents and what an erasure would "
+                       "do).")
     p.add_argument("--subject", required=True, help="the child's pseudonym")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--letter", action="store_true",
+                   help="write the family's access letter (Art. 15 DSGVO, German, printable "
+                   "HTML) to --out instead: who received what, what was refused or held and "
+                   "why, the consents, what an erasure would do")
+    p.add_argument("--out", metavar="FILE", help="the HTML file of --letter")
     p.add_argument("--timeout", type=float, default=3.0,
                    help="stop reading hub.audit after S seconds without a record")
     p.set_defaults(func=cmd_audit)

@@ -1,5 +1,5 @@
-"""The operators' and the trust office's views of the hub's own topics: the audit trail of
-one family and the dead letters (list, replay)."""
+"""The operators' and the trust office's views of the hub's own topics: the audit trail and
+the consents of one family, and the dead letters (list, replay)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.audit import AUDIT_TOPIC
+from hub.consent.ledger import ConsentState, merge
+from hub.contract.codec import get_codec
+from hub.contract.vocabulary import EventType
 from hub.deadletter import DLQ_TOPIC
-from hub.kafka_io import Kafka
+from hub.errors import DecodeError
+from hub.kafka_io import Kafka, read_to_end
+from hub.routing.engine import CONSENT_TOPIC
 from hub.tail import Tail
+
+CONSENT_EVENTS = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 
 
 def family_history(bootstrap: Kafka, subject: str, timeout: float = 3.0) -> list[dict]:
@@ -19,6 +26,27 @@ def family_history(bootstrap: Kafka, subject: str, timeout: float = 3.0) -> list
                                      timeout=timeout)
                if r.value and r.value.get("subject") == subject]
     return sorted(records, key=lambda r: (r["time"], r["event_time"], r["event_id"]))
+
+
+def family_consents(bootstrap: Kafka, subject: str) -> list[ConsentState]:
+    """The subject's consents as the consent ledger ``hub.consent`` keeps them (the consent
+    events as published, keyed by consent id): the newest state of each consent id, by
+    validity. Read up to the topic's end; a tombstone removes its consent id, an
+    undecodable record is skipped."""
+    codec = get_codec()
+    states: dict[str, ConsentState] = {}
+    for record in read_to_end(bootstrap, CONSENT_TOPIC, "unna-hub-audit"):
+        if record.value is None:
+            if record.key is not None:
+                states.pop(record.key.decode("utf-8", "replace"), None)
+            continue
+        try:
+            envelope = codec.decode(record.value)
+        except DecodeError:
+            continue
+        if envelope.subject == subject and envelope.type in CONSENT_EVENTS:
+            states = merge(states, ConsentState.from_envelope(envelope))
+    return sorted(states.values(), key=lambda s: (s.valid_from, s.consent_id))
 
 
 def format_history(records: Iterable[dict]) -> list[str]:
