@@ -138,7 +138,7 @@ while it is measured (an overdue one would add two stall notices to the routing)
 # starts, as on a deployment that has run before. A worker that creates them itself on a
 # fresh broker can see them with 0 partitions for minutes and its agent crashes in a loop
 # (Faust PartitionsMismatch), which would measure that instead of the routing.
-ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families")
+ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families", "consent_recipients")
 APP_ID = "unna-hub"
 CONSENT_TOPIC = "hub.consent"  # the router records every consent it takes in here
 

@@ -36,7 +36,7 @@ __all__ = ["TICK_TOPIC", "register_router"]
 log = logging.getLogger(__name__)
 
 TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker",
-          "families": "handover_families"}
+          "families": "handover_families", "served": "consent_recipients"}
 """The engine's state: its argument name -> the Faust table (and changelog) name."""
 DELIVERED_TABLE = "delivered"
 

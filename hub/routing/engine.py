@@ -3,8 +3,10 @@
 :class:`RoutingEngine` keeps three mappings that the Faust agent backs with changelog
 tables (plain dicts in tests and simulations): ``consents`` (subject -> consent id ->
 state), ``held`` (subject -> events waiting), ``handovers`` (handover id -> the handover's
-state) and ``families`` (subject -> the window of recent handovers that bounces and
-ping-pong are judged on; see :mod:`hub.handover.tracking`). One event costs the same however
+state), ``families`` (subject -> the window of recent handovers that bounces and
+ping-pong are judged on; see :mod:`hub.handover.tracking`) and ``served`` (subject ->
+consent id -> the agencies that received events of the child under that consent: they get
+a ``consent.revoked`` notice when it is withdrawn). One event costs the same however
 long its family's history is: the routing context is built once per event (again only when
 the event changed the family's consents or made its handover's requester known), the
 family's consents are decoded once per event, and held events are decided again only when
@@ -34,6 +36,7 @@ from hub.analytics.facts import FACTS_TOPIC, encode_fact, event_fact, fact_key, 
 from hub.audit import (
     ANOMALY,
     AUDIT_TOPIC,
+    DELIVERED,
     audit_record,
     audit_records,
     encode_audit,
@@ -42,7 +45,7 @@ from hub.audit import (
 from hub.clock import Clock
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
-from hub.contract.models import Envelope, HandoverStalled
+from hub.contract.models import ConsentRevoked, Envelope, HandoverStalled
 from hub.contract.vocabulary import EventType
 from hub.deadletter import (
     DLQ_TOPIC,
@@ -62,6 +65,8 @@ HUB_SOURCE = "hub"
 # what the dead letters agencies send through their outboxes are about, by stage
 _RELAYED_REASONS = {"connector": "rejected_row", "deliver": "undecodable"}
 STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
+NOTICE_NAMESPACE = uuid.UUID("9e1b6f0c-2d4a-5c7e-8f3b-6e6f74696365")
+REVOCATION_NOTICE = "revocation notice: the consent was withdrawn"
 HELD_DECODED_MAX = 50_000
 """Held events kept decoded at most (a cache: the held table has them all)."""
 
@@ -92,7 +97,7 @@ class RoutingEngine:
     def __init__(self, agencies: AgencyDirectory, router: Router, clock: Clock,
                  hold_window: timedelta, delivered: DeliveredSet,
                  consents: MutableMapping, held: MutableMapping, handovers: MutableMapping,
-                 families: MutableMapping | None = None):
+                 families: MutableMapping | None = None, served: MutableMapping | None = None):
         self.agencies = agencies
         self.router = router
         self.clock = clock
@@ -100,6 +105,7 @@ class RoutingEngine:
         self.delivered = delivered
         self.consents = consents
         self.held = held
+        self.served = {} if served is None else served
         self.tracker = HandoverTracker(handovers, {} if families is None else families,
                                        router.rules.deadlines, hold_window)
         self.codec = get_codec()
@@ -212,6 +218,10 @@ class RoutingEngine:
             stored = dict(self.consents.get(envelope.subject) or {})
             stored[new.consent_id] = new.to_json()  # the others are stored already
             self.consents[envelope.subject] = stored
+            before = states.get(new.consent_id)
+            if merged[new.consent_id] is new and new.revoked_at is not None and \
+                    (before is None or before.revoked_at is None):
+                out += self._revocation_notices(envelope, new)
             return replace(ctx, consents=list(merged.values()))
         if envelope.type.value in STEP_OF:
             self._track(envelope, self.tracker.observe(envelope, message.partition,
@@ -267,6 +277,58 @@ class RoutingEngine:
         out.append(self._handover_fact(self.tracker.stalled(stall)))
         return out
 
+    def _revocation_notices(self, revocation: Envelope, state: ConsentState) -> list[Output]:
+        """A ``consent.revoked`` notice to each agency that received events of the child
+        under the withdrawn consent (but the one that withdrew it): pseudonym, consent id,
+        purpose and when the withdrawal took effect, so that its own system stops using
+        them. Delivered whatever the consents say (it is about the consent itself), once,
+        and audited."""
+        now = self.clock.now()
+        served = (self.served.get(revocation.subject) or {}).get(state.consent_id) or []
+        out = []
+        for recipient in served:
+            if recipient == revocation.source or self.agencies.get(recipient) is None:
+                continue
+            notice = Envelope(
+                id=str(uuid.uuid5(NOTICE_NAMESPACE, f"{revocation.subject}|"
+                                  f"{state.consent_id}|{recipient}|revoked")),
+                type=EventType.CONSENT_REVOKED, source=HUB_SOURCE, time=state.revoked_at,
+                subject=revocation.subject, key_id=revocation.key_id,
+                municipality=revocation.municipality, life_phase=revocation.life_phase,
+                purpose=revocation.purpose, recipient=recipient,
+                payload=ConsentRevoked(consent_id=state.consent_id, recipients=[recipient],
+                                       valid_from=state.valid_from, valid_to=state.valid_to,
+                                       recorded_at=state.recorded_at,
+                                       effective_at=state.revoked_at))
+            if self.delivered.has(recipient, notice.id, now):
+                continue
+            topic = self.agencies.get(recipient).inbox
+            out.append(Output(topic, revocation.subject.encode(), self.codec.encode(notice),
+                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
+                              type=notice.type.value))
+            self.delivered.add(recipient, notice.id, now)
+            self._count("deliveries", recipient=recipient, type=notice.type.value)
+            record = audit_record(notice, DELIVERED, now, recipient, REVOCATION_NOTICE,
+                                  state.consent_id)
+            self._count("audit_records", decision=record["decision"])
+            out.append(Output(AUDIT_TOPIC, revocation.subject.encode(), encode_audit(record),
+                              type="audit"))
+        return out
+
+    def _note_served(self, subject: str, deliveries) -> None:
+        """Remember which agencies received events of ``subject`` under which consent
+        (written only when an agency is new for a consent)."""
+        served = self.served.get(subject) or {}
+        changed = None
+        for delivery in deliveries:
+            recipients = served.get(delivery.consent_id) or []
+            if delivery.recipient not in recipients:
+                changed = changed or {k: list(v) for k, v in served.items()}
+                changed.setdefault(delivery.consent_id, []).append(delivery.recipient)
+                served = changed
+        if changed is not None:
+            self.served[subject] = changed
+
     def _handover_fact(self, h: Handover) -> Output:
         fact = handover_fact(h, self.agencies)
         return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact")
@@ -282,6 +344,8 @@ class RoutingEngine:
                               type=envelope.type.value))
             self.delivered.add(delivery.recipient, envelope.id, now)
             self._count("deliveries", recipient=delivery.recipient, type=envelope.type.value)
+        if decision.deliveries:
+            self._note_served(envelope.subject, decision.deliveries)
         for refusal in decision.refusals:
             self._count("refusals", reason=reason_kind(refusal.reason),
                             municipality=envelope.municipality.value,

@@ -136,3 +136,69 @@ def test_delivered_ids_are_forgotten_after_the_retention():
     assert not delivered.has("jugendamt-unna", "e1", start)
     delivered.prune(start + timedelta(days=91))
     assert len(delivered) == 0
+
+
+def test_a_revocation_is_a_notice_to_every_agency_that_received_events_under_it(
+        pseudonym_key, tmp_path):
+    from tests.exports import (
+        CONSENT_COLUMNS,
+        SCHOOL_COLUMNS,
+        consent_row,
+        school_row,
+        write_export,
+        youth_office_row,
+    )
+
+    clock = FixedClock(datetime(2026, 11, 24, 12, tzinfo=UTC))
+    engine = new_engine(clock)
+    # consents of the jugendamt: EW-1 (school transition: the school and the youth office)
+    # and EW-2 (the same purpose for the day-care centre), both in force
+    grants = write_export(tmp_path / "einwilligungen_jugendamt-kamen.csv", [
+        consent_row(), consent_row(**{"Einwilligungs-ID": "EW-2",
+                                      "Empfaenger": "kita-kamen-regenbogen"})],
+        columns=CONSENT_COLUMNS)
+    feed(engine, [grants], pseudonym_key)
+    # the youth office asks the school (under EW-1); the school accepts (to the youth office)
+    requested = write_export(tmp_path / "jugendamt-kamen_export.csv", [youth_office_row()])
+    accepted = write_export(tmp_path / "grundschule-kamen-mitte_export.csv", [school_row()],
+                            columns=SCHOOL_COLUMNS)
+    inboxes, _ = by_topic(feed(engine, [requested, accepted], pseudonym_key, offset=10))
+    assert set(inboxes) == {"agency.grundschule-kamen-mitte.inbox",
+                            "agency.jugendamt-kamen.inbox"}
+
+    revoked_dir = tmp_path / "revoked"
+    revoked_dir.mkdir()
+    revocation = write_export(revoked_dir / "einwilligungen_jugendamt-kamen.csv", [
+        consent_row(Status="widerrufen", Erfasst_am="01.11.2026")], columns=CONSENT_COLUMNS)
+    outputs = feed(engine, [revocation], pseudonym_key, offset=20)
+    inboxes, audit = by_topic(outputs)
+    # the school received an event under EW-1: it gets the notice; the youth office withdrew
+    # the consent itself; the day-care centre received nothing under EW-1
+    (notice,) = inboxes.pop("agency.grundschule-kamen-mitte.inbox")
+    assert inboxes == {}
+    assert notice["type"] == "consent.revoked" and notice["source"] == "hub"
+    assert notice["recipient"] == "grundschule-kamen-mitte"
+    assert notice["purpose"] == "uebergang_kita_schule"
+    payload = notice["payload"]
+    assert payload["consent_id"] == "EW-1"
+    assert payload["recipients"] == ["grundschule-kamen-mitte"]  # no other agency named
+    assert payload["effective_at"].startswith("2026-11-01")
+    (record,) = [r for r in audit if r["decision"] == "delivered"]
+    assert record["recipient"] == "grundschule-kamen-mitte" and record["consent_id"] == "EW-1"
+    assert "revocation notice" in record["reason"]
+
+    # the same revocation again (a re-import, a record read again): no second notice
+    inboxes, _ = by_topic(feed(engine, [revocation], pseudonym_key, offset=30))
+    assert inboxes == {}
+
+
+def test_a_revocation_of_a_consent_nothing_was_sent_under_notifies_nobody(pseudonym_key,
+                                                                         tmp_path):
+    from tests.exports import CONSENT_COLUMNS, consent_row, write_export
+
+    engine = new_engine(FixedClock(datetime(2026, 11, 24, 12, tzinfo=UTC)))
+    path = write_export(tmp_path / "einwilligungen_jugendamt-kamen.csv", [
+        consent_row(), consent_row(Status="widerrufen", Erfasst_am="01.11.2026")],
+        columns=CONSENT_COLUMNS)
+    inboxes, _ = by_topic(feed(engine, [path], pseudonym_key))
+    assert inboxes == {}
