@@ -30,15 +30,16 @@ def family_history(bootstrap: Kafka, subject: str, timeout: float = 3.0) -> list
 
 def family_consents(bootstrap: Kafka, subject: str) -> list[ConsentState]:
     """The subject's consents as the consent ledger ``hub.consent`` keeps them (the consent
-    events as published, keyed by consent id): the newest state of each consent id, by
-    validity. Read up to the topic's end; a tombstone removes its consent id, an
-    undecodable record is skipped."""
+    events as published, keyed by pseudonym and consent id): the newest state of each
+    consent id. Read up to the topic's end; a tombstone of the subject removes its consent
+    id, an undecodable record is skipped."""
     codec = get_codec()
     states: dict[str, ConsentState] = {}
     for record in read_to_end(bootstrap, CONSENT_TOPIC, "unna-hub-audit"):
-        if record.value is None:
-            if record.key is not None:
-                states.pop(record.key.decode("utf-8", "replace"), None)
+        if record.value is None:  # a tombstone: subject|consent id
+            of, _, consent_id = (record.key or b"").decode("utf-8", "replace").rpartition("|")
+            if of == subject:
+                states.pop(consent_id, None)
             continue
         try:
             envelope = codec.decode(record.value)

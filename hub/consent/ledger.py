@@ -72,6 +72,12 @@ class ConsentState:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
+def ledger_key(subject: str, consent_id: str) -> bytes:
+    """The key of a consent in the consent ledger topic: consent ids are the agencies' own
+    and two children may share one, so the child's pseudonym comes first."""
+    return f"{subject}|{consent_id}".encode()
+
+
 def merge(states: Mapping[str, ConsentState], new: ConsentState) -> dict[str, ConsentState]:
     """The ledger of one subject after ``new`` arrived (newest state per consent id)."""
     merged = dict(states)

@@ -43,7 +43,7 @@ from hub.audit import (
     reason_kind,
 )
 from hub.clock import Clock
-from hub.consent.ledger import ConsentState, merge
+from hub.consent.ledger import ConsentState, ledger_key, merge
 from hub.contract.codec import get_codec
 from hub.contract.models import ConsentRevoked, Envelope, HandoverStalled
 from hub.contract.vocabulary import EventType
@@ -211,7 +211,7 @@ class RoutingEngine:
             states = {s.consent_id: s for s in ctx.consents}
             new = ConsentState.from_envelope(envelope)
             merged = merge(states, new)
-            out.append(Output(CONSENT_TOPIC, envelope.payload.consent_id.encode(), raw,
+            out.append(Output(CONSENT_TOPIC, ledger_key(envelope.subject, new.consent_id), raw,
                               type=envelope.type.value))
             if merged == states:  # a re-import changes nothing: no changelog write
                 return ctx

@@ -202,3 +202,21 @@ def test_a_revocation_of_a_consent_nothing_was_sent_under_notifies_nobody(pseudo
         columns=CONSENT_COLUMNS)
     inboxes, _ = by_topic(feed(engine, [path], pseudonym_key))
     assert inboxes == {}
+
+
+def test_two_children_with_the_same_consent_id_keep_their_own_ledger_records(pseudonym_key,
+                                                                            tmp_path):
+    """Consent ids are the agencies' own: the ledger topic is compacted by key, so a key of
+    the consent id alone would keep only one of two children's consents."""
+    from tests.exports import CONSENT_COLUMNS, consent_row, write_export
+
+    engine = new_engine(FixedClock(datetime(2026, 11, 24, 12, tzinfo=UTC)))
+    paths = []
+    for child in ({}, {"Vorname": "Ben", "Geburtsdatum": "03.03.2021"}):
+        folder = tmp_path / (child.get("Vorname") or "Tom")
+        folder.mkdir()
+        paths.append(write_export(folder / "einwilligungen_jugendamt-kamen.csv",
+                                  [consent_row(**child)], columns=CONSENT_COLUMNS))
+    ledger = [out for out in feed(engine, paths, pseudonym_key) if out.topic == "hub.consent"]
+    assert len(ledger) == 2 and len({out.key for out in ledger}) == 2
+    assert all(out.key.decode().endswith("|EW-1") for out in ledger)
