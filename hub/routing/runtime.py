@@ -413,10 +413,8 @@ class FlowGuard:
             log.warning("%s[%s]: the commit has stood at %s for %.0f s with records up to "
                         "%s left; reading them again", tp.topic, tp.partition, done or 0,
                         now - since, end - 1)
-            self.unchanged.pop(tp, None)
             READ_AGAIN.labels(topic=tp.topic, cause="stalled_commit").inc()
-            consumer.on_buffer_full(as_tp(tp))  # nothing more fetched; seek once the rest came
-            self.rereading[tp] = (done, offsets[1], now)
+            self._begin_reread(consumer, tp, done, offsets[1], now)
 
     def _reread_gaps(self, consumer, committed, read, now: float) -> None:
         """Records Faust skipped on a gapless topic (:data:`hub.faust_fixes.GAPS`): the
@@ -432,9 +430,15 @@ class FlowGuard:
                 continue  # read again already, and committed past it
             log.info("%s[%s]: reading again from %s (records from %s did not reach the "
                      "stream)", tp.topic, tp.partition, done or 0, first)
-            self.unchanged.pop(tp, None)
-            consumer.on_buffer_full(as_tp(tp))
-            self.rereading[tp] = (done, read.get(tp), now)
+            self._begin_reread(consumer, tp, done, read.get(tp), now)
+
+    def _begin_reread(self, consumer, tp, done: int | None, read: int | None,
+                      now: float) -> None:
+        """The first step of reading ``tp`` again from ``done``: pause it (nothing more is
+        fetched); :meth:`_finish_rereads` seeks once what was fetched before has come."""
+        self.unchanged.pop(tp, None)
+        consumer.on_buffer_full(as_tp(tp))
+        self.rereading[tp] = (done, read, now)
 
     async def _finish_rereads(self, consumer, now: float) -> None:
         """Seek the paused partitions whose read position stood still for ``every``
