@@ -67,7 +67,7 @@ _CLASS_ATTRIBUTES = {
                "seek_wait", "_commit_offsets"),
     faust.Stream: ("take_events", "ack"),
     RocksDBStore: ("_db_for_partition", "set_persisted_offset", "_encode_key",
-                   "_encode_value"),
+                   "_encode_value", "stop"),
     Collection: ("changelog_topic", "data"),
     AIOKafkaProducerDriver: ("_settings_extra", "_new_producer"),
     Recovery: ("on_recovery_completed", "_resume_streams", "_wait"),
@@ -110,6 +110,7 @@ _original_perform_seek = Consumer.perform_seek
 _original_recovery_completed = Recovery.on_recovery_completed
 _original_resume_streams = Recovery._resume_streams
 _original_thread_getmany = AIOKafkaConsumerThread.getmany
+_original_store_stop = RocksDBStore.stop
 _gapless: Callable[[str], bool] = lambda topic: False  # noqa: E731 (set by apply)
 
 
@@ -186,6 +187,15 @@ async def _getmany(self, active_partitions, timeout):
     return await _original_thread_getmany(self, active_partitions, timeout)
 
 
+async def _store_stop(self) -> None:
+    """A table's databases are let go when the worker stops, without Faust's full garbage
+    collection after each table: with a worker's heap after a backlog, each took 1.5-2 s,
+    12 s of the 30 s a stop may take with six tables. The process exits right after, which
+    releases the databases (what they hold is in their write-ahead logs)."""
+    self.logger.info("Closing rocksdb on stop")
+    self._dbs.clear()
+
+
 def apply(is_gapless: Callable[[str], bool]) -> None:
     """Install the fixes; ``is_gapless(topic)``: the topic's offsets have no holes (not
     compacted, no transactions), so a gap in what Faust reads is dropped records. Calling
@@ -199,6 +209,7 @@ def apply(is_gapless: Callable[[str], bool]) -> None:
     Recovery.on_recovery_completed = _seek_before_resume(_original_recovery_completed)
     Recovery._resume_streams = _seek_before_resume(_original_resume_streams)
     AIOKafkaConsumerThread.getmany = _getmany
+    RocksDBStore.stop = _store_stop
     AIOKafkaProducerDriver._settings_extra = _idempotent_settings
 
 

@@ -3,6 +3,8 @@ Faust itself would write (store and changelog), and a Faust whose format differs
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 import pytest
 
@@ -93,3 +95,23 @@ def test_a_faust_that_encodes_otherwise_is_refused(tmp_path, monkeypatch):
     with pytest.raises(IncompatibleFaust, match="encodes the value"):
         table.check()
 
+
+
+def test_a_stopping_worker_lets_its_databases_go_without_a_full_collection_per_table(
+        monkeypatch):
+    """Faust runs gc.collect() after stopping each table's store: with a large heap that is
+    1.5-2 s per table, most of a 30 s stop."""
+    import gc
+    import logging
+
+    from faust.stores.rocksdb import Store
+
+    from hub import faust_fixes
+
+    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args))
+    store = type("Stopping", (), {"logger": logging.getLogger("test"),
+                                  "_dbs": {0: object(), 1: object()}})()
+    asyncio.run(Store.stop(store))
+    assert store._dbs == {} and collections == []
