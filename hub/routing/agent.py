@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import faust
 
+from hub import faust_fixes
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
@@ -48,14 +49,17 @@ def table_names() -> list[str]:
 
 ROCKSDB_OPTIONS = {
     # Faust's defaults are for one big table: a 2 GiB block cache and 3 x 64 MiB write
-    # buffers per database, and every table partition is a database of its own (5 tables x
-    # 3 partitions here). Reads of one family touch a few blocks; these bound the memory.
-    "block_cache_size": 16 * 1024**2,
+    # buffers per database, and every table partition is a database of its own (6 tables x
+    # 6 partitions here). Reads of one family touch a few blocks. The cache and the write
+    # buffers are shared by all databases (ROCKSDB_MEMORY_BYTES); these are per database.
     "write_buffer_size": 8 * 1024**2,
     "max_write_buffer_number": 2,
     "target_file_size_base": 32 * 1024**2,
 }
 """RocksDB options of the router's tables (with the ``rocksdb://`` store)."""
+ROCKSDB_MEMORY_BYTES = 128 * 1024**2
+"""What all of a worker's RocksDB databases may hold in memory together: one block cache,
+to which their write buffers are charged too (half of it at most)."""
 
 
 def new_table(app: faust.App, name: str) -> ChangelogTable:
@@ -105,6 +109,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0) -> RouterRuntime:
+    if str(app.conf.store).startswith("rocksdb:"):
+        faust_fixes.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}

@@ -115,3 +115,24 @@ def test_a_stopping_worker_lets_its_databases_go_without_a_full_collection_per_t
                                   "_dbs": {0: object(), 1: object()}})()
     asyncio.run(Store.stop(store))
     assert store._dbs == {} and collections == []
+
+
+def test_every_table_database_shares_one_memory_budget(tmp_path):
+    """Faust gives each database (a table partition) its own block cache and write
+    buffers; the worker gives them one cache, to which the write buffers are charged."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from hub import faust_fixes
+    from hub.routing.agent import ROCKSDB_OPTIONS
+
+    faust_fixes.share_rocksdb_memory(8 * 1024**2)
+    shared = faust_fixes._shared_memory
+    dbs = [RocksDBOptions(**ROCKSDB_OPTIONS).open(tmp_path / f"table-{n}.db") for n in (0, 1)]
+    before = shared["cache"].get_usage()
+    for n, db in enumerate(dbs):
+        for i in range(2000):
+            db[f"family-{n}-{i}".encode()] = b"x" * 200
+    assert shared["writes"].get_usage() > 0  # both databases' write buffers, counted
+    assert shared["cache"].get_usage() > before  # ... against the one cache
+    for db in dbs:
+        db.close()
