@@ -302,12 +302,7 @@ class RoutingEngine:
                                        effective_at=state.revoked_at))
             if self.delivered.has(recipient, notice.id, now):
                 continue
-            topic = self.agencies.get(recipient).inbox
-            out.append(Output(topic, revocation.subject.encode(), self.codec.encode(notice),
-                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
-                              type=notice.type.value))
-            self.delivered.add(recipient, notice.id, now)
-            self._count("deliveries", recipient=recipient, type=notice.type.value)
+            out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
             record = audit_record(notice, DELIVERED, now, recipient, REVOCATION_NOTICE,
                                   state.consent_id)
             self._count("audit_records", decision=record["decision"])
@@ -315,19 +310,27 @@ class RoutingEngine:
                               type="audit"))
         return out
 
+    def _deliver(self, recipient: str, envelope: Envelope, raw: bytes, now) -> Output:
+        """``envelope`` (encoded: ``raw``) to ``recipient``'s inbox, remembered and counted."""
+        self.delivered.add(recipient, envelope.id, now)
+        self._count("deliveries", recipient=recipient, type=envelope.type.value)
+        return Output(self.agencies.get(recipient).inbox, envelope.subject.encode(), raw,
+                      ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
+                      type=envelope.type.value)
+
     def _note_served(self, subject: str, deliveries) -> None:
         """Remember which agencies received events of ``subject`` under which consent
         (written only when an agency is new for a consent)."""
         served = self.served.get(subject) or {}
-        changed = None
-        for delivery in deliveries:
-            recipients = served.get(delivery.consent_id) or []
-            if delivery.recipient not in recipients:
-                changed = changed or {k: list(v) for k, v in served.items()}
-                changed.setdefault(delivery.consent_id, []).append(delivery.recipient)
-                served = changed
-        if changed is not None:
-            self.served[subject] = changed
+        new = [(d.consent_id, d.recipient) for d in deliveries
+               if d.recipient not in served.get(d.consent_id, ())]
+        if not new:
+            return
+        changed = {consent_id: list(agencies) for consent_id, agencies in served.items()}
+        for consent_id, recipient in new:
+            if recipient not in changed.setdefault(consent_id, []):
+                changed[consent_id].append(recipient)
+        self.served[subject] = changed
 
     def _handover_fact(self, h: Handover) -> Output:
         fact = handover_fact(h, self.agencies)
@@ -338,12 +341,7 @@ class RoutingEngine:
         out = []
         key = envelope.subject.encode()
         for delivery in decision.deliveries:
-            topic = self.agencies.get(delivery.recipient).inbox
-            out.append(Output(topic, key, raw,
-                              ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
-                              type=envelope.type.value))
-            self.delivered.add(delivery.recipient, envelope.id, now)
-            self._count("deliveries", recipient=delivery.recipient, type=envelope.type.value)
+            out.append(self._deliver(delivery.recipient, envelope, raw, now))
         if decision.deliveries:
             self._note_served(envelope.subject, decision.deliveries)
         for refusal in decision.refusals:
