@@ -1,8 +1,10 @@
-"""A family's rights on the real broker: a withdrawn consent reaches, as a notice, every
-agency that received events of the child under it, and the audit says so."""
+"""A family's rights on the real broker: the access letter names the agency that received
+the child's event and the consent (read back from hub.consent), and a withdrawn consent
+reaches, as a notice, every agency that received events of the child under it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -22,14 +24,16 @@ def events_of(bootstrap: str, topic: str, subject: str) -> list[dict]:
             if r.value and r.value.get("subject") == subject]
 
 
-def test_a_withdrawn_consent_is_a_notice_to_the_agency_that_received_events_under_it(
-        worker, topics, tmp_path):
+def a_family(topics, folder, given: str) -> tuple[str, dict, str]:
+    """A child of its own (``given`` + a tag): the youth office's consent for the school
+    transition and its handover request to the school, ingested. Returns the tag, the
+    consent row's values and the child's pseudonym."""
     tag = uuid.uuid4().hex[:6]
-    person = {"Vorname": f"Ida{tag}", "Nachname": "Beispiel", "Geburtsdatum": "02.09.2020"}
+    person = {"Vorname": f"{given}{tag}", "Nachname": "Beispiel", "Geburtsdatum": "02.09.2020"}
     consent = {"Einwilligungs-ID": f"EW-{tag}", **person}
-    granted = write_export(tmp_path / "einwilligungen_jugendamt-kamen.csv",
+    granted = write_export(folder / "einwilligungen_jugendamt-kamen.csv",
                            [consent_row(**consent)], columns=CONSENT_COLUMNS)
-    request = write_export(tmp_path / "jugendamt-kamen_export.csv", [
+    request = write_export(folder / "jugendamt-kamen_export.csv", [
         youth_office_row(Vorgangsnummer=f"JA-{tag}", **person,
                          **{"Uebergabe-ID": f"UE-{tag}"})])
     for path in (granted, request):
@@ -37,6 +41,36 @@ def test_a_withdrawn_consent_is_a_notice_to_the_agency_that_received_events_unde
         assert result.returncode == 0, result.stdout + result.stderr
     subject = topics.hub("pseudonym", person["Vorname"], "Beispiel",
                          "02.09.2020").stdout.strip()
+    return tag, consent, subject
+
+
+def test_the_access_letter_of_a_family(worker, topics, tmp_path):
+    tag, consent, pseudonym = a_family(topics, tmp_path, "Lea")
+    out = tmp_path / "auskunft.html"
+
+    def written():
+        result = topics.hub("audit", "--subject", pseudonym, "--letter", "--out", str(out),
+                            "--timeout", "1")
+        assert result.returncode == 0, result.stdout + result.stderr
+        text = out.read_text(encoding="utf-8")
+        return (result, text) if "Grundschule Kamen-Mitte" in text else None
+
+    result, text = wait_for(written, 60, "the delivery in the letter", interval=1)
+    assert f"wrote the access letter to {out}" in result.stdout
+    assert "Auskunft nach Art. 15 DSGVO" in text
+    delivered = re.search(r'<section id="uebermittlungen">(.*?)</section>', text, re.S).group(1)
+    assert "Übergabe angefragt" in delivered and f"EW-{tag}" in delivered
+    assert "Jugendamt der Stadt Kamen" in delivered  # the sender, by its name
+    # the consent, read from hub.consent, with its purpose and recipients
+    consents = re.search(r'<section id="einwilligungen">(.*?)</section>', text, re.S).group(1)
+    assert re.search(rf"In Kraft am .*EW-{tag}.*Übergang Kita-Schule.*Grundschule "
+                     r"Kamen-Mitte.*15\.09\.2026 bis 31\.08\.2027", consents, re.S)
+    assert consent["Vorname"] not in text and text.count(pseudonym) == 1
+
+
+def test_a_withdrawn_consent_is_a_notice_to_the_agency_that_received_events_under_it(
+        worker, topics, tmp_path):
+    tag, consent, subject = a_family(topics, tmp_path, "Ida")
     wait_for(lambda: events_of(topics.bootstrap, SCHOOL_INBOX, subject), 60,
              "the request in the school's inbox", interval=0.5)
 
