@@ -4,10 +4,13 @@ Wire format (Avro specification, "Single object encoding")::
 
     C3 01 | CRC-64-AVRO fingerprint of the writer schema (8 bytes, little-endian) | Avro binary body
 
-The fingerprint selects the writer schema: the current one or a released one from
-``schemas/released/``; the body is then resolved against the current (reader) schema, so events
-written with a released, compatible schema stay readable. ``schemas/README.md`` explains how to
-decode the messages from other languages.
+The fingerprint selects the writer schema: the current one or any release in
+``schemas/released/<N>/`` (every release is kept, so messages written years ago still decode);
+the body is then resolved against the current (reader) schema with the Avro resolution rules.
+``hub schemas check`` makes sure the current schema can read the data of every release.
+A message whose fingerprint is unknown (written with a newer release than this reader knows)
+is a :class:`~hub.errors.DecodeError`. ``schemas/README.md`` explains how to decode the messages
+from other languages.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from pydantic import ValidationError
 from hub.contract.models import PAYLOAD_MODELS, Envelope
 from hub.contract.schemas import (
     NAMESPACE,
-    RELEASED_SUBDIR,
     EnvelopeSchema,
+    list_releases,
     load_envelope_schema,
 )
 from hub.contract.vocabulary import event_type_from_symbol, event_type_symbol
@@ -38,20 +41,28 @@ HEADER_SIZE = len(MAGIC) + 8
 
 
 class EnvelopeCodec:
-    """Encode envelopes with the current schema; decode anything written with a known schema."""
+    """Encode envelopes with the current schema; decode anything written with a known schema
+    (the current one or one of ``released``)."""
 
     def __init__(self, current: EnvelopeSchema, released: tuple[EnvelopeSchema, ...] = ()):
         self.current = current
         self._writer_schemas = {schema.fingerprint: schema.parsed for schema in released}
+        # The current schema last: a release with the same fingerprint needs no resolution.
         self._writer_schemas[current.fingerprint] = current.parsed
         self._header = MAGIC + current.fingerprint
 
     @classmethod
     def from_directory(cls, schemas_dir: Path = SCHEMAS_DIR) -> EnvelopeCodec:
-        """A codec for ``schemas_dir``, which also reads its ``released/`` schemas if present."""
-        released_dir = Path(schemas_dir) / RELEASED_SUBDIR
-        released = (load_envelope_schema(released_dir),) if released_dir.is_dir() else ()
-        return cls(load_envelope_schema(schemas_dir), released)
+        """A codec for the current schemas in ``schemas_dir`` that also reads messages written
+        with every release in ``schemas_dir/released/<N>/`` (none if there is no ``released/``).
+
+        Raises :class:`~hub.errors.SchemaError` if a schema directory cannot be loaded or the
+        release directories are not numbered 1, 2, 3 ...
+        """
+        releases = tuple(
+            load_envelope_schema(release.directory) for release in list_releases(schemas_dir)
+        )
+        return cls(load_envelope_schema(schemas_dir), releases)
 
     @property
     def known_fingerprints(self) -> list[str]:
@@ -85,8 +96,9 @@ class EnvelopeCodec:
         writer_schema = self._writer_schemas.get(fingerprint)
         if writer_schema is None:
             raise DecodeError(
-                f"unknown writer schema fingerprint {fingerprint.hex()} "
-                f"(known: {', '.join(self.known_fingerprints)})"
+                f"unknown writer schema fingerprint {fingerprint.hex()}: written with a schema "
+                f"this reader does not know (a newer release? upgrade the reader); "
+                f"known: {', '.join(self.known_fingerprints)}"
             )
         record = self._read_body(data, writer_schema)
         return _from_avro_record(record)

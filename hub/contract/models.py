@@ -33,7 +33,7 @@ from pydantic import (
 
 from hub.contract.vocabulary import EventType, LifePhase, Municipality, Purpose, StallStep
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The envelope contract version producers write (field ``schema_version``)."""
 
 
@@ -71,6 +71,11 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=128)]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A lowercase code such as ``schuleingangsuntersuchung`` or ``foerderbedarf_sprache``."""
+
+Reference = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./_-]*$", max_length=64)
+]
+"""A case number such as ``VS-2026/0042`` (letters, digits, space, ``. / _ -``)."""
 
 Label = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", max_length=64)]
 """A short, single-line category name such as ``Familienhebamme`` (never free text)."""
@@ -159,6 +164,12 @@ class ScreeningCompleted(_Record):
     support_category: Code
 
 
+class SubjectErased(_Record):
+    """The hub erased what it keeps about the child, on the family's request."""
+
+    reference: Reference
+
+
 Payload = (
     ConsentGranted
     | ConsentRevoked
@@ -172,6 +183,7 @@ Payload = (
     | HandoverCompleted
     | HandoverStalled
     | ScreeningCompleted
+    | SubjectErased
 )
 """Any payload model; the model class is named like its Avro record."""
 
@@ -188,6 +200,7 @@ PAYLOAD_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.HANDOVER_COMPLETED: HandoverCompleted,
     EventType.HANDOVER_STALLED: HandoverStalled,
     EventType.SCREENING_COMPLETED: ScreeningCompleted,
+    EventType.SUBJECT_ERASED: SubjectErased,
 }
 """The payload model each event type carries."""
 

@@ -1,20 +1,26 @@
 """Load the Avro schema files and assemble the envelope schema from them.
 
-A schema directory (``schemas/`` or ``schemas/released/``) holds one named type per ``*.avsc``
-file: ``envelope.avsc``, ``enums/*.avsc`` and ``payloads/*.avsc``. Files refer to each other by
-name (``"type": "OfferMade"``). :func:`load_envelope_schema` indexes every file by the full name
-of the type it defines, then resolves the names starting at ``unna.hub.Envelope``: each named type
-is inlined where it is first used and referred to by full name afterwards, exactly as the Avro
-specification requires of a self-contained schema. The result is parsed by fastavro once, and its
-Parsing Canonical Form and CRC-64-AVRO fingerprint are computed for the single-object encoding.
+A schema directory (``schemas/``, or a release ``schemas/released/<N>/``) holds one named type
+per ``*.avsc`` file: ``envelope.avsc``, ``enums/*.avsc`` and ``payloads/*.avsc``. Files refer to
+each other by name (``"type": "OfferMade"``). :func:`load_envelope_schema` indexes every file by
+the full name of the type it defines, then resolves the names starting at
+``unna.hub.Envelope``: each named type is inlined where it is first used and referred to by full
+name afterwards, exactly as the Avro specification requires of a self-contained schema. The
+result is parsed by fastavro once, and its Parsing Canonical Form and CRC-64-AVRO fingerprint are
+computed for the single-object encoding.
+
+``schemas/released/`` holds the history of releases, one directory per release named by its
+number (``released/1/``, ``released/2/``, ...), each a frozen copy of the envelope's files, and
+``CHANGES.md`` with the notes of each release; :func:`list_releases` finds them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
@@ -24,7 +30,9 @@ from hub.paths import SCHEMAS_DIR
 NAMESPACE = "unna.hub"
 ENVELOPE_FULLNAME = f"{NAMESPACE}.Envelope"
 RELEASED_SUBDIR = "released"
-"""Sub-directory of ``schemas/`` holding the last released schemas (same layout)."""
+"""Sub-directory of ``schemas/`` holding the releases, one directory ``<N>/`` each (same layout)."""
+CHANGES_FILE = "CHANGES.md"
+"""The release notes in ``released/``: one section ``## <N>`` per release."""
 ANALYTICS_SUBDIR = "analytics"
 """Sub-directory of ``schemas/`` holding the records of the analytics topics (not events)."""
 
@@ -51,9 +59,59 @@ class EnvelopeSchema:
     """CRC-64-AVRO fingerprint of ``canonical_form``, 8 bytes little-endian (wire order)."""
 
 
+class Release(NamedTuple):
+    """One release of the envelope schema: its number and the directory of its files."""
+
+    number: int
+    directory: Path
+
+
+_RELEASE_NAME = re.compile(r"[1-9][0-9]*")
+
+
+def list_releases(schemas_dir: Path = SCHEMAS_DIR) -> list[Release]:
+    """The releases in ``schemas_dir/released/``, sorted by number; empty if there is none.
+
+    Every directory there must be named by its release number (a positive integer without
+    leading zeros), and the numbers must run 1, 2, 3 ... without a gap (a missing release would
+    leave its messages undecodable). Besides the release directories, ``released/`` may only
+    hold ``*.md`` files (``CHANGES.md``) and hidden files. Anything else raises
+    :class:`~hub.errors.SchemaError`.
+    """
+    released_dir = Path(schemas_dir) / RELEASED_SUBDIR
+    if not released_dir.is_dir():
+        return []
+    releases = []
+    for entry in sorted(released_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            if entry.suffix == ".md":
+                continue
+            raise SchemaError(
+                f"{entry}: only release directories ({RELEASED_SUBDIR}/1/, "
+                f"{RELEASED_SUBDIR}/2/, ...) and {CHANGES_FILE} belong in {released_dir}"
+            )
+        if not _RELEASE_NAME.fullmatch(entry.name):
+            raise SchemaError(
+                f"{entry}: a release directory must be named by its release number, "
+                f"a positive integer such as 1 or 2 (found {entry.name!r})"
+            )
+        releases.append(Release(int(entry.name), entry))
+    releases.sort()
+    missing = sorted(set(range(1, len(releases) + 1)) - {release.number for release in releases})
+    if missing:
+        raise SchemaError(
+            f"releases in {released_dir} must be numbered 1, 2, 3 ... without a gap: "
+            f"missing {', '.join(str(number) for number in missing)} "
+            f"(found {', '.join(str(release.number) for release in releases)})"
+        )
+    return releases
+
+
 def schema_files(directory: Path) -> list[Path]:
     """All ``*.avsc`` files of the envelope under ``directory``, sorted, without the
-    ``released/`` copy and the analytics records."""
+    releases in ``released/`` and the analytics records."""
     return sorted(
         path
         for path in directory.rglob("*.avsc")

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     HANDOVER_COMPLETED = "handover.completed"
     HANDOVER_STALLED = "handover.stalled"
     SCREENING_COMPLETED = "screening.completed"
+    SUBJECT_ERASED = "subject.erased"
 
 
 class Municipality(StrEnum):

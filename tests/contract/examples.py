@@ -36,6 +36,8 @@ def example_payload(event_type: EventType, with_optional: bool) -> dict[str, Any
         }
     if family == "handover":
         return {"handover_id": "UE-7781"}
+    if event_type is EventType.SUBJECT_ERASED:
+        return {"reference": "VS-2026/0042"}
     return {"screening_kind": "schuleingangsuntersuchung", "support_category": "ohne_befund"}
 
 

@@ -6,7 +6,6 @@ import io
 import json
 import random
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,16 @@ from fastavro import schemaless_writer
 
 from hub.contract.codec import MAGIC, EnvelopeCodec, envelope_to_json, get_codec
 from hub.contract.models import OfferAccepted
-from hub.contract.schemas import EnvelopeSchema, load_envelope_schema
+from hub.contract.schemas import EnvelopeSchema, list_releases, load_envelope_schema
 from hub.contract.vocabulary import EventType
-from hub.errors import DecodeError
+from hub.errors import DecodeError, SchemaError
 from hub.paths import SCHEMAS_DIR
 
 from .examples import example_envelope
 from .schema_edits import edit_schema
 
 LEGACY_FIELD = {"name": "legacy_note", "type": ["null", "string"], "default": None, "doc": "Old."}
+RELEASE_1 = SCHEMAS_DIR / "released" / "1"
 
 
 def raw_message(schema: EnvelopeSchema, **overrides: Any) -> bytes:
@@ -81,16 +81,23 @@ def test_message_is_single_object_encoded_with_the_schema_fingerprint() -> None:
     assert message[2:10] == load_envelope_schema().fingerprint
 
 
-def test_readme_example_decodes_with_plain_fastavro_and_the_schema_files() -> None:
+def readme_example() -> dict[str, Any]:
+    """The namespace of the documented plain-fastavro example in ``schemas/README.md``."""
     readme = (SCHEMAS_DIR / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
     assert example is not None
     namespace: dict[str, Any] = {}
     exec(example.group(1), namespace)  # the documented example, unchanged
+    return namespace
+
+
+def test_readme_example_decodes_with_plain_fastavro_and_the_schema_files() -> None:
+    example = readme_example()
     envelope = example_envelope(EventType.HANDOVER_STALLED, with_optional=True)
 
-    schema = namespace["load_envelope_schema"](SCHEMAS_DIR)
-    event = namespace["decode"](get_codec().encode(envelope), schema)
+    reader = example["load_envelope_schema"](SCHEMAS_DIR)
+    writers = example["load_writer_schemas"](SCHEMAS_DIR)
+    event = example["decode"](get_codec().encode(envelope), reader, writers)
 
     assert event["type"] == "handover.stalled"
     assert event["subject"] == envelope.subject
@@ -104,6 +111,21 @@ def test_readme_example_decodes_with_plain_fastavro_and_the_schema_files() -> No
             "deadline": datetime(2025, 3, 17, 23, 0, tzinfo=UTC),
         },
     )
+
+
+def test_readme_example_reads_every_release_and_refuses_unknown_ones() -> None:
+    example = readme_example()
+    reader = example["load_envelope_schema"](SCHEMAS_DIR)
+    writers = example["load_writer_schemas"](SCHEMAS_DIR)
+    message = raw_message(load_envelope_schema(RELEASE_1))
+
+    event = example["decode"](message, reader, writers)
+
+    assert sorted(fingerprint.hex() for fingerprint in writers) == get_codec().known_fingerprints
+    assert event["type"] == "offer.accepted"
+    assert event["payload"] == ("unna.hub.OfferAccepted", {"offer_category": "Familienhebamme"})
+    with pytest.raises(ValueError, match="written with an unknown"):
+        example["decode"](message, reader, {})
 
 
 def test_get_codec_returns_one_shared_instance() -> None:
@@ -123,27 +145,86 @@ def test_envelope_to_json_gives_dotted_type_and_iso_dates() -> None:
     assert event["payload"]["recipients"] == ["gesundheitsamt-unna", "kita-traeger-kamen"]
 
 
-def test_messages_written_with_the_released_schema_stay_readable(tmp_path: Path) -> None:
-    schemas = tmp_path / "schemas"
-    shutil.copytree(SCHEMAS_DIR, schemas)
-    edit_schema(
-        schemas / "released", "payloads/offer_made.avsc", lambda s: s["fields"].append(LEGACY_FIELD)
-    )
-    released = load_envelope_schema(schemas / "released")
+def test_a_message_written_with_release_1_decodes_with_the_current_codec() -> None:
+    release_1 = load_envelope_schema(RELEASE_1)
+    assert release_1.fingerprint != get_codec().current.fingerprint  # an older writer schema
     message = raw_message(
-        released,
+        release_1,
+        type="handover_stalled",
+        recipient="gesundheitsamt-unna",
+        payload=(
+            "unna.hub.HandoverStalled",
+            {
+                "handover_id": "UE-7781",
+                "requested_by": "jugendamt-kamen",
+                "waiting_for": "answer",
+                "deadline": datetime(2025, 3, 17, 23, 0, tzinfo=UTC),
+            },
+        ),
+    )
+
+    decoded = get_codec().decode(message)
+
+    assert decoded.type is EventType.HANDOVER_STALLED
+    assert decoded.recipient == "gesundheitsamt-unna"
+    assert decoded.schema_version == 1
+    assert decoded.payload.model_dump()["handover_id"] == "UE-7781"
+
+
+def test_the_codec_knows_the_current_schema_and_every_release() -> None:
+    releases = [load_envelope_schema(release.directory) for release in list_releases()]
+
+    assert len(releases) >= 2
+    assert get_codec().known_fingerprints == sorted(
+        {schema.fingerprint.hex() for schema in [*releases, get_codec().current]}
+    )
+
+
+def test_a_reader_on_release_1_refuses_a_subject_erased_message() -> None:
+    release_1 = load_envelope_schema(RELEASE_1)
+    old_reader = EnvelopeCodec(release_1)
+    message = get_codec().encode(example_envelope(EventType.SUBJECT_ERASED))
+
+    with pytest.raises(DecodeError) as exc:
+        old_reader.decode(message)
+
+    assert exc.value.reason == (
+        f"unknown writer schema fingerprint {get_codec().current.fingerprint.hex()}: written "
+        f"with a schema this reader does not know (a newer release? upgrade the reader); "
+        f"known: {release_1.fingerprint.hex()}"
+    )
+
+
+def test_messages_of_an_older_release_are_resolved_against_the_current_schema(
+    schemas_dir: Path,
+) -> None:
+    edit_schema(
+        schemas_dir / "released/1",
+        "payloads/offer_made.avsc",
+        lambda s: s["fields"].append(LEGACY_FIELD),
+    )
+    release_1 = load_envelope_schema(schemas_dir / "released/1")
+    message = raw_message(
+        release_1,
         type="offer_made",
         payload=("unna.hub.OfferMade", {"offer_category": "Kita-Platz", "legacy_note": "x"}),
     )
 
-    decoded = EnvelopeCodec.from_directory(schemas).decode(message)
+    decoded = EnvelopeCodec.from_directory(schemas_dir).decode(message)
 
     assert decoded.type is EventType.OFFER_MADE
     assert decoded.payload.model_dump() == {"offer_category": "Kita-Platz"}
     with pytest.raises(
-        DecodeError, match=f"unknown writer schema fingerprint {released.fingerprint.hex()}"
+        DecodeError, match=f"unknown writer schema fingerprint {release_1.fingerprint.hex()}"
     ):
-        EnvelopeCodec(load_envelope_schema(schemas)).decode(message)
+        EnvelopeCodec(load_envelope_schema(schemas_dir)).decode(message)
+
+
+def test_a_codec_is_not_built_from_a_badly_named_release(schemas_dir: Path) -> None:
+    (schemas_dir / "released/2").rename(schemas_dir / "released/v2")
+
+    with pytest.raises(SchemaError, match="must be named by its release number"):
+        EnvelopeCodec.from_directory(schemas_dir)
 
 
 def _valid_message() -> bytes:

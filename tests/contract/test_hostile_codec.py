@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hub.contract.codec import HEADER_SIZE, MAGIC, get_codec, peek_event_id
 from hub.contract.models import Envelope
-from hub.contract.schemas import load_envelope_schema
+from hub.contract.schemas import list_releases, load_envelope_schema
 from hub.contract.vocabulary import EventType
 from hub.errors import DecodeError
 from hub.paths import SCHEMAS_DIR
@@ -24,7 +24,8 @@ from .strategies import avro_values, envelopes
 
 CODEC = get_codec()
 SCHEMAS = {"current": CODEC.current,
-           "released": load_envelope_schema(SCHEMAS_DIR / "released")}
+           **{f"release {release.number}": load_envelope_schema(release.directory)
+              for release in list_releases(SCHEMAS_DIR)}}
 HEADERS = [MAGIC + schema.fingerprint for schema in SCHEMAS.values()]
 MAX_REASON = 1000
 

@@ -12,7 +12,7 @@ from pydantic import create_model
 
 from hub.contract.conformance import compare_models_to_schema
 from hub.contract.models import PAYLOAD_MODELS, Envelope, OfferMade
-from hub.contract.schemas import load_envelope_schema, schema_files
+from hub.contract.schemas import list_releases, load_envelope_schema, schema_files
 from hub.contract.vocabulary import EventType, event_type_symbol
 from hub.paths import SCHEMAS_DIR
 
@@ -37,7 +37,11 @@ def test_every_event_type_has_a_payload_record_named_after_its_model() -> None:
     assert sorted(record_names) == sorted(f"unna.hub.{m.__name__}" for m in PAYLOAD_MODELS.values())
 
 
-@pytest.mark.parametrize("directory", [SCHEMAS_DIR, SCHEMAS_DIR / "released"])
+@pytest.mark.parametrize(
+    "directory",
+    [SCHEMAS_DIR, *(release.directory for release in list_releases())],
+    ids=lambda d: d.relative_to(SCHEMAS_DIR.parent).as_posix(),
+)
 def test_every_type_and_field_is_documented(directory: Path) -> None:
     undocumented = []
     for path in schema_files(directory):

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.contract.schemas import load_envelope_schema
+from hub.contract.schemas import Release, list_releases, load_envelope_schema
 from hub.errors import SchemaError
 from hub.paths import SCHEMAS_DIR
 
 from .schema_edits import edit_schema, field
 
 
-def test_envelope_is_assembled_from_every_file_except_the_released_copy() -> None:
+def test_envelope_is_assembled_from_every_file_except_the_releases() -> None:
     layout = ["*.avsc", "enums/*.avsc", "payloads/*.avsc"]
     expected = {
         path.relative_to(SCHEMAS_DIR).as_posix()
@@ -23,7 +23,7 @@ def test_envelope_is_assembled_from_every_file_except_the_released_copy() -> Non
     }
 
     assert set(load_envelope_schema().files) == expected
-    assert len(expected) == 18
+    assert len(expected) == 19
 
 
 def test_assembled_schema_is_self_contained_avro() -> None:
@@ -73,3 +73,51 @@ def test_schema_fastavro_rejects_is_reported(schema_dirs: tuple[Path, Path]) -> 
 
     with pytest.raises(SchemaError, match="invalid envelope schema"):
         load_envelope_schema(current)
+
+
+def test_releases_are_listed_by_number() -> None:
+    released = SCHEMAS_DIR / "released"
+
+    assert list_releases() == [Release(1, released / "1"), Release(2, released / "2")]
+
+
+def test_releases_are_sorted_as_numbers_not_as_text(tmp_path: Path) -> None:
+    for number in range(1, 12):
+        (tmp_path / "released" / str(number)).mkdir(parents=True)
+    (tmp_path / "released" / "CHANGES.md").write_text("# Schema releases\n")
+
+    assert [release.number for release in list_releases(tmp_path)] == list(range(1, 12))
+
+
+def test_no_released_directory_means_no_release(tmp_path: Path) -> None:
+    assert list_releases(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["v3", "0", "01", "-1", "2.1", "latest"])
+def test_release_directory_not_named_by_a_positive_number_is_an_error(
+    schemas_dir: Path, name: str
+) -> None:
+    (schemas_dir / "released" / name).mkdir()
+
+    with pytest.raises(SchemaError) as exc:
+        list_releases(schemas_dir)
+
+    assert str(exc.value) == (
+        f"{schemas_dir / 'released' / name}: a release directory must be named by its release "
+        f"number, a positive integer such as 1 or 2 (found {name!r})"
+    )
+
+
+def test_gap_in_the_release_numbers_is_an_error(schemas_dir: Path) -> None:
+    (schemas_dir / "released/2").rename(schemas_dir / "released/3")
+
+    with pytest.raises(SchemaError, match=r"numbered 1, 2, 3 \.\.\. without a gap: missing 2"):
+        list_releases(schemas_dir)
+
+
+def test_schema_file_left_in_the_old_flat_layout_is_an_error(schemas_dir: Path) -> None:
+    released = schemas_dir / "released"
+    (released / "envelope.avsc").write_text((released / "1/envelope.avsc").read_text())
+
+    with pytest.raises(SchemaError, match="envelope.avsc: only release directories"):
+        list_releases(schemas_dir)
