@@ -30,6 +30,7 @@ EVENT_WORDS = {
     "consent.revoked": "Einwilligung widerrufen",
     "handover.stalled": "Übergabe überfällig",
     "screening.completed": "Untersuchung abgeschlossen",
+    "subject.erased": "Daten gelöscht",
 }
 
 # Zweck -> purpose

@@ -186,8 +186,10 @@ def cmd_topics(args) -> int:
 
 # --------------------------------------------------------------------------- schemas
 def cmd_schemas(args) -> int:
-    from hub.contract.compat import main_check
+    from hub.contract.compat import main_check, main_release
 
+    if args.action == "release":
+        return main_release(args.notes)
     return main_check()
 
 
@@ -300,6 +302,53 @@ def cmd_audit(args) -> int:
         lines = format_history(records)
         print("\n".join(lines) if lines else f"no audit records for {args.subject}")
     return 0
+
+
+def cmd_erase(args) -> int:
+    import getpass
+
+    from hub.clock import clock_from_settings
+    from hub.errors import InputError
+    from hub.records import request_erasure
+    from hub.routing.erasure import ErasureRequest
+
+    settings = _settings()
+    try:
+        request = ErasureRequest.new(args.subject, args.reference,
+                                     clock_from_settings(settings).now(),
+                                     _login_name(getpass))
+    except ValueError as exc:
+        raise InputError(f"cannot erase: {exc}") from None
+    print(f"Erasure of {request.subject} (reference {request.reference}): the hub forgets "
+          "the child's consents, held events, handovers and analytics pseudonym, and tells "
+          "every agency that received an event of the child. This cannot be undone.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError("nothing was sent: confirm the erasure with --yes")
+        if input("Type ERASE to go on: ").strip() != "ERASE":
+            print("nothing was sent")
+            return 1
+    audit = request_erasure(settings.kafka, request, None if args.no_wait else args.wait,
+                            progress=print)
+    if args.no_wait:
+        print(f"request {request.id} sent; `hub audit --subject {request.subject}` shows "
+              "the erasure once a worker carried it out")
+        return 0
+    if audit is None:
+        print(f"no worker carried out request {request.id} within {args.wait:.0f} s; it "
+              "stays on hub.requests and is carried out when a worker runs (see `hub audit "
+              f"--subject {request.subject}`)", file=sys.stderr)
+        return 2
+    print(f"done: {audit['reason']}")
+    return 0
+
+
+def _login_name(getpass) -> str | None:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        return None
+    return name if name and name.isprintable() and " " not in name else None
 
 
 def cmd_pseudonym(args) -> int:
@@ -469,11 +518,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "deploy/topics.yaml sets it")
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("schemas", help="check the Avro schemas against the released ones",
-                       description="Fail when a schema in schemas/ changed in a way that "
-                       "breaks readers of already published data (compared with "
-                       "schemas/released/).")
-    p.add_argument("action", choices=["check"])
+    p = sub.add_parser("schemas", help="check the Avro schemas against their releases",
+                       description="check: fail when a schema in schemas/ changed in a way "
+                       "that breaks readers of published data: compared with the latest "
+                       "release in schemas/released/<N>/ in both directions and with every "
+                       "earlier release backward; releases compared with each other (a "
+                       "forward break needs a note in schemas/released/CHANGES.md); "
+                       "SCHEMA_VERSION must fit. release: copy the current schemas into "
+                       "schemas/released/<latest+1>/ and add their notes to CHANGES.md.")
+    p.add_argument("action", choices=["check", "release"])
+    p.add_argument("--notes", default=None,
+                   help="with `release`: the release notes (Markdown): what changed and who "
+                   "is upgraded first; a release that consumers on the previous one cannot "
+                   "read must say so (the words \"cannot read\"). Default: read from stdin")
     p.set_defaults(func=cmd_schemas)
 
     p = sub.add_parser("ingest", help="publish an agency export to the agency's outbox",
@@ -530,6 +587,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3.0,
                    help="stop reading hub.audit after S seconds without a record")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("erase", help="erase a child on request (Art. 17 DSGVO)",
+                       description="Erase a child on the family's request (through the "
+                       "trust office): the router forgets the child's consents, held events "
+                       "(audited as erased), handovers and delivered ids, and the analytics "
+                       "replace its pseudonym (the cells already published stay as they "
+                       "are). Every agency that received an event of the child gets a "
+                       "subject.erased notice with the pseudonym and the reference, so that "
+                       "its own system erases too. Later events about the child are treated "
+                       "as new. Records in the outboxes, inboxes, audit and dead letters go "
+                       "by their retention (docs/privacy.md). Waits until a worker carried "
+                       "the request out and prints what was erased.")
+    p.add_argument("--subject", required=True, help="the child's pseudonym (hub pseudonym)")
+    p.add_argument("--reference", required=True,
+                   help="case number of the erasure request (Aktenzeichen), kept in the "
+                   "audit and sent with the notices, e.g. VS-2026/0042")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask for confirmation (needed when not run in a terminal)")
+    p.add_argument("--wait", type=float, default=120.0, metavar="S",
+                   help="seconds to wait for a worker to carry it out (default 120)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="send the request and return; the audit shows when it was done")
+    p.epilog = ("Exit status: 0 erased, 1 an error (nothing sent), 2 sent but no worker "
+                "carried it out within --wait.")
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("pseudonym", help="the pseudonym of a child (needs the key)",
                        description="Compute the subject pseudonym from given name, family "

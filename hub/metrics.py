@@ -74,9 +74,14 @@ HANDOVERS_OVERDUE = Gauge(
     "(answer or completion), on this worker's partitions, by municipality.",
     ["municipality"],
 )
+ERASURES = Counter(
+    "hub_erasures_total", "Children erased on request (hub erase), by outcome: erased, or "
+    "invalid (the request was dead-lettered).", ["outcome"]
+)
 ANALYTICS_FACTS = Counter(
-    "hub_analytics_facts_total", "Facts read by the analytics aggregator, by kind and "
-    "result (applied, invalid).", ["kind", "result"],
+    "hub_analytics_facts_total", "Facts read by the analytics aggregator, by kind (event, "
+    "handover; erasure: an erasure carried out) and result (applied, invalid; failed: an "
+    "erasure to be done again at the next takeover).", ["kind", "result"],
 )
 ANALYTICS_CELLS = Counter(
     "hub_analytics_cells_published_total", "Analytics cells published (new or changed), "
@@ -141,7 +146,7 @@ ROUTER_COUNTERS = {
     "dead_letters": DEAD_LETTERS, "refusals": REFUSALS, "duplicates": DUPLICATES,
     "audit_records": AUDIT_RECORDS, "handover_anomalies": HANDOVER_ANOMALIES,
     "handover_bounces": HANDOVER_BOUNCES, "handover_ping_pong": HANDOVER_PING_PONG,
-    "handovers_stalled": HANDOVERS_STALLED,
+    "handovers_stalled": HANDOVERS_STALLED, "erasures": ERASURES,
 }
 """The counters the router engine counts into, by the name it uses."""
 

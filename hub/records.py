@@ -97,3 +97,65 @@ def replay(bootstrap: Kafka, letters: list[DeadLetter], producer) -> int:
         sent += 1
     producer.flush()
     return sent
+
+
+def request_erasure(bootstrap: Kafka, request, wait: float | None = 120.0,
+                    progress=None) -> dict | None:
+    """Send an erasure request (:class:`~hub.routing.erasure.ErasureRequest`) to
+    ``hub.requests`` and wait up to ``wait`` seconds (None: not at all) for the router's
+    audit record of it; returns that record, or None when it did not come in time (the
+    request stays on the topic and is carried out when a worker reads it)."""
+    import time
+
+    from kafka import TopicPartition
+
+    from hub.kafka_io import consumer, missing_topic, producer
+    from hub.routing.erasure import ERASED, REQUESTS_TOPIC
+
+    reader = None
+    if wait is not None:  # the audit's end before the request: its record comes after
+        reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
+                          client_id="unna-hub-erase")
+        ids = reader.partitions_for_topic(AUDIT_TOPIC)
+        if not ids:
+            reader.close()
+            raise missing_topic(bootstrap, AUDIT_TOPIC)
+        tps = [TopicPartition(AUDIT_TOPIC, p) for p in sorted(ids)]
+        reader.assign(tps)
+        for tp, end in reader.end_offsets(tps).items():
+            reader.seek(tp, end)
+    try:
+        sender = producer(bootstrap, "unna-hub-erase")
+        try:
+            if not sender.partitions_for(REQUESTS_TOPIC):
+                raise missing_topic(bootstrap, REQUESTS_TOPIC)
+            sender.send(REQUESTS_TOPIC, key=request.key(), value=request.encode()).get(30)
+            sender.flush()
+        finally:
+            sender.close()
+        if progress:
+            progress("request sent to hub.requests; waiting for the router")
+        if reader is None:
+            return None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for records in reader.poll(timeout_ms=500).values():
+                for record in records:
+                    audit = _json_object(record.value)
+                    if audit and audit.get("event_id") == request.id and \
+                            audit.get("decision") == ERASED:
+                        return audit
+        return None
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def _json_object(data: bytes | None) -> dict | None:
+    import json
+
+    try:
+        value = json.loads(data) if data else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -13,6 +13,7 @@ from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
 TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
+REQUESTS_TOPIC = "hub.requests"  # erasure requests (hub erase), read by the router
 MAX_AUTO_REPLICATION = 3  # what deploy/k8s runs: three brokers, replication factor 3
 MIN_INSYNC_CONFIG = "min.insync.replicas"
 
@@ -135,10 +136,10 @@ def _check_deletion(specs: list[TopicSpec], path: Path) -> None:
 
 
 def is_router_partitioned(name: str) -> bool:
-    """A topic partitioned like the router's state: every outbox and ``hub.ticks`` (the
-    router's input) and every inbox (read back by partition number to learn what was
-    delivered)."""
-    return name == TICK_TOPIC or (
+    """A topic partitioned like the router's state: every outbox, ``hub.ticks`` and
+    ``hub.requests`` (the router's input) and every inbox (read back by partition number to
+    learn what was delivered)."""
+    return name in (TICK_TOPIC, REQUESTS_TOPIC) or (
         name.startswith("agency.") and name.endswith((".outbox", ".inbox")))
 
 
@@ -175,7 +176,8 @@ def _check_router_partitions(specs: list[TopicSpec], path: Path) -> None:
     odd = ", ".join(f"{name} has {n}" for n, names in sorted(counts.items()) if n != common
                     for name in names)
     raise ConfigError(
-        f"{path}: every agency outbox and inbox and {TICK_TOPIC} must have the same number "
+        f"{path}: every agency outbox and inbox, {TICK_TOPIC} and {REQUESTS_TOPIC} must have "
+        "the same number "
         f"of partitions (the router keeps each child's state in the partition its events "
         f"arrive on, and reads the inbox partition of the same number), but {odd} while "
         f"{len(counts[common])} others have {common}. Set `partitions` once under "

@@ -1,7 +1,7 @@
 """Inbox events as CSV in the agencies' German vocabulary (pure: no files, no Kafka).
 
 One row per event, ``;``-separated, header line, ``\\r\\n`` line ends, UTF-8. Every envelope
-field except ``schema_version`` and every payload field of the twelve event types has its own
+field except ``schema_version`` and every payload field of every event type has its own
 column; a column that does not apply to an event type stays empty. docs/delivery.md lists the
 columns for agency IT staff.
 
@@ -49,6 +49,7 @@ PAYLOAD_COLUMNS: dict[str, tuple[str, dict[str, str] | None]] = {
     "requested_by": ("Angefragt-von", None),
     "waiting_for": ("Wartet-auf", None),
     "deadline": ("Frist", None),
+    "reference": ("Aktenzeichen", None),
 }
 """Where each payload field of the contract goes; tests prove every field is listed."""
 

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.analytics.facts import HELD, NOT_ROUTED, REFUSED_NO_CONSENT, ROUTED
+from hub.analytics.facts import HELD, NOT_ROUTED, REFUSED_NO_CONSENT, ROUTED, decode_fact
 from hub.analytics.records import (
     MONTHLY_HANDOVERS,
     WEEKLY_ACTIVITY,
@@ -142,6 +142,21 @@ class Aggregator:
         old = self._facts.pop((kind, fact_id), None)
         if old is not None:
             self._unindex((kind, fact_id), old)
+
+    def apply_rewrite(self, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Carry out an erasure's records (see :func:`hub.analytics.erasure.erasure_records`)
+        in one step, before they are sent: the rewritten facts in, the old keys out. The
+        token stands for the child as its pseudonym did, so no cell changes; when the
+        records come back through the topic they change nothing (the same facts, keys
+        already gone, the marker's tombstone is no fact)."""
+        for key, value in records:
+            kind, _, fact_id = (key or b"").decode(errors="replace").partition("|")
+            if value is None:
+                self.remove(kind, fact_id)
+            else:
+                fact = decode_fact(value)
+                if fact is not None:
+                    self.apply(fact)
 
     def seed_published(self, topic: str, key: bytes, record: Mapping[str, Any]) -> None:
         """Tell the aggregator what the analytics topic already holds for ``key``."""

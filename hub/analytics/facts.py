@@ -78,3 +78,18 @@ def decode_fact(data: bytes | None) -> dict | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return fact if isinstance(fact, dict) else None
+
+
+ERASURE = "erasure"
+"""The kind of the marker the router writes to ``hub.facts`` when it erased a child."""
+
+
+def erasure_marker(erasure_id: str, subject: str, token: str) -> tuple[bytes, bytes]:
+    """The record that tells the aggregator to take ``subject``'s pseudonym out of every
+    fact written before it: key ``erasure|<erasure id>``, value
+    ``{"kind": "erasure", "id", "subject", "token"}``. ``token`` (random hex, 32 digits)
+    replaces the pseudonym, so the erased child still counts as one child in the cells
+    already published; the aggregator deletes the marker (a tombstone) once it is done,
+    and with it the only link between the token and the pseudonym."""
+    fact = {"kind": ERASURE, "id": erasure_id, "subject": subject, "token": token}
+    return fact_key(fact), encode_fact(fact)

@@ -175,6 +175,20 @@ class HandoverTracker:
         h = self.get(stall.handover.handover_id) or stall.handover
         return self._store(mark_stalled(h, [stall]))
 
+    def forget_subject(self, subject: str, partition: int) -> list[Handover]:
+        """Remove every handover of ``subject`` (they live on ``partition``) and the
+        family's window (an erasure); returns the handovers removed."""
+        found = []
+        find = getattr(self.handovers, "find", None)  # a store: the partition's matches
+        for handover_id, raw in list(find(subject) if find else self.handovers.items()):
+            if raw and raw.get("subject") == subject:
+                found.append(Handover.from_json(raw))
+                del self.handovers[handover_id]
+                self._waiting.get(partition, {}).pop(handover_id, None)
+        if subject in self.families:
+            del self.families[subject]
+        return found
+
     def forget_partition(self, partition: int) -> None:
         """The partition moved to another worker: drop its in-memory index."""
         self._waiting.pop(partition, None)

@@ -27,6 +27,7 @@ from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
 from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import RoutingEngine
+from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.rules import Router
 from hub.routing.runtime import TICK_TOPIC, FlowGuard, RouterRuntime
 from hub.routing.store import BatchedStore, Journal
@@ -122,7 +123,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},
                             batch_size=batch_size, batch_within=batch_within, delay=delay)
-    sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC)
+    sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC,
+                         REQUESTS_TOPIC)
     ticks = _raw_topic(app, TICK_TOPIC)
     guard = FlowGuard(app, runtime=runtime)
 
@@ -173,6 +175,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
         runtime.revoked({tp.partition for tp in revoked
-                         if tp.topic.endswith(".outbox") or tp.topic == TICK_TOPIC})
+                         if tp.topic.endswith(".outbox")
+                         or tp.topic in (TICK_TOPIC, REQUESTS_TOPIC)})
 
     return runtime

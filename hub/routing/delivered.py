@@ -41,6 +41,13 @@ class DeliveredSet:
         if self.journal is not None:  # a message that fails delivered nothing
             self.journal.record(lambda: self._at.pop(key, None))
 
+    def remove(self, recipient: str, event_id: str) -> None:
+        """Forget that ``recipient`` has the event (an erasure)."""
+        key = (recipient, event_id)
+        at = self._at.pop(key, None)
+        if at is not None and self.journal is not None:
+            self.journal.record(lambda: self._at.__setitem__(key, at))
+
     def has(self, recipient: str, event_id: str, now: datetime) -> bool:
         at = self._at.get((recipient, event_id))
         return at is not None and now - at <= self.retention
@@ -118,6 +125,11 @@ class DeliveredTable(DeliveredSet):
         key = f"{recipient}|{event_id}"
         if self.store.get(key) is None:
             self.store[key] = [round(at.timestamp(), 3), self.store.partition]
+
+    def remove(self, recipient: str, event_id: str) -> None:
+        key = f"{recipient}|{event_id}"
+        if key in self.store:
+            del self.store[key]
 
     def has(self, recipient: str, event_id: str, now: datetime) -> bool:
         entry = self.store.get(f"{recipient}|{event_id}")
@@ -203,11 +215,36 @@ def scan_inbox_partition(bootstrap: Kafka, inboxes: dict[str, str], partition: i
     """Read ``partition`` of every inbox (topic -> recipient) from ``starts[topic]`` (default:
     the beginning) up to its current end and ``delivered.add`` what is there; returns the
     number of records read and the end offset per inbox. Blocking: run it in an executor."""
+    def visit(recipient, record):
+        event_id = peek_event_id(record.value or b"")
+        if event_id:
+            delivered.add(recipient, event_id, delivered_at(record))
+
+    return _read_inboxes(bootstrap, inboxes, partition, visit, starts or {})
+
+
+def inbox_records_of(bootstrap: Kafka, inboxes: dict[str, str], partition: int,
+                     subject: str) -> list[tuple[str, bytes]]:
+    """(recipient, value) of every record keyed by ``subject`` in ``partition`` of every
+    inbox, from the beginning: what the agencies received of one child (an erasure).
+    Blocking: run it in an executor."""
+    key = subject.encode()
+    found: list[tuple[str, bytes]] = []
+
+    def visit(recipient, record):
+        if record.key == key and record.value:
+            found.append((recipient, record.value))
+
+    _read_inboxes(bootstrap, inboxes, partition, visit, {})
+    return found
+
+
+def _read_inboxes(bootstrap: Kafka, inboxes: dict[str, str], partition: int, visit,
+                  starts: dict[str, int]) -> tuple[int, dict]:
     from kafka import TopicPartition
 
     from hub.kafka_io import consumer
 
-    starts = starts or {}
     kc = consumer(bootstrap, group_id=None, enable_auto_commit=False,
                   client_id="unna-hub-router-scan")
     try:
@@ -225,9 +262,7 @@ def scan_inbox_partition(bootstrap: Kafka, inboxes: dict[str, str], partition: i
                     if record.offset >= ends[tp]:
                         continue
                     read += 1
-                    event_id = peek_event_id(record.value or b"")
-                    if event_id:
-                        delivered.add(inboxes[tp.topic], event_id, delivered_at(record))
+                    visit(inboxes[tp.topic], record)
         return read, {tp.topic: ends[tp] for tp in tps}
     finally:
         kc.close()

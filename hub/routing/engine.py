@@ -25,6 +25,7 @@ and the runtime hands those counts to Prometheus once per batch
 from __future__ import annotations
 
 import base64
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -32,7 +33,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hub.agencies import AgencyDirectory
-from hub.analytics.facts import FACTS_TOPIC, encode_fact, event_fact, fact_key, handover_fact
+from hub.analytics.facts import (
+    FACTS_TOPIC,
+    encode_fact,
+    erasure_marker,
+    event_fact,
+    fact_key,
+    handover_fact,
+)
 from hub.audit import (
     ANOMALY,
     AUDIT_TOPIC,
@@ -45,8 +53,8 @@ from hub.audit import (
 from hub.clock import Clock
 from hub.consent.ledger import ConsentState, ledger_key, merge
 from hub.contract.codec import get_codec
-from hub.contract.models import ConsentRevoked, Envelope, HandoverStalled
-from hub.contract.vocabulary import EventType
+from hub.contract.models import ConsentRevoked, Envelope, HandoverStalled, SubjectErased
+from hub.contract.vocabulary import EventType, LifePhase, Municipality
 from hub.deadletter import (
     DLQ_TOPIC,
     relayed_dead_letter,
@@ -57,6 +65,7 @@ from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
+from hub.routing.erasure import ERASED, decode_request, erasure_summary
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
 CONSENT_TOPIC = "hub.consent"
@@ -67,6 +76,13 @@ _RELAYED_REASONS = {"connector": "rejected_row", "deliver": "undecodable"}
 STALL_NAMESPACE = uuid.UUID("5d0c7a52-3f0e-5b8e-9a43-7374616c6c21")
 NOTICE_NAMESPACE = uuid.UUID("9e1b6f0c-2d4a-5c7e-8f3b-6e6f74696365")
 REVOCATION_NOTICE = "revocation notice: the consent was withdrawn"
+ERASURE_NOTICE = "erasure notice: the child's data was erased on request"
+HUB_ONLY_TYPES = frozenset({EventType.SUBJECT_ERASED})
+"""Event types only the hub writes: from an agency's outbox they are dead-lettered."""
+LIFE_PHASE_OF_PURPOSE = {"fruehe_hilfen": LifePhase.RUND_UM_GEBURT,
+                         "uebergang_kita_schule": LifePhase.KITA,
+                         "uebergang_schule_beruf": LifePhase.UEBERGANG_BERUF}
+"""An erasure notice's life phase when no event of the child is left to take it from."""
 HELD_DECODED_MAX = 50_000
 """Held events kept decoded at most (a cache: the held table has them all)."""
 
@@ -75,7 +91,7 @@ HELD_DECODED_MAX = 50_000
 class Output:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone (compacted topics)
     headers: tuple[tuple[str, bytes], ...] = ()
     type: str = ""
     """What the record is, for metrics: the event type, or audit, fact, dead_letter."""
@@ -126,6 +142,10 @@ class RoutingEngine:
             self._count("events_consumed", topic=message.topic, type="undecodable")
             return [self.dead_letter(message, [exc.reason], "undecodable")]
         self._count("events_consumed", topic=message.topic, type=envelope.type.value)
+        if envelope.type in HUB_ONLY_TYPES:
+            return [self.dead_letter(message, [
+                f"{envelope.type.value} is sent by the hub only, never by an agency"],
+                "hub_only_type")]
         ctx = self.context(envelope)
         decision = self.router.decide(envelope, message.topic, ctx)
         if decision.rejected:
@@ -159,6 +179,124 @@ class RoutingEngine:
         for stall in self.tracker.due(partition, now):
             out += self._stall(stall)
         return out
+
+    def erase(self, message: Incoming, inbox: Sequence[tuple[str, bytes]]) -> list[Output]:
+        """Carry out an erasure request (``hub erase``, on ``hub.requests``): forget the
+        child in every table (tombstones in their changelogs and in the consent ledger),
+        drop its held events (audited ``erased``), tell the analytics to take the pseudonym
+        out of its facts (:func:`~hub.analytics.facts.erasure_marker`), and send a
+        ``subject.erased`` notice to every agency that received an event of the child.
+
+        ``inbox``: (recipient, record value) of every record of the child's inbox
+        partition keyed by its pseudonym, read by the runtime before: which agencies
+        received what (their delivered entries are forgotten too)."""
+        try:
+            request = decode_request(message.value)
+        except ValueError as exc:
+            self._count("erasures", outcome="invalid")
+            return [self.dead_letter(message, [f"not an erasure request: {exc}"],
+                                     "invalid_request")]
+        subject = request.subject
+        if message.key is not None and message.key != request.key():
+            self._count("erasures", outcome="invalid")
+            return [self.dead_letter(message, [
+                "erasure request keyed by another pseudonym than its subject: it arrived "
+                "on a partition that may not hold the child's state"], "invalid_request")]
+        now = self.clock.now()
+        out: list[Output] = []
+        received: dict[str, Envelope] = {}  # recipient -> the latest event it received
+        for recipient, raw in inbox:
+            try:
+                envelope = self.codec.decode(raw)
+            except DecodeError:
+                continue
+            if envelope.subject != subject or envelope.type is EventType.SUBJECT_ERASED:
+                continue  # an erasure notice is remembered: never sent twice
+            self.delivered.remove(recipient, envelope.id)
+            if recipient not in received or received[recipient].time <= envelope.time:
+                received[recipient] = envelope
+        consents = self._consents(subject)
+        for state in consents:
+            out.append(Output(CONSENT_TOPIC, ledger_key(subject, state.consent_id), None,
+                              type="tombstone"))
+        if subject in self.consents:
+            del self.consents[subject]
+        served = self.served.get(subject) or {}
+        if subject in self.served:
+            del self.served[subject]
+        held = []
+        for entry in self.held.get(subject) or ():
+            raw = base64.b64decode(entry["value"])
+            envelope = self._held_envelopes.pop(entry["id"], None) or self.codec.decode(raw)
+            held.append(envelope)
+            record = audit_record(envelope, ERASED, now, reason=f"held, never delivered: "
+                                  f"erased on request {request.reference}")
+            self._count("audit_records", decision=ERASED)
+            out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit(record),
+                              type="audit"))
+        if subject in self.held:
+            del self.held[subject]
+        handovers = self.tracker.forget_subject(subject, message.partition)
+        recipients = list(received)
+        recipients += [a for agencies in served.values() for a in agencies
+                       if a not in recipients and a != HUB_SOURCE]
+        recipients = [r for r in dict.fromkeys(recipients) if self.agencies.get(r)]
+        known = [*received.values(), *held]
+        for recipient in recipients:
+            notice = self._erasure_envelope(request, recipient, received.get(recipient),
+                                            known, handovers, consents)
+            if self.delivered.has(recipient, notice.id, now):
+                continue
+            out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
+            record = audit_record(notice, DELIVERED, now, recipient,
+                                  f"{ERASURE_NOTICE} (reference {request.reference})")
+            self._count("audit_records", decision=DELIVERED)
+            out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit(record),
+                              type="audit"))
+        key, value = erasure_marker(request.id, subject, secrets.token_hex(16))
+        out.append(Output(FACTS_TOPIC, key, value, type="fact"))
+        summary = erasure_summary(request.reference, len(consents), len(held),
+                                  len(handovers), recipients)
+        out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit({
+            **audit_record(self._erasure_envelope(request, None, None, known, handovers,
+                                                  consents), ERASED, now, reason=summary),
+            "event_id": request.id, "sender": request.requested_by or HUB_SOURCE,
+            "event_time":
+            request.requested_at.isoformat()}), type="audit"))
+        self._count("audit_records", decision=ERASED)
+        self._count("erasures", outcome="erased")
+        return out
+
+    def _erasure_envelope(self, request, recipient: str | None, last: Envelope | None,
+                          known: list[Envelope], handovers: list[Handover],
+                          consents: list[ConsentState]) -> Envelope:
+        """A ``subject.erased`` envelope: to ``recipient`` (a notice), or for the audit
+        (None). It carries the pseudonym and the reference; the other fields, which the
+        contract requires, are those of the last event the agency received of the child
+        (else of any event, handover or consent of the child left)."""
+        template = last or (known[-1] if known else None)
+        if template is not None:
+            fields = dict(key_id=template.key_id, municipality=template.municipality,
+                          life_phase=template.life_phase, purpose=template.purpose)
+        elif handovers:
+            h = handovers[-1]
+            fields = dict(key_id=h.key_id or "unknown", municipality=h.municipality,
+                          life_phase=h.life_phase or LifePhase.KITA, purpose=h.purpose)
+        else:
+            purpose = consents[-1].purpose if consents else "fruehe_hilfen"
+            agency = self.agencies.get(recipient) if recipient else None
+            town = getattr(agency, "municipality", None)
+            town = town if town in {m.value for m in Municipality} else "unna"
+            fields = dict(key_id="unknown", municipality=town,
+                          life_phase=LIFE_PHASE_OF_PURPOSE.get(purpose, LifePhase.KITA),
+                          purpose=purpose)
+        name = recipient or "all"
+        return Envelope(
+            id=str(uuid.uuid5(NOTICE_NAMESPACE, f"{request.subject}|{request.id}|{name}|"
+                                                "erased")),
+            type=EventType.SUBJECT_ERASED, source=HUB_SOURCE, time=self.clock.now(),
+            subject=request.subject, recipient=recipient,
+            payload=SubjectErased(reference=request.reference), **fields)
 
     def active_consents(self, families: Iterable[Mapping | None] | None = None
                         ) -> dict[str, int]:

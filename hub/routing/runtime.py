@@ -36,8 +36,9 @@ from hub.metrics import (
     READ_AGAIN,
     record_counts,
 )
-from hub.routing.delivered import DeliveredTable, scan_inbox_partition
+from hub.routing.delivered import DeliveredTable, inbox_records_of, scan_inbox_partition
 from hub.routing.engine import Incoming, Output, RoutingEngine
+from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.store import BatchedStore, Journal
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,14 @@ class RouterRuntime:
             incoming = Incoming(message.topic, message.partition, message.offset,
                                 event.value, event.key, message.headers)
             started = time.monotonic()
-            outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
+            if message.topic == REQUESTS_TOPIC:  # an erasure: what the inboxes hold first
+                await self._await_acks(pending)
+                pending = []
+                inbox = await self._inbox_of(message.partition, event.key)
+                outputs = self._decide(incoming, lambda i=incoming, found=inbox:
+                                       self.engine.erase(i, found))
+            else:
+                outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
             if self.delay:
                 time.sleep(self.delay)  # blocks the event loop, as a slow rule would
             took = time.monotonic() - started
@@ -273,6 +281,19 @@ class RouterRuntime:
             self.scanned.add(partition)
             log.info("partition %s: %s inbox records read in %.1f s, %s deliveries known",
                      partition, read, time.monotonic() - started, len(delivered))
+
+    async def _inbox_of(self, partition: int, key: bytes | None) -> list[tuple[str, bytes]]:
+        """What every inbox's ``partition`` holds keyed by ``key`` (a pseudonym), read
+        from the beginning: for an erasure, which is rare; the partition waits meanwhile."""
+        subject = (key or b"").decode(errors="replace")
+        if not subject:
+            return []
+        started = time.monotonic()
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, inbox_records_of, self.bootstrap, self.inboxes, partition, subject)
+        log.info("partition %s: an erasure request; %s inbox records of the child found in "
+                 "%.1f s", partition, len(found), time.monotonic() - started)
+        return found
 
     async def _scan_from_checkpoints(self, partition: int) -> None:
         delivered = self.engine.delivered
@@ -472,7 +493,7 @@ class FlowGuard:
         if read_moved:
             return False
         if read is not None and read >= (committed or 0):  # handed over, being worked on
-            routed = tp.topic.endswith(".outbox") or tp.topic == TICK_TOPIC
+            routed = tp.topic.endswith(".outbox") or tp.topic in (TICK_TOPIC, REQUESTS_TOPIC)
             idle = not getattr(runtime, "in_batch", False) and \
                 now - getattr(runtime, "last_batch", now) >= self.every
             return runtime is None or (routed and idle)

@@ -16,6 +16,7 @@ fails changes nothing: it is dead-lettered, and the router goes on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -132,6 +133,21 @@ class BatchedStore(MutableMapping):
     def values(self):
         for _, value in self.items():
             yield value
+
+    def find(self, needle: str) -> Iterator[tuple[Any, Any]]:
+        """(key, value) of the current partition's entries whose value contains ``needle``
+        (a pseudonym), this batch's changes included; see ``ChangelogTable.find``."""
+        dirty = self._dirty
+        find = getattr(self.table, "find", None)
+        found = find(self.partition, needle) if find is not None else (
+            (k, v) for k, v in list(self.table.items()) if needle in json.dumps(v))
+        for key, value in found:
+            if key not in dirty:
+                yield key, value
+        for key, value in list(dirty.items()):
+            if value is not _DELETED and self._partition_of.get(key) == self.partition \
+                    and needle in json.dumps(value):
+                yield key, value
 
     # ------------------------------------------------------------ batch
     @property

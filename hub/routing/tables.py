@@ -108,6 +108,21 @@ class ChangelogTable(MutableMapping):
             store._key_partition[key] = partition
         self._queued.append((key_bytes, value_bytes, partition))
 
+    def find(self, partition: int, needle: str) -> Iterator[tuple[Any, Any]]:
+        """(key, value) of every entry of ``partition`` whose encoded value contains
+        ``needle`` (a pseudonym): a scan of the partition's database that decodes only the
+        matches. For rare work (an erasure), not the hot path."""
+        if self.on_disk:
+            wanted = needle.encode()
+            for key, raw in self.store._db_for_partition(partition).items():
+                if raw is not None and wanted in raw:
+                    yield json.loads(key), json.loads(raw)
+            return
+        where = self.store._key_partition
+        for key, value in list(self.store.data.items()):
+            if where.get(key, partition) == partition and needle in json.dumps(value):
+                yield key, value
+
     def take_changelog(self) -> list[tuple[bytes, bytes | None, int]]:
         """The changelog records written since the last call: (key, value, partition)."""
         queued, self._queued = self._queued, []
