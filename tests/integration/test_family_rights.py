@@ -1,6 +1,7 @@
 """A family's rights on the real broker: the access letter names the agency that received
 the child's event and the consent (read back from hub.consent), and a withdrawn consent
-reaches, as a notice, every agency that received events of the child under it."""
+reaches, as a notice, every agency that received events of the child under it; an erased
+child is forgotten in every compacted topic and table, and every recipient is told."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 
 import pytest
 
-from hub.records import family_history
+from hub.records import family_consents, family_history
 from hub.tail import Tail
 from tests.conftest import wait_for
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
@@ -99,3 +100,76 @@ def test_a_withdrawn_consent_is_a_notice_to_the_agency_that_received_events_unde
                if r["type"] == "consent.revoked" and r["decision"] == "delivered"]
     assert [(r["recipient"], r["consent_id"]) for r in audited] == [
         ("grundschule-kamen-mitte", f"EW-{tag}")]
+
+
+def latest_state_with(bootstrap: str, subject: str) -> dict[str, list[bytes]]:
+    """topic -> the keys whose latest record (the state compaction keeps) holds
+    ``subject``, over every compacted topic of the hub and every table changelog."""
+    from hub.kafka_io import existing_topics, read_to_end
+
+    needle = subject.encode()
+    compacted = sorted(t for t in existing_topics(bootstrap)
+                       if t in ("hub.consent", "hub.facts") or t.startswith("analytics.")
+                       or t.endswith("-changelog"))
+    assert "hub.consent" in compacted and any(t.endswith("-changelog") for t in compacted)
+    found = {}
+    for topic in compacted:
+        latest: dict[bytes, bytes | None] = {}
+        for record in read_to_end(bootstrap, topic, "unna-hub-test"):
+            latest[record.key or b""] = record.value
+        keys = [k for k, v in latest.items() if v is not None and (needle in k or needle in v)]
+        if keys:
+            found[topic] = keys
+    return found
+
+
+def test_an_erased_child_is_forgotten_and_every_recipient_is_told(worker, topics, tmp_path):
+    tag, consent, subject = a_family(topics, tmp_path, "Eva")
+    wait_for(lambda: events_of(topics.bootstrap, SCHOOL_INBOX, subject), 60,
+             "the request in the school's inbox", interval=0.5)
+    # the child is in the consent ledger, the router's tables and the analytics facts
+    before = wait_for(lambda: (lambda f: f if "hub.facts" in f else None)(
+        latest_state_with(topics.bootstrap, subject)), 60, "the child's facts")
+    assert "hub.consent" in before and any(t.endswith("-changelog") for t in before)
+
+    reference = f"VS-2026/{tag}"
+    result = topics.hub("erase", "--subject", subject, "--reference", reference, "--yes",
+                        "--wait", "90")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"done: erased on request {reference}: 1 consent(s), 0 held event(s), " \
+           "1 handover(s) forgotten; erasure notice to grundschule-kamen-mitte" \
+           in result.stdout
+
+    (notice,) = [e for e in events_of(topics.bootstrap, SCHOOL_INBOX, subject)
+                 if e["type"] == "subject.erased"]
+    assert notice["source"] == "hub" and notice["payload"] == {"reference": reference}
+    assert not [e for e in events_of(topics.bootstrap, "agency.jugendamt-kamen.inbox",
+                                     subject) if e["type"] == "subject.erased"]
+    # nothing left in the latest state of any compacted topic or table (the analytics
+    # rewrite their facts a moment later)
+    wait_for(lambda: not latest_state_with(topics.bootstrap, subject), 60,
+             "no compacted topic or table to hold the pseudonym")
+    erased = [r for r in family_history(topics.bootstrap, subject, timeout=1.0)
+              if r["decision"] == "erased"]
+    assert len(erased) == 1 and reference in erased[0]["reason"]
+
+    # the family consents again: routed as for a child the hub never saw
+    again = tmp_path / "again"
+    again.mkdir()
+    person = {k: consent[k] for k in ("Vorname", "Nachname", "Geburtsdatum")}
+    granted = write_export(again / "einwilligungen_jugendamt-kamen.csv", [consent_row(
+        **person, **{"Einwilligungs-ID": f"EW2-{tag}"})], columns=CONSENT_COLUMNS)
+    request = write_export(again / "jugendamt-kamen_export.csv", [youth_office_row(
+        Vorgangsnummer=f"JA2-{tag}", **person, **{"Uebergabe-ID": f"UE2-{tag}"})])
+    for path in (granted, request):
+        result = topics.hub("ingest", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def delivered_again():
+        return [r for r in family_history(topics.bootstrap, subject, timeout=1.0)
+                if r["decision"] == "delivered" and r["consent_id"] == f"EW2-{tag}"]
+
+    (record,) = wait_for(delivered_again, 60, "the new request delivered", interval=0.5)
+    assert record["recipient"] == "grundschule-kamen-mitte"
+    assert [c.consent_id for c in family_consents(topics.bootstrap, subject)] == [
+        f"EW2-{tag}"]
