@@ -211,6 +211,11 @@ def serve_metrics(addr: str, port: int) -> bool:
     return True
 
 
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "max.compaction.lag.ms": "604800000"}
+"""The router's changelogs: compacted, and what a newer state or an erasure replaced is
+compacted away within 7 days (docs/privacy.md)."""
+
+
 def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = None) -> list[str]:
     """Create the router's table changelogs that do not exist yet (compacted, with the
     router's partition count); returns the names created.
@@ -229,16 +234,37 @@ def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = Non
     partitions = router_partitions(agencies)
     wanted = [f"{settings.app_id}-{name}-changelog" for name in table_names()]
     with admin_client(settings.kafka) as admin:
-        missing = [name for name in wanted if name not in set(admin.list_topics())]
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
         if missing:
             try:
                 admin.create_topics(
                     [NewTopic(name, partitions, settings.topic_replication_factor,
-                              topic_configs={"cleanup.policy": "compact"})
+                              topic_configs=CHANGELOG_CONFIG)
                      for name in missing], wait_for_metadata=True)
             except TopicAlreadyExistsError:  # another worker was quicker
                 pass
+        _align_changelogs(admin, [name for name in wanted if name in existing])
     return missing
+
+
+def _align_changelogs(admin, names: list[str]) -> None:
+    """Give changelogs created before :data:`CHANGELOG_CONFIG` changed its settings."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if not names:
+        return
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])["topic"]
+    stale = []
+    for name in names:
+        current = {k: v["value"] for k, v in described.get(name, {}).items()}
+        if any(current.get(k) != v for k, v in CHANGELOG_CONFIG.items()):
+            wanted = {**{k: v for k, v in current.items()
+                         if k in ("min.insync.replicas",)}, **CHANGELOG_CONFIG}
+            stale.append(ConfigResource(ConfigResourceType.TOPIC, name, configs=wanted))
+    if stale:
+        admin.alter_configs(stale)
 
 
 def with_replication(settings: Settings) -> Settings:

@@ -32,6 +32,22 @@ def test_every_topic_has_its_deletion_deadline_on_the_broker(topics):
     assert described["hub.audit"]["retention.ms"]["value"] == str(730 * 86_400_000)
 
 
+def test_what_an_erasure_replaced_is_compacted_away_within_a_week(worker, topics):
+    """The compacted topics that hold pseudonyms, the plan's and the router's changelogs
+    (created by `hub run`), make Kafka compact a replaced record within 7 days: without
+    max.compaction.lag.ms a quiet topic may never be compacted."""
+    from hub.routing.agent import table_names
+
+    week = str(7 * 86_400_000)
+    names = ["hub.consent", "hub.facts", *(f"unna-hub-{t}-changelog" for t in table_names())]
+    with admin_client(topics.bootstrap) as admin:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])["topic"]
+    for name in names:
+        assert described[name]["cleanup.policy"]["value"] == "compact", name
+        assert described[name]["max.compaction.lag.ms"]["value"] == week, name
+
+
 def test_an_expired_audit_segment_is_gone(kafka):
     """The audit's topic config with a retention of two seconds (as
     HUB_AUDIT_RETENTION_DAYS would set it), on a topic of its own: its first segment goes
@@ -64,3 +80,33 @@ def test_an_expired_audit_segment_is_gone(kafka):
     finally:
         kp.close(timeout=10)
         reader.close()
+
+
+def test_a_worker_brings_changelogs_of_an_older_version_up_to_date(kafka, monkeypatch):
+    """Changelogs created before the compaction deadline existed get it when a worker
+    starts (`ensure_changelogs`), the others are created with it."""
+    from hub.routing.agent import table_names
+    from hub.settings import Settings
+    from hub.worker import ensure_changelogs, with_replication
+
+    monkeypatch.setenv("HUB_HOME", str(kafka.home))
+    settings = with_replication(Settings(bootstrap_servers=kafka.bootstrap,
+                                         app_id="test-upgrade"))
+    old = f"test-upgrade-{table_names()[0]}-changelog"
+    with admin_client(kafka.bootstrap) as admin:
+        admin.create_topics([NewTopic(old, 1, 1, topic_configs={"cleanup.policy": "compact"})],
+                            wait_for_metadata=True)
+    created = ensure_changelogs(settings)
+    assert old not in created and len(created) == len(table_names()) - 1
+
+    def configs():
+        with admin_client(kafka.bootstrap) as admin:
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name) for name in [old, *created]]
+            )["topic"]
+        return {name: {k: v["value"] for k, v in config.items()}
+                for name, config in described.items()}
+
+    wanted = {"cleanup.policy": "compact", "max.compaction.lag.ms": str(7 * 86_400_000)}
+    wait_for(lambda: all(wanted.items() <= values.items() for values in configs().values()),
+             30, "every changelog to have the compaction deadline")
