@@ -29,6 +29,7 @@ from hub.audit import ANOMALY, AUDIT_TOPIC, DELIVERED, DUPLICATE, HELD, NOT_ROUT
 from hub.consent.ledger import ConsentState
 from hub.deadletter import DLQ_TOPIC
 from hub.report import names
+from hub.routing.erasure import ERASED
 from hub.topics import DAY_MS, TopicSpec, plan_topics
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
@@ -44,6 +45,7 @@ DECISIONS = {
     DUPLICATE: "nicht erneut übermittelt",
     NOT_ROUTED: "an keine Stelle weitergegeben",
     ANOMALY: "Unstimmigkeit vermerkt",
+    ERASED: "gelöscht",
 }
 DECISION_SENTENCES = {
     DELIVERED: "Die Meldung wurde an die genannte Stelle übermittelt, weil eine Einwilligung "
@@ -61,6 +63,8 @@ DECISION_SENTENCES = {
                 "des Kreises ein.",
     ANOMALY: "Ein Schritt einer Übergabe passte nicht zu ihrem bisherigen Verlauf (zum "
              "Beispiel eine Antwort vor der Anfrage). Das wird nur vermerkt.",
+    ERASED: "Auf einen Antrag auf Löschung hin hat der Hub vergessen, was er zu Ihrem Kind "
+            "aufbewahrte; eine noch zurückgehaltene Meldung wurde dabei verworfen.",
 }
 STEPS = {"requested": "angefragt", "accepted": "angenommen", "declined": "abgelehnt",
          "completed": "abgeschlossen"}
@@ -186,6 +190,21 @@ def _reason_rules(agency: Callable[[str], str]) -> list[_Rule]:
                      "wartete auf sie."),
         rule(r"already delivered to this recipient",
              lambda: "Die Stelle hatte diese Meldung bereits erhalten."),
+        rule(r"revocation notice: the consent was withdrawn",
+             lambda: "Die Stelle wurde benachrichtigt, dass die Einwilligung widerrufen ist, "
+                     "damit sie die erhaltenen Meldungen nicht weiter verwendet."),
+        rule(r"erasure notice: the child's data was erased on request \(reference "
+             r"(?P<ref>.+)\)",
+             lambda ref: f"Die Stelle wurde benachrichtigt, dass die Daten Ihres Kindes auf "
+                         f"Ihren Antrag (Aktenzeichen {ref}) gelöscht wurden, damit sie sie "
+                         "auch in ihrem eigenen System löscht."),
+        rule(r"held, never delivered: erased on request (?P<ref>.+)",
+             lambda ref: f"Die zurückgehaltene Meldung wurde mit der Löschung (Aktenzeichen "
+                         f"{ref}) verworfen und keiner Stelle übermittelt."),
+        rule(r"erased on request (?P<ref>.+?): .*",
+             lambda ref: f"Der Hub hat auf Ihren Antrag (Aktenzeichen {ref}) alles gelöscht, "
+                         "was er zu Ihrem Kind aufbewahrte; die Stellen, die Meldungen "
+                         "erhalten hatten, wurden benachrichtigt."),
         rule(r"consent: recorded in the consent ledger",
              lambda: "Im Einwilligungsverzeichnis des Hubs vermerkt."),
         rule(r"purpose (?P<p>\S+): analytics only",
@@ -560,7 +579,10 @@ Stand fragen können. Auf den Antrag hin</p>
 Einwilligungsverzeichnis, zurückgehaltene Meldungen, den Stand von Übergaben und die
 Vermerke darüber, welche Stelle welche Meldung erhalten hat;</li>
 <li>bekommt jede Stelle, die Meldungen zu Ihrem Kind erhalten hat{escape(which)}, eine
-Nachricht, damit sie die Daten auch in ihrem eigenen System löschen kann;</li>
+Nachricht mit dem Aktenzeichen, damit sie die Daten auch in ihrem eigenen System löschen
+kann;</li>
+<li>bleibt Ihr Kind in der anonymen Statistik des Kreises mitgezählt, aber ohne
+Pseudonym: die veröffentlichten Zahlen ändern sich nicht;</li>
 <li>verfallen Meldungen, die der Hub nur befristet aufbewahrt, erst mit dem Ende ihrer
 Aufbewahrungsfrist: in den Ausgangsfächern der Stellen (was sie dem Hub senden) nach
 {escape(days(retention.outboxes))}, in ihren Eingangsfächern (was der Hub ihnen zustellt) nach

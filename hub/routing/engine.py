@@ -65,7 +65,7 @@ from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
-from hub.routing.erasure import ERASED, decode_request, erasure_summary
+from hub.routing.erasure import ERASED, decode_request, erasure_summary, held_erased
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
 CONSENT_TOPIC = "hub.consent"
@@ -229,8 +229,8 @@ class RoutingEngine:
             raw = base64.b64decode(entry["value"])
             envelope = self._held_envelopes.pop(entry["id"], None) or self.codec.decode(raw)
             held.append(envelope)
-            record = audit_record(envelope, ERASED, now, reason=f"held, never delivered: "
-                                  f"erased on request {request.reference}")
+            record = audit_record(envelope, ERASED, now,
+                                  reason=held_erased(request.reference))
             self._count("audit_records", decision=ERASED)
             out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit(record),
                               type="audit"))

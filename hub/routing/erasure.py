@@ -90,6 +90,11 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def held_erased(reference: str) -> str:
+    """The audit reason of a held event an erasure dropped."""
+    return f"held, never delivered: erased on request {reference}"
+
+
 def erasure_summary(reference: str, consents: int, held: int, handovers: int,
                     notified: list[str]) -> str:
     """The audit reason of an erasure (``hub erase`` prints it)."""

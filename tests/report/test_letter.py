@@ -13,6 +13,8 @@ import pytest
 from hub.agencies import load_agencies
 from hub.consent.ledger import ConsentState
 from hub.report.letter import EMPTY, TITLE, Retention, build_letter, explain, when
+from hub.routing.engine import ERASURE_NOTICE, REVOCATION_NOTICE
+from hub.routing.erasure import erasure_summary, held_erased
 from hub.settings import AUDIT_RETENTION_DAYS
 from hub.topics import DAY_MS, plan_topics
 from tests.hub.test_cli import hub
@@ -171,6 +173,13 @@ def test_refused_and_held_events_say_why_in_german():
     ("handover UE-KAM-0020: accepted by jugendamt-werne, but jugendamt-kamen was asked",
      "von Jugendamt der Stadt Werne als „angenommen“ gemeldet, angefragt war aber "
      "Jugendamt der Stadt Kamen"),
+    # the hub's own notices and an erasure, worded by the router engine
+    (REVOCATION_NOTICE, "dass die Einwilligung widerrufen ist"),
+    (f"{ERASURE_NOTICE} (reference VS-2026/0042)", "auf Ihren Antrag (Aktenzeichen "
+     "VS-2026/0042) gelöscht wurden"),
+    (held_erased("VS-2026/0042"), "mit der Löschung (Aktenzeichen VS-2026/0042) verworfen"),
+    (erasure_summary("VS-2026/0042", 2, 1, 1, ["grundschule-kamen-mitte"]),
+     "auf Ihren Antrag (Aktenzeichen VS-2026/0042) alles gelöscht"),
 ])
 def test_common_reasons_have_german_sentences(reason, german):
     names = {a.id: a.name for a in load_agencies()}
