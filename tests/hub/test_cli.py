@@ -12,7 +12,7 @@ from tests.conftest import REPO
 from tests.exports import write_export, youth_office_row
 
 COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "deliver", "run", "tail", "key",
-            "audit", "pseudonym", "dlq"]
+            "audit", "erase", "pseudonym", "dlq"]
 
 
 def hub(*args, env=None, timeout=60):
@@ -87,3 +87,19 @@ def test_wrong_delimiter_fails_as_a_whole(tmp_path, key_file):
     assert result.returncode == 1
     assert "not separated by ';'" in result.stderr
     assert "no Kafka broker" not in result.stderr  # failed before touching Kafka
+
+
+def test_erase_explains_a_bad_pseudonym_or_reference_and_sends_nothing(tmp_path):
+    result = hub("erase", "--subject", "Max Mustermann", "--reference", "=cmd()",
+                 env={"HUB_HOME": str(tmp_path), "HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "lowercase hex digits (what `hub pseudonym` prints)" in result.stderr
+    assert "a case number is letters, digits" in result.stderr
+
+
+def test_erase_needs_a_confirmation_before_it_touches_the_broker(tmp_path):
+    result = hub("erase", "--subject", "3f9ac1", "--reference", "VS-2026/0042",
+                 env={"HUB_HOME": str(tmp_path), "HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.returncode == 1  # not a terminal: no question asked, nothing sent
+    assert "nothing was sent: confirm the erasure with --yes" in result.stderr
+    assert "cannot be undone" in result.stdout
