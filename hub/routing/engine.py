@@ -190,82 +190,93 @@ class RoutingEngine:
         ``inbox``: (recipient, record value) of every record of the child's inbox
         partition keyed by its pseudonym, read by the runtime before: which agencies
         received what (their delivered entries are forgotten too)."""
+        request = self._erasure_request(message)
+        if isinstance(request, Output):
+            return [request]
+        subject, now, out = request.subject, self.clock.now(), []
+        received = self._forget_received(subject, inbox)
+        consents = self._consents(subject)
+        out += [Output(CONSENT_TOPIC, ledger_key(subject, state.consent_id), None,
+                       type="tombstone") for state in consents]
+        served = self.served.get(subject) or {}
+        held = self._drop_held(subject, request.reference, now, out)
+        for table in (self.consents, self.served, self.held):
+            if subject in table:
+                del table[subject]
+        handovers = self.tracker.forget_subject(subject, message.partition)
+        recipients = [r for r in dict.fromkeys([
+            *received, *(a for agencies in served.values() for a in agencies)])
+            if r != HUB_SOURCE and self.agencies.get(r)]
+        known = [*received.values(), *held]
+        for recipient in recipients:
+            notice = self._erasure_envelope(request, recipient, received.get(recipient),
+                                            known, handovers, consents)
+            if self.delivered.has(recipient, notice.id, now):
+                continue  # the request read again: told already
+            out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
+            out.append(self._audit(notice, DELIVERED, now, recipient,
+                                   f"{ERASURE_NOTICE} (reference {request.reference})"))
+        key, value = erasure_marker(request.id, subject, secrets.token_hex(16))
+        out.append(Output(FACTS_TOPIC, key, value, type="fact"))
+        summary = erasure_summary(request.reference, len(consents), len(held),
+                                  len(handovers), recipients)
+        erased = self._erasure_envelope(request, None, None, known, handovers, consents)
+        out.append(self._audit(erased, ERASED, now, reason=summary, **{
+            "event_id": request.id, "sender": request.requested_by or HUB_SOURCE,
+            "event_time": request.requested_at.isoformat()}))
+        self._count("erasures", outcome="erased")
+        return out
+
+    def _erasure_request(self, message: Incoming):
+        """The request in ``message``, or the dead letter that says why it is none."""
         try:
             request = decode_request(message.value)
         except ValueError as exc:
-            self._count("erasures", outcome="invalid")
-            return [self.dead_letter(message, [f"not an erasure request: {exc}"],
-                                     "invalid_request")]
-        subject = request.subject
-        if message.key is not None and message.key != request.key():
-            self._count("erasures", outcome="invalid")
-            return [self.dead_letter(message, [
-                "erasure request keyed by another pseudonym than its subject: it arrived "
-                "on a partition that may not hold the child's state"], "invalid_request")]
-        now = self.clock.now()
-        out: list[Output] = []
-        received: dict[str, Envelope] = {}  # recipient -> the latest event it received
+            reason = f"not an erasure request: {exc}"
+        else:
+            if message.key is None or message.key == request.key():
+                return request
+            reason = ("erasure request keyed by another pseudonym than its subject: it "
+                      "arrived on a partition that may not hold the child's state")
+        self._count("erasures", outcome="invalid")
+        return self.dead_letter(message, [reason], "invalid_request")
+
+    def _forget_received(self, subject: str, inbox: Sequence[tuple[str, bytes]]
+                         ) -> dict[str, Envelope]:
+        """Forget that the agencies have the child's events (found in ``inbox``); returns
+        recipient -> the latest event it received. Erasure notices stay remembered, so
+        that a request read again sends none twice."""
+        received: dict[str, Envelope] = {}
         for recipient, raw in inbox:
             try:
                 envelope = self.codec.decode(raw)
             except DecodeError:
                 continue
             if envelope.subject != subject or envelope.type is EventType.SUBJECT_ERASED:
-                continue  # an erasure notice is remembered: never sent twice
+                continue
             self.delivered.remove(recipient, envelope.id)
             if recipient not in received or received[recipient].time <= envelope.time:
                 received[recipient] = envelope
-        consents = self._consents(subject)
-        for state in consents:
-            out.append(Output(CONSENT_TOPIC, ledger_key(subject, state.consent_id), None,
-                              type="tombstone"))
-        if subject in self.consents:
-            del self.consents[subject]
-        served = self.served.get(subject) or {}
-        if subject in self.served:
-            del self.served[subject]
+        return received
+
+    def _drop_held(self, subject: str, reference: str, now: datetime,
+                   out: list[Output]) -> list[Envelope]:
+        """The child's held events, each audited ``erased`` (never delivered)."""
         held = []
         for entry in self.held.get(subject) or ():
-            raw = base64.b64decode(entry["value"])
-            envelope = self._held_envelopes.pop(entry["id"], None) or self.codec.decode(raw)
+            envelope = self._held_envelopes.pop(entry["id"], None) or \
+                self.codec.decode(base64.b64decode(entry["value"]))
             held.append(envelope)
-            record = audit_record(envelope, ERASED, now,
-                                  reason=held_erased(request.reference))
-            self._count("audit_records", decision=ERASED)
-            out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit(record),
-                              type="audit"))
-        if subject in self.held:
-            del self.held[subject]
-        handovers = self.tracker.forget_subject(subject, message.partition)
-        recipients = list(received)
-        recipients += [a for agencies in served.values() for a in agencies
-                       if a not in recipients and a != HUB_SOURCE]
-        recipients = [r for r in dict.fromkeys(recipients) if self.agencies.get(r)]
-        known = [*received.values(), *held]
-        for recipient in recipients:
-            notice = self._erasure_envelope(request, recipient, received.get(recipient),
-                                            known, handovers, consents)
-            if self.delivered.has(recipient, notice.id, now):
-                continue
-            out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
-            record = audit_record(notice, DELIVERED, now, recipient,
-                                  f"{ERASURE_NOTICE} (reference {request.reference})")
-            self._count("audit_records", decision=DELIVERED)
-            out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit(record),
-                              type="audit"))
-        key, value = erasure_marker(request.id, subject, secrets.token_hex(16))
-        out.append(Output(FACTS_TOPIC, key, value, type="fact"))
-        summary = erasure_summary(request.reference, len(consents), len(held),
-                                  len(handovers), recipients)
-        out.append(Output(AUDIT_TOPIC, subject.encode(), encode_audit({
-            **audit_record(self._erasure_envelope(request, None, None, known, handovers,
-                                                  consents), ERASED, now, reason=summary),
-            "event_id": request.id, "sender": request.requested_by or HUB_SOURCE,
-            "event_time":
-            request.requested_at.isoformat()}), type="audit"))
-        self._count("audit_records", decision=ERASED)
-        self._count("erasures", outcome="erased")
-        return out
+            out.append(self._audit(envelope, ERASED, now, reason=held_erased(reference)))
+        return held
+
+    def _audit(self, envelope: Envelope, decision: str, now: datetime,
+               recipient: str | None = None, reason: str = "", **fields) -> Output:
+        """An audit record of ``envelope`` (``fields`` replace its own), counted."""
+        record = {**audit_record(envelope, decision, now, recipient, reason), **fields}
+        self._count("audit_records", decision=decision)
+        return Output(AUDIT_TOPIC, envelope.subject.encode(), encode_audit(record),
+                      type="audit")
 
     def _erasure_envelope(self, request, recipient: str | None, last: Envelope | None,
                           known: list[Envelope], handovers: list[Handover],
@@ -372,13 +383,10 @@ class RoutingEngine:
 
     def _track(self, envelope: Envelope, tracked: Tracked, out: list[Output]) -> None:
         now = self.clock.now()
-        key = envelope.subject.encode()
         for anomaly in tracked.anomalies:
             self._count("handover_anomalies", step=envelope.type.value)
-            record = audit_record(envelope, ANOMALY, now, reason=f"handover "
-                                  f"{anomaly.handover_id}: {anomaly.reason}")
-            self._count("audit_records", decision=ANOMALY)
-            out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
+            out.append(self._audit(envelope, ANOMALY, now, reason=f"handover "
+                                   f"{anomaly.handover_id}: {anomaly.reason}"))
         h = tracked.handover
         if h is None:
             return
@@ -441,11 +449,8 @@ class RoutingEngine:
             if self.delivered.has(recipient, notice.id, now):
                 continue
             out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
-            record = audit_record(notice, DELIVERED, now, recipient, REVOCATION_NOTICE,
-                                  state.consent_id)
-            self._count("audit_records", decision=record["decision"])
-            out.append(Output(AUDIT_TOPIC, revocation.subject.encode(), encode_audit(record),
-                              type="audit"))
+            out.append(self._audit(notice, DELIVERED, now, recipient, REVOCATION_NOTICE,
+                                   consent_id=state.consent_id))
         return out
 
     def _deliver(self, recipient: str, envelope: Envelope, raw: bytes, now) -> Output:
