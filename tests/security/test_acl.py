@@ -115,6 +115,12 @@ def test_nobody_but_the_hub_reads_consents_and_audit(acls, everyone, topic):
     assert who_may(acls, everyone, READ, topic) == {HUB, OPERATOR}
 
 
+def test_only_the_operator_and_the_workers_may_ask_for_an_erasure(acls, everyone):
+    # hub erase writes hub.requests; an agency or an analyst could erase any child
+    assert who_may(acls, everyone, WRITE, "hub.requests") == {HUB, OPERATOR}
+    assert who_may(acls, everyone, READ, "hub.requests") == {HUB, OPERATOR}
+
+
 def test_analysts_read_analytics_only(acls, plan):
     for spec in plan:
         assert allows(acls, ANALYST, TOPIC, spec.name, READ) == spec.name.startswith(
