@@ -1,11 +1,13 @@
 """Audit records: every routing decision, so that a family can be shown who received what.
 
-Records are JSON on ``hub.audit`` (append-only, kept forever), keyed by the subject
+Records are JSON on ``hub.audit`` (append-only, kept ``HUB_AUDIT_RETENTION_DAYS``), keyed by the subject
 pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice has the same id),
 ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``, ``decision`` (delivered,
 refused, held, duplicate, not_routed; anomaly for a handover step that does not fit its
-handover), ``reason``, ``consent_id``, ``event_time`` and
-``time`` (when the hub decided, by the hub's clock).
+handover; erased for an erasure and the held events it dropped,
+:mod:`hub.routing.erasure`), ``reason``, ``consent_id``, ``event_time`` and
+``time`` (when the hub decided, by the hub's clock); an erasure's record also
+``requested_by``.
 """
 
 from __future__ import annotations

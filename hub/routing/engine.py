@@ -222,7 +222,7 @@ class RoutingEngine:
                                   len(handovers), recipients)
         erased = self._erasure_envelope(request, None, None, known, handovers, consents)
         out.append(self._audit(erased, ERASED, now, reason=summary, **{
-            "event_id": request.id, "sender": request.requested_by or HUB_SOURCE,
+            "event_id": request.id, "requested_by": request.requested_by,
             "event_time": request.requested_at.isoformat()}))
         self._count("erasures", outcome="erased")
         return out

@@ -89,7 +89,7 @@ def test_an_erasure_forgets_the_child_and_tells_every_agency_that_received_event
     summary = [r for r in erased if r["event_id"] == request.id]
     assert len(summary) == 1 and "VS-2026/0042" in summary[0]["reason"]
     assert "2 consent(s), 1 held event(s), 2 handover(s)" in summary[0]["reason"]
-    assert summary[0]["sender"] == "trust-office"
+    assert summary[0]["sender"] == "hub" and summary[0]["requested_by"] == "trust-office"
     held = [r for r in erased if r["event_id"] != request.id]
     assert len(held) == 1 and held[0]["type"] == "handover.requested"
     notices = [r for r in audit if r["decision"] == "delivered"]
