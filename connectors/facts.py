@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from connectors.pseudonym import pseudonym
 from hub.agencies import AgencyDirectory
 from hub.contract.models import Envelope
-from hub.contract.vocabulary import EventType
+from hub.contract.vocabulary import EventType, TimePrecision
 from hub.errors import HubError
 from hub.settings import PseudonymKey
 
@@ -142,7 +142,13 @@ def event_id(agency_id: str, record_id: str, event_type: str, on: date) -> str:
 
 
 def start_of_day(day: date) -> datetime:
+    """The ``time`` of an event known only by its day: midnight UTC of ``day``, sent with
+    ``time_precision`` ``date`` (:data:`DATE_ONLY`), so that nobody shows it as a time."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+DATE_ONLY = TimePrecision.DATE
+"""An export row (and an SDK call) gives the day of an event, never its time of day."""
 
 
 def _phase(person: Person, on: date, problems: list[str]) -> str | None:
@@ -202,6 +208,7 @@ def build_envelope(facts: EventFacts, key: PseudonymKey, agencies: AgencyDirecto
         type=etype,
         source=facts.agency_id,
         time=start_of_day(facts.on),
+        time_precision=DATE_ONLY,
         subject=subject,
         key_id=key.key_id,
         municipality=facts.municipality,
@@ -244,6 +251,7 @@ def build_consent_envelope(
         type=etype,
         source=facts.agency_id,
         time=start_of_day(facts.recorded_on),
+        time_precision=DATE_ONLY,
         subject=pseudonym(key, facts.person.given_name, facts.person.family_name,
                           facts.person.birth_date),
         key_id=key.key_id,

@@ -50,13 +50,22 @@ def family_consents(bootstrap: Kafka, subject: str) -> list[ConsentState]:
     return sorted(states.values(), key=lambda s: (s.valid_from, s.consent_id))
 
 
+def event_when(record: dict) -> str:
+    """The event's time in a ``hub audit`` line (UTC, as the decision's): with the time of
+    day for a point in time, the day alone for an event known only by its day
+    (``event_time_precision`` ``date``) and, as ever, for a record without the field."""
+    if record.get("event_time_precision") == "instant":
+        return record["event_time"][:19]
+    return f"{record['event_time'][:10]:<19}"
+
+
 def format_history(records: Iterable[dict]) -> list[str]:
     lines = []
     for r in records:
         who = r["recipient"] or "-"
         consent = f" under consent {r['consent_id']}" if r["consent_id"] else ""
         reason = f": {r['reason']}" if r["reason"] else ""
-        lines.append(f"{r['time'][:19]}  {r['event_time'][:10]}  {r['type']:<20} from "
+        lines.append(f"{r['time'][:19]}  {event_when(r)}  {r['type']:<20} from "
                      f"{r['sender']:<26} {r['decision']:<10} {who}{consent}{reason}")
     return lines
 

@@ -2,8 +2,9 @@
 
 One row per event, ``;``-separated, header line, ``\\r\\n`` line ends, UTF-8. Every envelope
 field except ``schema_version`` and every payload field of every event type has its own
-column; a column that does not apply to an event type stays empty. docs/delivery.md lists the
-columns for agency IT staff.
+column (``time`` has two, ``Datum`` and ``Uhrzeit``, and ``time_precision`` shows in them: an
+event known only by its day has an empty ``Uhrzeit``); a column that does not apply to an event
+type stays empty. docs/delivery.md lists the columns for agency IT staff.
 
 Values come from other agencies' exports (offer names, handover and consent ids): a cell that
 a spreadsheet would run as a formula is neutralised as OWASP's "CSV Injection" guidance says
@@ -24,7 +25,7 @@ from connectors.vocabulary import (
     SUPPORT_CATEGORY_WORDS,
     TOWN_WORDS,
 )
-from hub.contract.models import Envelope
+from hub.contract.models import Envelope, event_day, is_date_only
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
 """Dates and times in the files are local time of Kreis Unna, not UTC."""
@@ -75,9 +76,11 @@ def german_timestamp(value: datetime) -> str:
     return value.astimezone(LOCAL_TIME).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def cell_text(value: object, words: dict[str, str] | None = None) -> str:
+def cell_text(value: object, words: dict[str, str] | None = None,
+              date_only: bool = False) -> str:
     """One payload value as text: a German word if ``words`` has one, dates in German
-    notation, lists comma-separated, anything else as it is."""
+    notation, lists comma-separated, anything else as it is. ``date_only``: the value is a
+    point in time that stands for a day only (midnight UTC of it), written as that day."""
     if value is None:
         return ""
     if isinstance(value, Enum):
@@ -85,7 +88,7 @@ def cell_text(value: object, words: dict[str, str] | None = None) -> str:
     if words is not None and isinstance(value, str):
         return words.get(value, value)
     if isinstance(value, datetime):
-        return german_timestamp(value)
+        return german_date(value.date()) if date_only else german_timestamp(value)
     if isinstance(value, date):
         return german_date(value)
     if isinstance(value, tuple | list):
@@ -94,14 +97,23 @@ def cell_text(value: object, words: dict[str, str] | None = None) -> str:
 
 
 def envelope_row(envelope: Envelope) -> dict[str, str]:
-    """The CSV row of one event: a value (possibly empty) for every column of ``COLUMNS``."""
-    local = envelope.time.astimezone(LOCAL_TIME)
+    """The CSV row of one event: a value (possibly empty) for every column of ``COLUMNS``.
+
+    An event known only by its day (``time_precision`` ``date``, an agency's export row) has
+    that day as ``Datum`` and an empty ``Uhrzeit``, and so have its payload's points in time
+    that are the same day (a consent's ``Erfasst-am``, ``Wirksam-ab``): its midnight UTC is
+    no time of day, and 02:00 in summer would read as two in the morning."""
+    if is_date_only(envelope):
+        datum, uhrzeit = german_date(event_day(envelope)), ""
+    else:
+        local = envelope.time.astimezone(LOCAL_TIME)
+        datum, uhrzeit = local.strftime("%d.%m.%Y"), local.strftime("%H:%M:%S")
     row = dict.fromkeys(COLUMNS, "")
     row.update({
         "Ereignis-ID": envelope.id,
         "Ereignis": cell_text(envelope.type, EVENT_WORDS),
-        "Datum": local.strftime("%d.%m.%Y"),
-        "Uhrzeit": local.strftime("%H:%M:%S"),
+        "Datum": datum,
+        "Uhrzeit": uhrzeit,
         "Absender": envelope.source,
         "Empfaenger": envelope.recipient or "",
         "Pseudonym": envelope.subject,
@@ -114,7 +126,9 @@ def envelope_row(envelope: Envelope) -> dict[str, str]:
     payload = envelope.payload
     for field in type(payload).model_fields:
         column, words = PAYLOAD_COLUMNS[field]
-        row[column] = cell_text(getattr(payload, field), words)
+        value = getattr(payload, field)
+        row[column] = cell_text(value, words, date_only=isinstance(value, datetime)
+                                and is_date_only(envelope, value))
     return row
 
 

@@ -4,6 +4,9 @@ The request: ``POST <URL>`` with the event as JSON (``envelope_to_json``), heade
 ``Content-Type: application/json`` and ``Idempotency-Key: <event id>``. Redirects are not
 followed (a POST turned into a GET would look delivered). Logs name the event id and the
 receiver's status, never the payload, and show the URL without user info or query.
+
+The body has no local times: ``time`` is UTC, and ``time_precision`` ``date`` says that only
+the day of the event is known (``time`` is then midnight UTC of it; docs/delivery.md).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ The models and the Avro schemas must agree field by field; ``tests/contract`` pr
   datetime is **rejected**, because agency exports are in local time and guessing UTC would shift
   events by one or two hours. Aware values are converted to UTC and cut to whole milliseconds,
   so an envelope survives an Avro round trip unchanged.
+* An envelope whose ``time_precision`` is ``date`` knows only the day of the event: its
+  ``time`` must be midnight UTC of that day (:func:`is_date_only`, :func:`event_day`).
 * Validation reports every problem at once (pydantic's ``ValidationError``), including the
   problems inside the payload.
 """
@@ -31,9 +33,16 @@ from pydantic import (
     model_validator,
 )
 
-from hub.contract.vocabulary import EventType, LifePhase, Municipality, Purpose, StallStep
+from hub.contract.vocabulary import (
+    EventType,
+    LifePhase,
+    Municipality,
+    Purpose,
+    StallStep,
+    TimePrecision,
+)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The envelope contract version producers write (field ``schema_version``)."""
 
 
@@ -53,6 +62,9 @@ def _require_canonical_uuid(value: str) -> str:
         raise ValueError(f"must be the canonical lowercase UUID text {canonical!r}")
     return value
 
+
+MIDNIGHT = datetime.min.time()
+"""00:00:00, the time of day of a date-only event's ``time`` (in UTC)."""
 
 UtcTimestamp = Annotated[datetime, AfterValidator(_require_utc_millis)]
 """Timezone-aware point in time, normalised to UTC with millisecond precision."""
@@ -216,6 +228,7 @@ class Envelope(_Record):
     type: EventType
     source: AgencyId
     time: UtcTimestamp
+    time_precision: TimePrecision = TimePrecision.INSTANT
     subject: Pseudonym
     key_id: Identifier
     municipality: Municipality
@@ -245,3 +258,25 @@ class Envelope(_Record):
                 )
             return value
         return expected.model_validate(value)
+
+    @model_validator(mode="after")
+    def _a_date_is_midnight_utc(self) -> Self:
+        if self.time_precision is TimePrecision.DATE and self.time.time() != MIDNIGHT:
+            raise ValueError(
+                f"time_precision date needs time at midnight UTC of the day, got {self.time}"
+            )
+        return self
+
+
+def is_date_only(envelope: Envelope, moment: datetime | None = None) -> bool:
+    """Does ``envelope`` know only the day of ``moment`` (default: its ``time``)? True for
+    an event of precision ``date`` and a moment equal to its ``time`` (the payload's
+    timestamps made from the same day, e.g. a consent's ``recorded_at``)."""
+    return envelope.time_precision is TimePrecision.DATE and (
+        moment is None or moment == envelope.time
+    )
+
+
+def event_day(envelope: Envelope) -> date:
+    """The day of a date-only event (the UTC date of its ``time``)."""
+    return envelope.time.astimezone(UTC).date()

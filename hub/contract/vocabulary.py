@@ -70,6 +70,17 @@ class StallStep(StrEnum):
     COMPLETION = "completion"
 
 
+class TimePrecision(StrEnum):
+    """How much of an event's ``time`` the producer knew (since release 3 of the contract)."""
+
+    INSTANT = "instant"
+    """``time`` is the point in time of the event (the hub's own notices, and any event
+    written with release 1 or 2)."""
+    DATE = "date"
+    """Only the day is known (an agency export row): ``time`` is midnight UTC of that day and
+    says nothing about the time of day; show the date alone."""
+
+
 def event_type_symbol(event_type: EventType) -> str:
     """The Avro enum symbol of an event type: ``consent.granted`` -> ``consent_granted``."""
     return event_type.value.replace(".", "_")

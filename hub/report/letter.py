@@ -115,14 +115,21 @@ def _instant(value) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def when(value) -> str:
-    """A time in German format, Europe/Berlin; exactly midnight UTC is a date-only export
-    row: its date only. A value that is no time is shown as it is."""
+DATE_ONLY, INSTANT = "date", "instant"
+"""The values of an audit record's ``event_time_precision`` (the event's ``time_precision``)."""
+
+
+def when(value, precision: str | None = None) -> str:
+    """A time in German format, Europe/Berlin. ``precision`` ``date`` (the event knew only
+    its day: ``value`` is midnight UTC of it) shows that day alone, ``instant`` the time of
+    day as well. Unknown precision (audit records and consents from before the contract
+    said it): exactly midnight UTC is taken for a date-only export row, its date only. A
+    value that is no time is shown as it is."""
     dt = _instant(value)
     if dt is None:
         return str(value or "–")
     utc = dt.astimezone(UTC)
-    if utc.time() == clock_time(0):
+    if precision == DATE_ONLY or (precision != INSTANT and utc.time() == clock_time(0)):
         return utc.strftime("%d.%m.%Y")
     return dt.astimezone(LOCAL_TIME).strftime("%d.%m.%Y, %H:%M Uhr")
 
@@ -269,6 +276,12 @@ class _Row:
         value = self.record.get(name)
         return "" if value is None else str(value)
 
+    @property
+    def precision(self) -> str | None:
+        """The event time's precision (``date``, ``instant``); None in older records."""
+        value = self.record.get("event_time_precision")
+        return value if value in (DATE_ONLY, INSTANT) else None
+
 
 def _agency_names(agencies) -> dict[str, str]:
     if isinstance(agencies, Mapping):
@@ -393,9 +406,9 @@ def build_letter(subject: str, audit_records: Iterable[dict],
         return f'<td class="reason">{text}</td>'
 
     def event_cells(row: _Row) -> str:
-        return (f'<td class="when">{_when_cell(row.get("time"))}</td>'
+        return (f'<td class="when">{_when_cell(row.get("time"), INSTANT)}</td>'
                 f'<td>{e(names.event_type(row.get("type")))}</td>'
-                f'<td class="when">{_when_cell(row.get("event_time"))}</td>'
+                f'<td class="when">{_when_cell(row.get("event_time"), row.precision)}</td>'
                 f'<td>{e(agency(row.get("sender")))}</td>')
 
     delivered = [r for r in rows if r.get("decision") == DELIVERED]
@@ -477,9 +490,9 @@ Vertrauensstelle.</p>
     return "".join(parts)
 
 
-def _when_cell(value) -> str:
+def _when_cell(value, precision: str | None = None) -> str:
     """:func:`when` for a narrow column: "Uhr" stays with its time."""
-    return escape(when(value)).replace(" Uhr", "&nbsp;Uhr")
+    return escape(when(value, precision)).replace(" Uhr", "&nbsp;Uhr")
 
 
 def _purpose_of(row: _Row, by_consent: Mapping[str, ConsentState]) -> str:

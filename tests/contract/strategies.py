@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from hub.contract.models import Envelope
-from hub.contract.vocabulary import EventType, LifePhase, Municipality, Purpose, StallStep
+from hub.contract.vocabulary import (
+    EventType,
+    LifePhase,
+    Municipality,
+    Purpose,
+    StallStep,
+    TimePrecision,
+)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What OWASP lists as the start of a cell that a spreadsheet runs as a formula."""
@@ -67,9 +74,13 @@ def envelopes(draw) -> Envelope:
     payload = draw(_payload(event_type))
     if payload.get("valid_to") and payload["valid_to"] < payload["valid_from"]:
         payload["valid_to"], payload["valid_from"] = payload["valid_from"], payload["valid_to"]
+    time, precision = draw(_times), draw(st.sampled_from(TimePrecision))
+    if precision is TimePrecision.DATE:  # only the day is known: midnight UTC of it
+        time = time.replace(hour=0, minute=0, second=0, microsecond=0)
     fields = {
         "id": str(draw(st.uuids())), "type": event_type, "source": draw(agency_ids),
-        "time": draw(_times), "subject": draw(st.from_regex(r"\A[0-9a-f]{1,128}\Z")),
+        "time": time, "time_precision": precision,
+        "subject": draw(st.from_regex(r"\A[0-9a-f]{1,128}\Z")),
         "key_id": draw(identifiers), "municipality": draw(st.sampled_from(Municipality)),
         "life_phase": draw(st.sampled_from(LifePhase)),
         "purpose": draw(st.sampled_from(Purpose)),

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastavro import schemaless_writer
+from fastavro import schemaless_reader, schemaless_writer
 
 from hub.contract.codec import MAGIC, EnvelopeCodec, envelope_to_json, get_codec
 from hub.contract.models import OfferAccepted
 from hub.contract.schemas import EnvelopeSchema, list_releases, load_envelope_schema
-from hub.contract.vocabulary import EventType
+from hub.contract.vocabulary import EventType, TimePrecision
 from hub.errors import DecodeError, SchemaError
 from hub.paths import SCHEMAS_DIR
 
@@ -312,3 +312,43 @@ def test_fuzz_truncated_and_mutated_messages_only_ever_raise_decode_error() -> N
             mutated = bytearray(message)
             mutated[rng.randrange(10, len(message))] = rng.randrange(256)
             _decode_or_decode_error(bytes(mutated))
+
+
+# ------------------------------------------------------------ release 3: time_precision
+RELEASE_2 = SCHEMAS_DIR / "released" / "2"
+RELEASE_3 = SCHEMAS_DIR / "released" / "3"
+DAY = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("release", [RELEASE_1, RELEASE_2], ids=["release-1", "release-2"])
+def test_a_message_without_time_precision_reads_as_an_instant(release: Path) -> None:
+    decoded = get_codec().decode(raw_message(load_envelope_schema(release), time=DAY))
+
+    assert decoded.time_precision is TimePrecision.INSTANT
+    assert decoded.time == DAY
+
+
+def test_a_date_only_event_survives_a_round_trip() -> None:
+    envelope = example_envelope(time=DAY, time_precision=TimePrecision.DATE)
+
+    decoded = get_codec().decode(get_codec().encode(envelope))
+
+    assert decoded == envelope
+    assert envelope_to_json(decoded)["time_precision"] == "date"
+
+
+def test_a_release_2_schema_resolves_a_release_3_message_once_it_knows_the_fingerprint() -> None:
+    """Forward compatible: the field has a default, so a consumer on release 2 that loaded
+    ``released/3/`` reads the message and skips the field; without ``released/3/`` the
+    fingerprint is unknown to it (CHANGES.md: upgrade the consumers first)."""
+    release_2, release_3 = load_envelope_schema(RELEASE_2), load_envelope_schema(RELEASE_3)
+    assert release_3.fingerprint == get_codec().current.fingerprint
+    message = get_codec().encode(example_envelope(time=DAY, time_precision="date"))
+
+    body = io.BytesIO(message[10:])
+    record = schemaless_reader(body, release_3.parsed, release_2.parsed,
+                               return_record_name=True)
+
+    assert "time_precision" not in record and record["time"] == DAY
+    with pytest.raises(DecodeError, match="unknown writer schema fingerprint"):
+        EnvelopeCodec(release_2).decode(message)

@@ -184,22 +184,24 @@ def test_main_check_passes_on_the_repository_and_names_the_releases(
     assert main_check() == 0
 
     output = capsys.readouterr().out
-    assert "current vs release 2 (the latest): backward and forward" in output
+    assert "current vs release 3 (the latest): backward and forward" in output
+    assert "current vs release 2: backward" in output
     assert "current vs release 1: backward" in output
     assert "release 1 -> release 2: backward and forward" in output
+    assert "release 2 -> release 3: backward and forward" in output
     assert "release 1 -> 2: [forward] Envelope.type: release 2 data may contain subject_erased" in (
         output
     )
-    assert "OK: the current schemas are compatible with release 2 in both directions" in output
+    assert "OK: the current schemas are compatible with release 3 in both directions" in output
 
 
 def test_check_history_of_the_repository_finds_no_problem() -> None:
     report = check_history(SCHEMAS_DIR)
 
     assert report.problems == []
-    assert [release.number for release, _ in report.releases] == [1, 2]
+    assert [release.number for release, _ in report.releases] == [1, 2, 3]
     assert report.current_is_latest
-    assert report.schema_version == 2
+    assert report.schema_version == 3
 
 
 def test_main_check_reports_each_problem_and_fails(
@@ -209,14 +211,14 @@ def test_main_check_reports_each_problem_and_fails(
         schemas_dir, "payloads/offer_accepted.avsc", lambda s: remove_field(s, "offer_category")
     )
 
-    exit_code = main_check(schemas_dir, schema_version=3)
+    exit_code = main_check(schemas_dir, schema_version=4)
 
     output = capsys.readouterr().out
     assert exit_code == 1
     assert "INCOMPATIBLE: 1 problem(s)" in output
     assert (
-        "current vs release 2: [forward] Envelope.payload.OfferAccepted.offer_category: "
-        "field is missing from current data and the release 2 schema gives it no default"
+        "current vs release 3: [forward] Envelope.payload.OfferAccepted.offer_category: "
+        "field is missing from current data and the release 3 schema gives it no default"
     ) in output
     assert "must be released (hub schemas release" in output
 
@@ -280,7 +282,7 @@ def problem_texts(report: HistoryReport) -> list[str]:
 def test_forward_break_between_releases_needs_a_note_in_changes(schemas_dir: Path) -> None:
     rewrite_changes(schemas_dir, "cannot read", "may not understand")
 
-    problems = check_history(schemas_dir, schema_version=2).problems
+    problems = check_history(schemas_dir, schema_version=3).problems
 
     assert [(p.scope, p.direction, p.path) for p in problems] == [
         ("release 1 -> 2", Direction.FORWARD, "Envelope.type"),
@@ -302,7 +304,7 @@ def test_forward_break_between_releases_passes_with_the_note(schemas_dir: Path) 
         "Fingerprint: `84e7f9255bdcb5b6`\n\nConsumers on release 1\nCANNOT  read it.\n",
     )
 
-    report = check_history(schemas_dir, schema_version=2)
+    report = check_history(schemas_dir, schema_version=3)
 
     assert report.problems == []
     assert [(p.scope, p.path) for p in report.announced] == [
@@ -315,28 +317,29 @@ def test_the_note_of_another_release_does_not_allow_a_forward_break(schemas_dir:
     rewrite_changes(schemas_dir, "cannot read", "may not understand")
     rewrite_changes(schemas_dir, "Producers write\n`schema_version` 1.", "Readers cannot read.")
 
-    report = check_history(schemas_dir, schema_version=2)
+    report = check_history(schemas_dir, schema_version=3)
 
     assert "CHANGES.md" in [p.path for p in report.problems]
 
 
 def test_current_schema_must_read_the_data_of_an_old_release(schemas_dir: Path) -> None:
-    """Release 2 added a field with a default; the current schema drops the default (the
-    fingerprint stays that of release 2). Data of release 2 has the field, data of release 1
-    does not: only the old release breaks."""
+    """Release 3 added a field with a default; the current schema drops the default (the
+    fingerprint stays that of release 3). Data of release 3 has the field, data of releases 1
+    and 2 does not: only the old releases break."""
     edit_schema(
-        schemas_dir / "released/2", "payloads/offer_made.avsc", lambda s: s["fields"].append(NOTE)
+        schemas_dir / "released/3", "payloads/offer_made.avsc", lambda s: s["fields"].append(NOTE)
     )
-    restate_fingerprint(schemas_dir, 2)
+    restate_fingerprint(schemas_dir, 3)
     required = {key: value for key, value in NOTE.items() if key != "default"}
     edit_schema(schemas_dir, "payloads/offer_made.avsc", lambda s: s["fields"].append(required))
 
-    report = check_history(schemas_dir, schema_version=2)
+    report = check_history(schemas_dir, schema_version=3)
 
     assert report.current_is_latest
     assert problem_texts(report) == [
-        "current vs release 1: [backward] Envelope.payload.OfferMade.note: field is missing "
-        "from release 1 data and the current schema gives it no default"
+        f"current vs release {number}: [backward] Envelope.payload.OfferMade.note: field is "
+        f"missing from release {number} data and the current schema gives it no default"
+        for number in (2, 1)
     ]
 
 
@@ -346,7 +349,7 @@ def test_a_changed_release_is_caught_by_its_fingerprint(schemas_dir: Path) -> No
     )
     changed = load_envelope_schema(schemas_dir / "released/1").fingerprint.hex()
 
-    problems = check_history(schemas_dir, schema_version=2).problems
+    problems = check_history(schemas_dir, schema_version=3).problems
 
     assert [str(p) for p in problems] == [
         f"[release] released/1/: the files have fingerprint {changed}, but CHANGES.md says "
@@ -360,33 +363,33 @@ def test_every_release_needs_a_section_with_its_fingerprint(schemas_dir: Path) -
     changes(schemas_dir).write_text(
         text[: text.index("## 1\n")]
         + text[text.index("## 2\n") :].replace("Fingerprint: `84e7f9255bdcb5b6`", "")
-        + "\n## 3\n\nNot yet.\n\n## Later\n"
+        + "\n## 4\n\nNot yet.\n\n## Later\n"
     )
 
-    problems = check_history(schemas_dir, schema_version=2).problems
+    problems = check_history(schemas_dir, schema_version=3).problems
 
     assert [p.message for p in problems] == [
         "heading '## Later' does not start with a release number",
         "no section ## 1 for release 1",
         "section ## 2 does not state the release's fingerprint "
         "(a line: Fingerprint: `84e7f9255bdcb5b6`)",
-        "section ## 3, but there is no release 3 (released/3/)",
+        "section ## 4, but there is no release 4 (released/4/)",
     ]
 
 
 @pytest.mark.parametrize(
     "compatible_change,version,expected",
     [
-        (False, 2, None),
-        (False, 3, "the current schemas are release 2 (same fingerprint), so "
-                   "hub.contract.models.SCHEMA_VERSION must be 2, not 3"),
-        (False, 1, "the current schemas are release 2 (same fingerprint), so "
-                   "hub.contract.models.SCHEMA_VERSION must be 2, not 1"),
-        (True, 3, None),
-        (True, 2, "the current schemas differ from release 2 (work in progress for release 3), "
-                  "so hub.contract.models.SCHEMA_VERSION must be 3, not 2"),
+        (False, 3, None),
+        (False, 4, "the current schemas are release 3 (same fingerprint), so "
+                   "hub.contract.models.SCHEMA_VERSION must be 3, not 4"),
+        (False, 2, "the current schemas are release 3 (same fingerprint), so "
+                   "hub.contract.models.SCHEMA_VERSION must be 3, not 2"),
+        (True, 4, None),
+        (True, 3, "the current schemas differ from release 3 (work in progress for release 4), "
+                  "so hub.contract.models.SCHEMA_VERSION must be 4, not 3"),
     ],
-    ids=["release-2-as-2", "release-2-as-3", "release-2-as-1", "wip-as-3", "wip-as-2"],
+    ids=["release-3-as-3", "release-3-as-4", "release-3-as-2", "wip-as-4", "wip-as-3"],
 )
 def test_schema_version_is_the_latest_release_or_the_next_one(
     schemas_dir: Path, compatible_change: bool, version: int, expected: str | None
@@ -419,24 +422,24 @@ def test_release_copies_the_current_schemas_and_appends_the_notes(
     schemas_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_event_type(schemas_dir)
-    notes = "Adds offer.archived. Consumers on release 2 cannot read it: upgrade them first."
+    notes = "Adds offer.archived. Consumers on release 3 cannot read it: upgrade them first."
 
-    assert main_release(notes, schemas_dir, schema_version=3) == 0
+    assert main_release(notes, schemas_dir, schema_version=4) == 0
 
-    release_3 = schemas_dir / "released/3"
-    assert sorted(p.relative_to(release_3) for p in release_3.rglob("*.avsc")) == sorted(
+    release_4 = schemas_dir / "released/4"
+    assert sorted(p.relative_to(release_4) for p in release_4.rglob("*.avsc")) == sorted(
         p.relative_to(schemas_dir) for p in schema_files(schemas_dir)
     )
     current = load_envelope_schema(schemas_dir)
-    assert load_envelope_schema(release_3).fingerprint == current.fingerprint
+    assert load_envelope_schema(release_4).fingerprint == current.fingerprint
     assert changes(schemas_dir).read_text().endswith(
-        f"\n\n## 3\n\nFingerprint: `{current.fingerprint.hex()}`\n\n{notes}\n"
+        f"\n\n## 4\n\nFingerprint: `{current.fingerprint.hex()}`\n\n{notes}\n"
     )
     output = capsys.readouterr().out
-    assert "Release 3 breaks forward compatibility" in output
-    assert "release 2 -> release 3: backward and forward" in output
-    assert "OK: the current schemas are compatible with release 3" in output
-    assert len(EnvelopeCodec.from_directory(schemas_dir).known_fingerprints) == 3
+    assert "Release 4 breaks forward compatibility" in output
+    assert "release 3 -> release 4: backward and forward" in output
+    assert "OK: the current schemas are compatible with release 4" in output
+    assert len(EnvelopeCodec.from_directory(schemas_dir).known_fingerprints) == 4
 
 
 def test_release_refuses_a_forward_break_the_notes_do_not_announce(
@@ -445,12 +448,12 @@ def test_release_refuses_a_forward_break_the_notes_do_not_announce(
     add_event_type(schemas_dir)
     before = changes(schemas_dir).read_text()
 
-    assert main_release("Adds offer.archived.", schemas_dir, schema_version=3) == 1
+    assert main_release("Adds offer.archived.", schemas_dir, schema_version=4) == 1
 
-    assert "FAILED: the notes must say that consumers on release 2 cannot read" in (
+    assert "FAILED: the notes must say that consumers on release 3 cannot read" in (
         capsys.readouterr().out
     )
-    assert not (schemas_dir / "released/3").exists()
+    assert not (schemas_dir / "released/4").exists()
     assert changes(schemas_dir).read_text() == before
 
 
@@ -459,22 +462,22 @@ def test_release_refuses_a_schema_that_cannot_read_old_data(
 ) -> None:
     edit_schema(schemas_dir, "enums/municipality.avsc", lambda s: s["symbols"].remove("werne"))
 
-    assert main_release("Werne leaves. Nobody cannot read.", schemas_dir, schema_version=3) == 1
+    assert main_release("Werne leaves. Nobody cannot read.", schemas_dir, schema_version=4) == 1
 
     output = capsys.readouterr().out
-    assert "FAILED: release 3 would break the data of earlier releases." in output
-    assert "release 3 vs release 1: [backward] Envelope.municipality" in output
-    assert "release 3 vs release 2: [backward] Envelope.municipality" in output
-    assert not (schemas_dir / "released/3").exists()
+    assert "FAILED: release 4 would break the data of earlier releases." in output
+    for number in (1, 2, 3):
+        assert f"release 4 vs release {number}: [backward] Envelope.municipality" in output
+    assert not (schemas_dir / "released/4").exists()
 
 
 def test_release_refuses_when_nothing_changed(
     schemas_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main_release("Nothing.", schemas_dir, schema_version=3) == 1
+    assert main_release("Nothing.", schemas_dir, schema_version=4) == 1
 
-    assert "Nothing to release: the current schemas are release 2" in capsys.readouterr().out
-    assert not (schemas_dir / "released/3").exists()
+    assert "Nothing to release: the current schemas are release 3" in capsys.readouterr().out
+    assert not (schemas_dir / "released/4").exists()
 
 
 def test_release_refuses_a_schema_version_that_is_not_the_new_number(
@@ -482,10 +485,10 @@ def test_release_refuses_a_schema_version_that_is_not_the_new_number(
 ) -> None:
     edit_schema(schemas_dir, "payloads/offer_made.avsc", lambda s: s["fields"].append(NOTE))
 
-    assert main_release("Adds a note.", schemas_dir, schema_version=2) == 1
+    assert main_release("Adds a note.", schemas_dir, schema_version=3) == 1
 
-    assert "set SCHEMA_VERSION = 3 in hub/contract/models.py first" in capsys.readouterr().out
-    assert not (schemas_dir / "released/3").exists()
+    assert "set SCHEMA_VERSION = 4 in hub/contract/models.py first" in capsys.readouterr().out
+    assert not (schemas_dir / "released/4").exists()
 
 
 def test_release_reads_the_notes_from_stdin(
@@ -494,7 +497,7 @@ def test_release_reads_the_notes_from_stdin(
     edit_schema(schemas_dir, "payloads/offer_made.avsc", lambda s: s["fields"].append(NOTE))
     monkeypatch.setattr("sys.stdin", io.StringIO("Adds an optional note to offer.made.\n"))
 
-    assert main_release(None, schemas_dir, schema_version=3) == 0
+    assert main_release(None, schemas_dir, schema_version=4) == 0
 
     assert changes(schemas_dir).read_text().endswith("Adds an optional note to offer.made.\n")
     assert "OK:" in capsys.readouterr().out
@@ -506,7 +509,7 @@ def test_release_refuses_empty_notes(
     edit_schema(schemas_dir, "payloads/offer_made.avsc", lambda s: s["fields"].append(NOTE))
     monkeypatch.setattr("sys.stdin", io.StringIO("  \n"))
 
-    assert main_release(None, schemas_dir, schema_version=3) == 1
+    assert main_release(None, schemas_dir, schema_version=4) == 1
 
     assert "FAILED: the release needs notes" in capsys.readouterr().out
-    assert not (schemas_dir / "released/3").exists()
+    assert not (schemas_dir / "released/4").exists()

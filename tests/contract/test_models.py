@@ -12,8 +12,15 @@ from hub.contract.models import (
     ConsentGranted,
     OfferAccepted,
     OfferMade,
+    event_day,
+    is_date_only,
 )
-from hub.contract.vocabulary import EventType, event_type_from_symbol, event_type_symbol
+from hub.contract.vocabulary import (
+    EventType,
+    TimePrecision,
+    event_type_from_symbol,
+    event_type_symbol,
+)
 
 from .examples import example_envelope, example_payload
 
@@ -114,3 +121,24 @@ def test_event_type_symbols_map_both_ways(event_type: EventType) -> None:
 def test_unknown_event_type_symbol_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown event type symbol 'consent_lost'"):
         event_type_from_symbol("consent_lost")
+
+
+def test_an_event_is_an_instant_unless_its_producer_says_it_knows_only_the_day() -> None:
+    assert example_envelope().time_precision is TimePrecision.INSTANT
+    day = example_envelope(time=datetime(2026, 7, 1, tzinfo=UTC), time_precision="date")
+
+    assert day.time_precision is TimePrecision.DATE
+    assert is_date_only(day) and event_day(day) == date(2026, 7, 1)
+    assert is_date_only(day, datetime(2026, 7, 1, tzinfo=UTC))
+    assert not is_date_only(day, datetime(2026, 7, 1, 9, tzinfo=UTC))
+    assert not is_date_only(example_envelope(time=datetime(2026, 7, 1, tzinfo=UTC)))
+
+
+@pytest.mark.parametrize("time", [
+    datetime(2026, 7, 1, 9, 0, tzinfo=UTC),
+    datetime(2026, 7, 1, 0, 0, 0, 1000, tzinfo=UTC),
+    datetime(2026, 7, 1, tzinfo=timezone(timedelta(hours=2))),  # midnight in Berlin, not UTC
+], ids=["morning", "one-millisecond", "local-midnight"])
+def test_a_date_only_event_has_midnight_utc_as_its_time(time: datetime) -> None:
+    with pytest.raises(ValidationError, match="time_precision date needs time at midnight UTC"):
+        example_envelope(time=time, time_precision="date")

@@ -183,6 +183,7 @@ def test_a_revocation_is_a_notice_to_every_agency_that_received_events_under_it(
     assert payload["consent_id"] == "EW-1"
     assert payload["recipients"] == ["grundschule-kamen-mitte"]  # no other agency named
     assert payload["effective_at"].startswith("2026-11-01")
+    assert notice["time_precision"] == "date"  # the withdrawal's day, as it was exported
     (record,) = [r for r in audit if r["decision"] == "delivered"]
     assert record["recipient"] == "grundschule-kamen-mitte" and record["consent_id"] == "EW-1"
     assert "revocation notice" in record["reason"]
