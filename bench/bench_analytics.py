@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.analytics.aggregate import Aggregator  # noqa: E402
+from hub.analytics.facts import fact_from_json  # noqa: E402
 from hub.analytics.records import encode_record  # noqa: E402
 from hub.contract.vocabulary import LifePhase, Municipality  # noqa: E402
 
@@ -67,7 +68,7 @@ def run_aggregator(facts: list[dict], batch: int) -> tuple[float, int]:
     cells = 0
     started = time.perf_counter()
     for i, fact in enumerate(facts, 1):
-        aggregator.apply(fact)
+        aggregator.apply(fact_from_json(fact))  # what the agent decodes, then counts
         if i % batch == 0 or i == len(facts):
             for topic, _, record in aggregator.publish(START):
                 encode_record(topic, record)

@@ -1,11 +1,14 @@
 """Audit records: every routing decision, so that a family can be shown who received what.
 
-Records are JSON on ``hub.audit`` (append-only, kept ``HUB_AUDIT_RETENTION_DAYS``), keyed by the subject
-pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice has the same id),
-``event_id``, ``type``, ``subject``, ``sender``, ``recipient``, ``decision`` (delivered,
-refused, held, duplicate, not_routed; anomaly for a handover step that does not fit its
-handover; erased for an erasure and the held events it dropped,
-:mod:`hub.routing.erasure`), ``reason``, ``consent_id``, ``event_time`` and
+Records are JSON on ``hub.audit`` (append-only, kept ``HUB_AUDIT_RETENTION_DAYS``), keyed
+by the subject pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice
+has the same id), ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``,
+``decision`` (delivered, refused, held, duplicate, not_routed; anomaly for a handover step
+that does not fit its handover; erased for an erasure and the held events it dropped,
+:mod:`hub.routing.erasure`), ``reason`` (the human text; a refusal's bounded kind, for
+metrics and analytics, is in the routing decision, not in the record), ``consent_id``,
+``event_time``, ``event_time_precision`` (the event's ``time_precision``: ``date`` when
+only the day of ``event_time`` is known; absent in records written before it existed) and
 ``time`` (when the hub decided, by the hub's clock); an erasure's record also
 ``requested_by``.
 """
@@ -39,6 +42,7 @@ def audit_record(envelope: Envelope, decision: str, now: datetime, recipient: st
         "reason": reason,
         "consent_id": consent_id,
         "event_time": envelope.time.isoformat(),
+        "event_time_precision": envelope.time_precision.value,
         "time": now.isoformat(),
     }
 
@@ -61,14 +65,3 @@ def audit_records(envelope: Envelope, decision: Decision, now: datetime) -> list
 
 def encode_audit(record: dict) -> bytes:
     return json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
-
-
-def reason_kind(reason: str) -> str:
-    """A bounded label for metrics."""
-    for needle, kind in (("revoked", "consent_revoked"), ("before consent", "outside_validity"),
-                         ("after consent", "outside_validity"), ("no consent", "no_consent"),
-                         ("unknown recipient", "unknown_recipient"), ("no inbox", "no_inbox"),
-                         ("never requested", "handover_unknown")):
-        if needle in reason:
-            return kind
-    return "other"

@@ -1,7 +1,8 @@
 """The analytics aggregator: facts in, anonymous cells out (pure, no Kafka).
 
-The router's facts (see :mod:`hub.analytics.facts`) are upserts keyed by ``kind|id``. The
-aggregator keeps the latest fact of each key, indexed by the *slice* it falls in:
+The router's facts (see :mod:`hub.analytics.facts`, which decodes and checks them) are
+upserts keyed by ``kind|id``. The aggregator keeps the latest fact of each key, as it counts
+it (:class:`CountedEvent`, :class:`CountedHandover`), indexed by the *slice* it falls in:
 
 * ``analytics.weekly_activity``: ISO week × municipality (a table of life phases × event
   types, with offer categories for offers);
@@ -26,7 +27,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.analytics.facts import HELD, NOT_ROUTED, REFUSED_NO_CONSENT, ROUTED, decode_fact
+from hub.analytics.facts import EventFact, Fact, HandoverFact, Outcome, decode_fact
 from hub.analytics.records import (
     MONTHLY_HANDOVERS,
     WEEKLY_ACTIVITY,
@@ -35,23 +36,22 @@ from hub.analytics.records import (
     iso_week,
     month_of,
 )
-from hub.analytics.suppression import PublishedTable, Suppression, suppress
-from hub.contract.vocabulary import LifePhase, Municipality
+from hub.analytics.suppression import PublishedTable, Suppression, check_k, is_primary, suppress
+from hub.contract.vocabulary import LifePhase
 
 __all__ = ["Aggregator", "LOCAL_TIME"]
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
 LIFE_PHASES = tuple(p.value for p in LifePhase)
-MUNICIPALITIES = frozenset(m.value for m in Municipality)
-OUTCOMES = frozenset({HELD, NOT_ROUTED, ROUTED, REFUSED_NO_CONSENT})
-DECIDED = frozenset({ROUTED, REFUSED_NO_CONSENT})
-ANSWERS = frozenset({None, "accepted", "declined"})
+DECIDED = frozenset({Outcome.ROUTED, Outcome.REFUSED_NO_CONSENT})
 
 Slice = tuple[str, str, str]  # (topic, period, municipality or agency)
 
 
 @dataclass(frozen=True)
-class EventFact:
+class CountedEvent:
+    """An :class:`~hub.analytics.facts.EventFact` as the aggregator counts it."""
+
     id: str
     subject: str
     week: str
@@ -63,7 +63,7 @@ class EventFact:
     source: str
     source_kind: str
     source_municipality: str
-    outcome: str
+    outcome: Outcome
 
     def slices(self) -> list[Slice]:
         found = [(WEEKLY_ACTIVITY, self.week, self.municipality)]
@@ -77,7 +77,9 @@ class EventFact:
 
 
 @dataclass(frozen=True)
-class HandoverFact:
+class CountedHandover:
+    """A :class:`~hub.analytics.facts.HandoverFact` as the aggregator counts it."""
+
     id: str
     subject: str
     month: str | None
@@ -98,21 +100,19 @@ class HandoverFact:
         return [(MONTHLY_HANDOVERS, self.month, self.municipality)]
 
 
-Fact = EventFact | HandoverFact
+Counted = CountedEvent | CountedHandover
 
 
 class Aggregator:
     """Latest facts by key, and the analytics cells they give (see the module docs)."""
 
     def __init__(self, k: int = 5) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        self.k = k
+        self.k = check_k(k)
         self.reset()
 
     def reset(self) -> None:
         """Forget every fact and every published cell."""
-        self._facts: dict[tuple[str, str], Fact] = {}
+        self._facts: dict[tuple[str, str], Counted] = {}
         self._slices: dict[Slice, set[tuple[str, str]]] = {}
         self._published: dict[tuple[str, bytes], dict[str, Any]] = {}
         self._published_in: dict[Slice, set[bytes]] = {}
@@ -120,12 +120,16 @@ class Aggregator:
 
     # -- input -------------------------------------------------------------------------
 
-    def apply(self, fact: Mapping[str, Any]) -> bool:
-        """Insert or replace a fact; False (and nothing changes) when it is malformed."""
-        parsed = _parse(fact)
-        if parsed is None:
+    def apply(self, fact: Fact) -> bool:
+        """Insert or replace a fact; False (and nothing changes) when it is none the
+        aggregator counts (an erasure marker)."""
+        if isinstance(fact, EventFact):
+            parsed: Counted = _counted_event(fact)
+        elif isinstance(fact, HandoverFact):
+            parsed = _counted_handover(fact)
+        else:
             return False
-        key = ("event" if isinstance(parsed, EventFact) else "handover", parsed.id)
+        key = (fact.kind, fact.id)
         old = self._facts.get(key)
         if old == parsed:
             return True
@@ -207,7 +211,7 @@ class Aggregator:
     def _previous(self, s: Slice) -> list[dict[str, Any]]:
         return [self._published[(s[0], key)] for key in sorted(self._published_in.get(s, ()))]
 
-    def _unindex(self, key: tuple[str, str], old: Fact) -> None:
+    def _unindex(self, key: tuple[str, str], old: Counted) -> None:
         for s in old.slices():
             members = self._slices.get(s)
             if members is not None:
@@ -217,58 +221,21 @@ class Aggregator:
             self._dirty.add(s)
 
 
-# -- parsing facts -----------------------------------------------------------------------
-
-
-def _parse(fact: Mapping[str, Any]) -> Fact | None:
-    try:
-        if not isinstance(fact, Mapping):
-            return None
-        if fact.get("kind") == "event":
-            return _parse_event(fact)
-        if fact.get("kind") == "handover":
-            return _parse_handover(fact)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return None
-
-
-def _text(value: Any, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError("expected text")
-    return value
-
-
-def _moment(value: Any, *, optional: bool = False) -> datetime | None:
-    if value is None and optional:
-        return None
-    moment = datetime.fromisoformat(_text(value))
-    if moment.tzinfo is None:
-        raise ValueError("naive timestamp")
-    return moment
+# -- the facts as counted ---------------------------------------------------------------
 
 
 def _local_day(moment: datetime) -> date:
     return moment.astimezone(LOCAL_TIME).date()
 
 
-def _parse_event(fact: Mapping[str, Any]) -> EventFact | None:
-    municipality, life_phase = fact["municipality"], fact["life_phase"]
-    source_municipality, outcome = fact["source_municipality"], fact["outcome"]
-    if municipality not in MUNICIPALITIES or source_municipality not in MUNICIPALITIES:
-        return None
-    if life_phase not in LIFE_PHASES or outcome not in OUTCOMES:
-        return None
-    week, monday = iso_week(_local_day(_moment(fact["time"])))
-    category = _text(fact.get("offer_category"), optional=True)
-    return EventFact(
-        id=_text(fact["id"]), subject=_text(fact["subject"]), week=week, week_start=monday,
-        municipality=municipality, life_phase=life_phase, type=_text(fact["type"]),
-        offer_category=category, source=_text(fact["source"]),
-        source_kind=_text(fact["source_kind"]), source_municipality=source_municipality,
-        outcome=outcome)
+def _counted_event(fact: EventFact) -> CountedEvent:
+    week, monday = iso_week(_local_day(fact.time))
+    return CountedEvent(
+        id=fact.id, subject=fact.subject, week=week, week_start=monday,
+        municipality=fact.municipality, life_phase=fact.life_phase, type=fact.type,
+        offer_category=fact.offer_category, source=fact.source,
+        source_kind=fact.source_kind, source_municipality=fact.source_municipality,
+        outcome=fact.outcome)
 
 
 def _days(start: datetime | None, end: datetime | None) -> float | None:
@@ -277,27 +244,17 @@ def _days(start: datetime | None, end: datetime | None) -> float | None:
     return max((end - start).total_seconds(), 0.0) / 86400
 
 
-def _parse_handover(fact: Mapping[str, Any]) -> HandoverFact | None:
-    municipality, answer = fact["municipality"], fact.get("answer")
-    if municipality not in MUNICIPALITIES or answer not in ANSWERS:
-        return None
-    stalled, bounce, ping_pong = fact.get("stalled", []), fact.get("bounce", False), \
-        fact.get("ping_pong", False)
-    if not isinstance(stalled, list) or not isinstance(bounce, bool) or \
-            not isinstance(ping_pong, bool):
-        return None
-    requested = _moment(fact.get("requested_at"), optional=True)
-    answered = _moment(fact.get("answered_at"), optional=True)
-    completed = _moment(fact.get("completed_at"), optional=True)
-    return HandoverFact(
-        id=_text(fact["id"]), subject=_text(fact["subject"]),
+def _counted_handover(fact: HandoverFact) -> CountedHandover:
+    requested = fact.requested_at
+    return CountedHandover(
+        id=fact.id, subject=fact.subject,
         month=month_of(_local_day(requested)) if requested else None,
-        municipality=municipality,
-        from_kind=_text(fact.get("requester_kind") or "unknown"),
-        to_kind=_text(fact.get("recipient_kind") or "unknown"),
-        answer=answer, days_to_answer=_days(requested, answered),
-        days_to_completion=_days(requested, completed), completed=completed is not None,
-        stalled=bool(stalled), bounce=bounce, ping_pong=ping_pong)
+        municipality=fact.municipality, from_kind=fact.requester_kind,
+        to_kind=fact.recipient_kind, answer=fact.answer,
+        days_to_answer=_days(requested, fact.answered_at),
+        days_to_completion=_days(requested, fact.completed_at),
+        completed=fact.completed_at is not None, stalled=bool(fact.stalled),
+        bounce=fact.bounce, ping_pong=fact.ping_pong)
 
 
 # -- published records -------------------------------------------------------------------
@@ -367,7 +324,7 @@ def _positions(rows: Iterable[str], columns: Iterable[str]):
     yield None, None
 
 
-def _weekly_activity(s: Slice, facts: list[EventFact], previous: list[dict[str, Any]],
+def _weekly_activity(s: Slice, facts: list[CountedEvent], previous: list[dict[str, Any]],
                      k: int) -> list[tuple[bytes, dict[str, Any]]]:
     _, week, municipality = s
     year, number = int(week[:4]), int(week[-2:])
@@ -428,7 +385,7 @@ def _quantiles(values: list[float]) -> tuple[float | None, float | None]:
     return round(median, 1), round(p90, 1)
 
 
-def _handover_values(facts: list[HandoverFact]) -> dict[str, Any]:
+def _handover_values(facts: list[CountedHandover]) -> dict[str, Any]:
     answered = [f.days_to_answer for f in facts if f.days_to_answer is not None]
     completed = [f.days_to_completion for f in facts if f.days_to_completion is not None]
     median_answer, p90_answer = _quantiles(answered)
@@ -451,7 +408,7 @@ def _handover_values(facts: list[HandoverFact]) -> dict[str, Any]:
 HANDOVER_VALUES = tuple(_handover_values([]))
 
 
-def _monthly_handovers(s: Slice, facts: list[HandoverFact], previous: list[dict[str, Any]],
+def _monthly_handovers(s: Slice, facts: list[CountedHandover], previous: list[dict[str, Any]],
                        k: int) -> list[tuple[bytes, dict[str, Any]]]:
     _, month, municipality = s
     rows = sorted({f.from_kind for f in facts} |
@@ -481,7 +438,7 @@ def _monthly_handovers(s: Slice, facts: list[HandoverFact], previous: list[dict[
     return out
 
 
-def _weekly_refusals(s: Slice, facts: list[EventFact], previous: list[dict[str, Any]],
+def _weekly_refusals(s: Slice, facts: list[CountedEvent], previous: list[dict[str, Any]],
                      k: int) -> list[tuple[bytes, dict[str, Any]]]:
     _, week, agency = s
     if not facts:
@@ -492,8 +449,8 @@ def _weekly_refusals(s: Slice, facts: list[EventFact], previous: list[dict[str, 
                 for p in previous]
     first = facts[0]
     subjects = len({f.subject for f in facts})
-    refused = sum(f.outcome == REFUSED_NO_CONSENT for f in facts)
-    hidden = 0 < subjects < k
+    refused = sum(f.outcome is Outcome.REFUSED_NO_CONSENT for f in facts)
+    hidden = is_primary(subjects, k)
     record = {"week": week, "week_start": first.week_start, "agency": agency,
               "agency_kind": first.source_kind, "municipality": first.source_municipality,
               "subjects": None if hidden else subjects,

@@ -8,7 +8,9 @@ the same pseudonym written after it belong to a new history (a new consent) and 
 they are. :func:`erasure_records` gives the records the analytics agent writes to carry
 the marker out: every fact of the erased history again, with a random token instead of the
 pseudonym and a new id (so a new key), then a tombstone for its old key; and last a
-tombstone for the marker, the only record that links the token to the pseudonym.
+tombstone for the marker, the only record that links the token to the pseudonym. A record
+of the erased history that holds the pseudonym but is no fact the aggregator counts (it
+fails :func:`~hub.analytics.facts.decode_fact`) gets a tombstone only: no cell counts it.
 
 The token stands for the child in every rewritten fact, so the distinct children counted in
 every cell stay the same and no published cell changes. The new ids are ``uuid5`` of the
@@ -18,14 +20,22 @@ and a second run write nothing different.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 
-from hub.analytics.facts import ERASURE, decode_fact, encode_fact, fact_key
+from hub.analytics.facts import (
+    ErasureMarker,
+    EventFact,
+    HandoverFact,
+    decode_fact,
+    encode_fact,
+    fact_key,
+)
 
-__all__ = ["ErasureError", "Marker", "erasure_records", "parse_marker", "redact"]
+__all__ = ["ErasureError", "erasure_records", "parse_marker", "redact"]
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 
@@ -37,33 +47,18 @@ class ErasureError(ValueError):
     """A marker that cannot be carried out. The message never holds the pseudonym."""
 
 
-@dataclass(frozen=True)
-class Marker:
-    id: str
-    subject: str
-    token: str
-
-    @property
-    def key(self) -> bytes:
-        return f"{ERASURE}|{self.id}".encode()
-
-    def __repr__(self) -> str:  # never the pseudonym, nor the token that replaces it
-        return f"Marker(id={self.id!r})"
-
-
-def parse_marker(value: bytes | None) -> Marker:
-    """The erasure marker in ``value``; :class:`ErasureError` when it is none."""
+def parse_marker(value: bytes | None) -> ErasureMarker:
+    """The erasure marker in ``value``, checked; :class:`ErasureError` when it is none."""
     marker = decode_fact(value)
-    if marker is None or marker.get("kind") != ERASURE:
+    if not isinstance(marker, ErasureMarker):
         raise ErasureError("not an erasure marker")
-    erasure_id, subject, token = marker.get("id"), marker.get("subject"), marker.get("token")
-    if not isinstance(erasure_id, str) or not erasure_id:
+    if not marker.id:
         raise ErasureError("erasure marker without an id")
-    if not isinstance(subject, str) or not subject:
-        raise ErasureError(f"erasure marker {erasure_id}: no pseudonym")
-    if not isinstance(token, str) or not TOKEN.fullmatch(token) or token == subject:
-        raise ErasureError(f"erasure marker {erasure_id}: the token is not 32 hex digits")
-    return Marker(erasure_id, subject, token)
+    if not marker.subject:
+        raise ErasureError(f"erasure marker {marker.id}: no pseudonym")
+    if not TOKEN.fullmatch(marker.token) or marker.token == marker.subject:
+        raise ErasureError(f"erasure marker {marker.id}: the token is not 32 hex digits")
+    return marker
 
 
 def erasure_records(marker_offset: int, marker_value: bytes,
@@ -78,12 +73,14 @@ def erasure_records(marker_offset: int, marker_value: bytes,
     marker of the same pseudonym belongs to that erasure, not to this one. For every such
     key, in topic order: the fact with ``subject`` = token and ``id`` =
     ``uuid5(UUID(token), old id)`` under ``<kind>|<new id>``, then a tombstone for the old
-    key; last a tombstone for the marker.
+    key (only the tombstone when the record holds the pseudonym but is no fact); last a
+    tombstone for the marker.
 
     Only values that contain the pseudonym's bytes are decoded."""
     marker = parse_marker(marker_value)
     needle = marker.subject.encode()
-    held: dict[bytes, tuple[int, dict]] = {}  # key -> (offset, fact of the child), latest
+    # key -> (offset, fact of the child; None: no fact but holds the pseudonym), latest
+    held: dict[bytes, tuple[int, EventFact | HandoverFact | None]] = {}
     for offset, key, value in records:
         key = key or b""
         if offset > marker_offset:
@@ -93,8 +90,11 @@ def erasure_records(marker_offset: int, marker_value: bytes,
             continue
         if value is not None and needle in value:
             fact = decode_fact(value)
-            if fact is not None and fact.get("subject") == marker.subject:
-                if fact.get("kind") == ERASURE:
+            if fact is None:
+                held[key] = (offset, None)
+                continue
+            if fact.subject == marker.subject:
+                if isinstance(fact, ErasureMarker):
                     held.clear()  # an earlier erasure of the pseudonym: all before is its
                     continue
                 held[key] = (offset, fact)
@@ -102,25 +102,28 @@ def erasure_records(marker_offset: int, marker_value: bytes,
         held.pop(key, None)  # a tombstone, or another child's fact, replaced it
     out: list[tuple[bytes, bytes | None]] = []
     for key, (_, fact) in sorted(held.items(), key=lambda item: item[1][0]):
-        key_kind, _, key_id = key.decode(errors="replace").partition("|")
-        kind = fact.get("kind") if isinstance(fact.get("kind"), str) else key_kind
-        old_id = fact.get("id") if isinstance(fact.get("id"), str) else key_id
-        new_id = str(uuid.uuid5(uuid.UUID(marker.token), old_id))
-        rewritten = {**fact, "kind": kind, "id": new_id, "subject": marker.token}
-        value = encode_fact(rewritten)
-        if needle in value:
-            raise ErasureError(f"erasure marker {marker.id}: a fact of kind {kind!r} holds "
-                               "the pseudonym in another field than its subject")
-        out.append((fact_key(rewritten), value))
+        if fact is not None:
+            new_id = str(uuid.uuid5(uuid.UUID(marker.token), fact.id))
+            rewritten = replace(fact, id=new_id, subject=marker.token)
+            value = encode_fact(rewritten)
+            if needle in value:
+                raise ErasureError(f"erasure marker {marker.id}: a fact of kind "
+                                   f"{fact.kind!r} holds the pseudonym in another field "
+                                   "than its subject")
+            out.append((fact_key(rewritten), value))
         out.append((key, None))
     out.append((marker.key, None))
     return out
 
 
 def redact(text: str, marker_value: bytes | None) -> str:
-    """``text`` (an error message, for the log) without the marker's pseudonym."""
-    fact = decode_fact(marker_value)
-    subject = fact.get("subject") if fact is not None else None
+    """``text`` (an error message, for the log) without the marker's pseudonym. The
+    marker is read as plain JSON, not decoded as a marker: one broken in another field
+    still names the pseudonym."""
+    try:
+        subject = json.loads(marker_value).get("subject")
+    except (ValueError, TypeError, AttributeError):
+        subject = None
     if isinstance(subject, str) and subject:
         text = text.replace(subject, "<pseudonym>")
     return text

@@ -42,10 +42,6 @@ class AnalyticsSchema:
     parsed: dict[str, Any]
     fingerprint: bytes
 
-    @property
-    def field_names(self) -> list[str]:
-        return [f["name"] for f in self.parsed["fields"]]
-
 
 @cache
 def analytics_schemas() -> dict[str, AnalyticsSchema]:

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 __all__ = [
     "PublishedTable",
     "Suppression",
+    "check_k",
+    "is_primary",
     "recoverable_cells",
     "recoverable_totals",
     "suppress",
@@ -131,6 +133,20 @@ class PublishedTable:
         return self.cell_reasons.get((row, column), Suppression.COMPLEMENTARY).label
 
 
+def check_k(k: object) -> int:
+    """``k``, the threshold of primary suppression; :class:`ValueError` unless it is a
+    positive integer."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return k
+
+
+def is_primary(count: int, k: int) -> bool:
+    """Primary suppression: is a value of ``count`` subjects withheld (fewer than ``k``,
+    but not zero)?"""
+    return 0 < count < k
+
+
 def suppress(
     counts: Mapping[Cell, int],
     rows: Sequence[str],
@@ -156,8 +172,7 @@ def suppress(
     rows_t, columns_t = tuple(rows), tuple(columns)
     _check_labels(rows_t, "rows")
     _check_labels(columns_t, "columns")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_k(k)
     known_rows, known_columns = set(rows_t), set(columns_t)
     for (r, c), value in counts.items():
         if r not in known_rows or c not in known_columns:
@@ -186,7 +201,7 @@ def suppress(
         grid[(m, n)] = _check_count(grand_total, "grand total")
 
     reasons: dict[_Pos, Suppression] = {
-        pos: Suppression.PRIMARY for pos, value in sorted(grid.items()) if 0 < value < k
+        pos: Suppression.PRIMARY for pos, value in sorted(grid.items()) if is_primary(value, k)
     }
     if complementary:
         _protect(grid, reasons, m, n)

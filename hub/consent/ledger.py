@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from hub.contract.models import ConsentRevoked, Envelope
 from hub.contract.vocabulary import EventType
+from hub.routing.reasons import ReasonKind
 
 ALLOWED, REFUSED, UNKNOWN = "allowed", "refused", "unknown"
 
@@ -92,6 +93,7 @@ class Verdict:
     status: str  # allowed | refused | unknown (no consent of the subject names P and R)
     consent_id: str | None = None
     reason: str = ""
+    kind: ReasonKind | None = None  # of ``reason`` (None when allowed)
 
 
 def check(states: Iterable[ConsentState], purpose: str, recipient: str, event_time: datetime,
@@ -99,20 +101,24 @@ def check(states: Iterable[ConsentState], purpose: str, recipient: str, event_ti
     """May an event (``purpose``, ``event_time``) reach ``recipient``, processed at ``now``?"""
     matching = [s for s in states if s.purpose == purpose and recipient in s.recipients]
     if not matching:
-        return Verdict(UNKNOWN, reason=f"no consent covers purpose {purpose} for {recipient}")
+        return Verdict(UNKNOWN, reason=f"no consent covers purpose {purpose} for {recipient}",
+                       kind=ReasonKind.NO_CONSENT)
     day = event_time.date()
     for state in matching:
         if not state.revoked_by(now) and state.valid_on(day):
             return Verdict(ALLOWED, state.consent_id)
     state = sorted(matching, key=lambda s: s.recorded_at)[-1]
     if state.revoked_by(now):
+        kind = ReasonKind.CONSENT_REVOKED
         reason = f"consent {state.consent_id} was revoked on {state.revoked_at.date()}"
     elif day < state.valid_from:
+        kind = ReasonKind.OUTSIDE_VALIDITY
         reason = (f"event on {day} is before consent {state.consent_id} is valid "
                   f"(from {state.valid_from})")
     else:
+        kind = ReasonKind.OUTSIDE_VALIDITY
         reason = f"event on {day} is after consent {state.consent_id} ended ({state.valid_to})"
-    return Verdict(REFUSED, state.consent_id, reason)
+    return Verdict(REFUSED, state.consent_id, reason, kind)
 
 
 def chain_partners(states: Iterable[ConsentState], purpose: str, sender: str) -> list[str]:

@@ -48,7 +48,6 @@ from hub.audit import (
     audit_record,
     audit_records,
     encode_audit,
-    reason_kind,
 )
 from hub.clock import Clock
 from hub.consent.ledger import ConsentState, ledger_key, merge
@@ -439,6 +438,9 @@ class RoutingEngine:
                 id=str(uuid.uuid5(NOTICE_NAMESPACE, f"{revocation.subject}|"
                                   f"{state.consent_id}|{recipient}|revoked")),
                 type=EventType.CONSENT_REVOKED, source=HUB_SOURCE, time=state.revoked_at,
+                # the withdrawal's day as the agency gave it: a date, not a time of day
+                time_precision=revocation.time_precision
+                if state.revoked_at == revocation.time else "instant",
                 subject=revocation.subject, key_id=revocation.key_id,
                 municipality=revocation.municipality, life_phase=revocation.life_phase,
                 purpose=revocation.purpose, recipient=recipient,
@@ -488,9 +490,8 @@ class RoutingEngine:
         if decision.deliveries:
             self._note_served(envelope.subject, decision.deliveries)
         for refusal in decision.refusals:
-            self._count("refusals", reason=reason_kind(refusal.reason),
-                            municipality=envelope.municipality.value,
-                            sender=envelope.source)
+            self._count("refusals", reason=refusal.kind.value,
+                        municipality=envelope.municipality.value, sender=envelope.source)
         for recipient in decision.duplicates:
             self._count("duplicates", recipient=recipient)
         for record in audit_records(envelope, decision, now):

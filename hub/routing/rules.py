@@ -9,10 +9,11 @@
 3. the routing rules (``deploy/routing.yaml``) name the candidate recipients;
 4. each candidate is checked on its own: a known agency with an inbox, not delivered before
    (dedupe), and covered by consent. It becomes a delivery, a duplicate or a refusal with
-   its reason. When the decision depends on something not known yet (no consent of the
-   family names the recipient; the handover request not seen yet) the event is held, and
-   decided again when the family's next event arrives or, with ``final``, when the hold
-   window ends.
+   its reason: the human text, and its :class:`~hub.routing.reasons.ReasonKind` for
+   metrics and analytics. When the decision depends on something not known yet (no consent
+   of the family names the recipient; the handover request not seen yet) the event is
+   held, and decided again when the family's next event arrives or, with ``final``, when
+   the hold window ends.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hub.contract.vocabulary import EventType, Purpose
 from hub.errors import ConfigError
 from hub.handover.tracker import Deadlines
 from hub.paths import DEPLOY_DIR
+from hub.routing.reasons import ReasonKind
 from hub.yamlfile import read_yaml
 
 ROUTING_FILE = DEPLOY_DIR / "routing.yaml"
@@ -92,7 +94,8 @@ class Delivery:
 @dataclass(frozen=True)
 class Refusal:
     recipient: str | None
-    reason: str
+    kind: ReasonKind  # for metrics and analytics
+    reason: str  # for people (the audit)
     consent_id: str | None = None
 
 
@@ -102,8 +105,13 @@ class Decision:
     refusals: list[Refusal] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     hold: str | None = None  # the event waits; the reason why
+    hold_kind: ReasonKind | None = None  # the kind of ``hold``
     not_routed: str | None = None  # the event goes to no inbox; the reason why
     rejected: list[str] = field(default_factory=list)  # dead-letter the event
+
+    def wait(self, kind: ReasonKind, reason: str) -> None:
+        """Hold the event, for ``reason``."""
+        self.hold, self.hold_kind = reason, kind
 
 
 class Router:
@@ -139,9 +147,9 @@ class Router:
             return decision
         undecided = []
         for recipient in candidates:
-            reason = self._no_inbox(recipient)
-            if reason:
-                decision.refusals.append(Refusal(recipient, reason))
+            refusal = self._no_inbox(recipient)
+            if refusal:
+                decision.refusals.append(refusal)
                 continue
             if ctx.seen(recipient, envelope.id):
                 decision.duplicates.append(recipient)
@@ -151,32 +159,36 @@ class Router:
             if verdict.status == ALLOWED:
                 decision.deliveries.append(Delivery(recipient, self.agencies.get(recipient)
                                                     .inbox, verdict.consent_id))
-            elif verdict.status == REFUSED or final:
-                decision.refusals.append(Refusal(recipient, verdict.reason, verdict.consent_id))
             else:
-                undecided.append((recipient, verdict.reason, verdict.consent_id))
+                refusal = Refusal(recipient, verdict.kind, verdict.reason, verdict.consent_id)
+                if verdict.status == REFUSED or final:
+                    decision.refusals.append(refusal)
+                else:
+                    undecided.append(refusal)
         if undecided and not decision.deliveries and not decision.refusals:
-            decision.hold = undecided[0][1]
+            decision.wait(undecided[0].kind, undecided[0].reason)
         elif undecided:  # some recipients decided: the rest cannot wait for them alone
-            decision.refusals += [Refusal(*u) for u in undecided]
+            decision.refusals += undecided
         return decision
 
     def _candidates(self, envelope: Envelope, target: str, ctx: RoutingContext,
                     decision: Decision, final: bool) -> list[str]:
         if target == "recipient":
             if not envelope.recipient:
-                decision.refusals.append(Refusal(None, f"{envelope.type.value} names no "
-                                                 "recipient"))
+                decision.refusals.append(Refusal(None, ReasonKind.OTHER,
+                                                 f"{envelope.type.value} names no recipient"))
                 return []
             return [envelope.recipient]
         if target == "requester":
             if ctx.requester:
                 return [ctx.requester]
-            reason = f"handover {envelope.correlation_id} was never requested"
             if final:
-                decision.refusals.append(Refusal(None, reason))
+                decision.refusals.append(Refusal(
+                    None, ReasonKind.HANDOVER_UNKNOWN,
+                    f"handover {envelope.correlation_id} was never requested"))
             else:
-                decision.hold = f"handover {envelope.correlation_id} not requested yet"
+                decision.wait(ReasonKind.HANDOVER_UNKNOWN,
+                              f"handover {envelope.correlation_id} not requested yet")
             return []
         if target == "parties":  # both agencies of a handover (the hub's stall notices)
             return list(dict.fromkeys(
@@ -186,15 +198,17 @@ class Router:
         if not partners:
             reason = f"no consent of the family covers purpose {envelope.purpose.value}"
             if final:
-                decision.refusals.append(Refusal(None, reason))
+                decision.refusals.append(Refusal(None, ReasonKind.NO_CONSENT, reason))
             else:
-                decision.hold = reason
+                decision.wait(ReasonKind.NO_CONSENT, reason)
         return partners
 
-    def _no_inbox(self, recipient: str) -> str | None:
+    def _no_inbox(self, recipient: str) -> Refusal | None:
         agency = self.agencies.get(recipient)
         if agency is None:
-            return f"unknown recipient {recipient!r}"
+            return Refusal(recipient, ReasonKind.UNKNOWN_RECIPIENT,
+                           f"unknown recipient {recipient!r}")
         if not agency.exchanges_events:
-            return f"{recipient} has no inbox (kind {agency.kind})"
+            return Refusal(recipient, ReasonKind.NO_INBOX,
+                           f"{recipient} has no inbox (kind {agency.kind})")
         return None

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import uuid
 from collections import namedtuple
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from hub.analytics import agent, erasure
 from hub.analytics.aggregate import Aggregator
 from hub.analytics.erasure import ErasureError, erasure_records, parse_marker
-from hub.analytics.facts import encode_fact, erasure_marker, fact_key
+from hub.analytics.facts import Outcome, encode_fact, erasure_marker, fact_key
 from hub.analytics.records import decode_record, encode_record
 from hub.metrics import ANALYTICS_FACTS
 from tests.analytics.test_aggregate import NOW, aggregate, cells, event, handover_fact
@@ -37,7 +39,7 @@ class Topic:
         self.records.append((len(self.records), key, value))
         return len(self.records) - 1
 
-    def fact(self, fact: dict) -> int:
+    def fact(self, fact) -> int:
         return self.write(fact_key(fact), encode_fact(fact))
 
     def marker(self, erasure_id="er-1", subject=CHILD, token=TOKEN) -> tuple[int, bytes]:
@@ -82,8 +84,8 @@ def test_the_childs_facts_before_the_marker_are_rewritten_with_the_token():
     assert len(out) == 2 * len(mine) + 1
     for n, fact in enumerate(mine):
         key, written = out[2 * n]
-        expected = {**fact, "id": new_id(fact["id"]), "subject": TOKEN}
-        assert key == f"{fact['kind']}|{new_id(fact['id'])}".encode()
+        expected = replace(fact, id=new_id(fact.id), subject=TOKEN)
+        assert key == f"{fact.kind}|{new_id(fact.id)}".encode()
         assert written == encode_fact(expected)
         assert out[2 * n + 1] == (fact_key(fact), None)  # the old key: a tombstone
     assert out[-1] == (b"erasure|er-1", None)  # the marker last
@@ -125,7 +127,7 @@ def test_a_key_written_again_after_the_marker_is_skipped():
     for fact in (redecided, handover, kept):
         topic.fact(fact)
     offset, value = topic.marker()
-    topic.fact(redecided | {"outcome": "routed"})  # the same key, after the marker
+    topic.fact(replace(redecided, outcome=Outcome.ROUTED))  # the same key, after the marker
     topic.write(fact_key(handover), None)  # a tombstone after the marker
     out = erasure_records(offset, value, topic.records)
     assert [key for key, v in out if v is None] == [fact_key(kept), b"erasure|er-1"]
@@ -137,7 +139,7 @@ def test_only_the_latest_record_of_a_key_before_the_marker_counts():
     topic.fact(gone)
     topic.fact(moved)
     topic.write(fact_key(gone), None)  # deleted before the marker
-    topic.fact(moved | {"subject": OTHER[0]})  # now another child's fact
+    topic.fact(replace(moved, subject=OTHER[0]))  # now another child's fact
     topic.fact(event("o1", OTHER[0]))
     offset, value = topic.marker()
     assert erasure_records(offset, value, topic.records) == [(b"erasure|er-1", None)]
@@ -159,6 +161,19 @@ def test_facts_before_an_earlier_erasure_of_the_same_pseudonym_are_that_erasures
     earlier = erasure_records(first_offset, first_value, topic.records)
     assert {key for key, v in earlier if v is None} == \
         {fact_key(f) for f in first} | {b"erasure|er-1"}
+
+
+def test_a_record_of_the_child_that_is_no_fact_is_deleted_not_rewritten():
+    topic = Topic()
+    kept = event("c1", CHILD)
+    topic.fact(kept)
+    broken = raw(kept.to_json() | {"outcome": "maybe"})  # no cell counts it
+    topic.write(b"event|c9", broken)
+    offset, value = topic.marker()
+    out = erasure_records(offset, value, topic.records)
+    assert [key for key, v in out if v is None] == [fact_key(kept), b"event|c9",
+                                                    b"erasure|er-1"]
+    assert all(CHILD.encode() not in v for _, v in out if v is not None)
 
 
 def test_the_same_marker_gives_the_same_records_and_a_second_run_finishes_the_first():
@@ -197,11 +212,15 @@ def test_only_values_that_hold_the_pseudonym_are_decoded(monkeypatch):
     assert len(decoded) == len(child_facts()) + 1  # and the marker itself
 
 
+def raw(value: dict) -> bytes:
+    return json.dumps(value).encode()
+
+
 @pytest.mark.parametrize("broken", [
-    b"not json", encode_fact({"kind": "event", "id": "x", "subject": CHILD}),
-    encode_fact({"kind": "erasure", "id": "er-1", "subject": CHILD, "token": "xyz"}),
-    encode_fact({"kind": "erasure", "id": "er-1", "subject": CHILD, "token": TOKEN.upper()}),
-    encode_fact({"kind": "erasure", "id": "er-1", "subject": "", "token": TOKEN}),
+    b"not json", raw({"kind": "event", "id": "x", "subject": CHILD}),
+    raw({"kind": "erasure", "id": "er-1", "subject": CHILD, "token": "xyz"}),
+    raw({"kind": "erasure", "id": "er-1", "subject": CHILD, "token": TOKEN.upper()}),
+    raw({"kind": "erasure", "id": "er-1", "subject": "", "token": TOKEN}),
 ])
 def test_a_broken_marker_is_refused_without_naming_the_pseudonym(broken):
     with pytest.raises(ErasureError) as refused:
@@ -239,7 +258,7 @@ def test_the_rewrite_changes_no_published_cell_where_a_deletion_would():
 
     deleted = copy.deepcopy(agg)
     for fact in child_facts():
-        deleted.remove(fact["kind"], fact["id"])
+        deleted.remove(fact.kind, fact.id)
     assert deleted.publish(NOW + timedelta(hours=1))  # a plain deletion changes cells
 
     out = erasure_records(offset, value, topic.records)

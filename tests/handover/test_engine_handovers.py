@@ -54,7 +54,7 @@ def audit(outputs):
 
 
 def facts(outputs):
-    return [decode_fact(o.value) for o in outputs if o.topic == "hub.facts"]
+    return [decode_fact(o.value).to_json() for o in outputs if o.topic == "hub.facts"]
 
 
 def metric(h, name, **labels):
