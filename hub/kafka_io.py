@@ -151,25 +151,44 @@ def topic_message_bytes(bootstrap: Kafka, topic: str) -> tuple[int | None, str]:
 def read_to_end(bootstrap: Kafka, topic: str, client_id: str = "unna-hub-reader"):
     """Every record of ``topic`` from the beginning up to the end it has when called, as
     kafka-python ``ConsumerRecord``s (raw key and value), partition by partition."""
+    yield from read_partitions(bootstrap, [topic], client_id)
+
+
+def read_partitions(bootstrap: Kafka, topics: list[str], client_id: str, *,
+                    partition: int | None = None, starts: dict[str, int] | None = None,
+                    ends: dict | None = None):
+    """The records of ``topics`` up to the end each partition has when called, as
+    kafka-python ``ConsumerRecord``s (raw key and value): of every partition (a topic
+    without any is an error), or of ``partition`` only; each from ``starts[topic]`` (none
+    or 0: the beginning). ``ends``, when given, receives the end offset read up to, by
+    ``TopicPartition``, before the first record. The one loop that reads Kafka to an end:
+    :func:`read_to_end`, and the router's inbox scans (:mod:`hub.routing.delivered`)."""
     from kafka import TopicPartition
 
+    starts = starts or {}
     reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
                       client_id=client_id)
     try:
-        ids = reader.partitions_for_topic(topic)
-        if not ids:
-            raise missing_topic(bootstrap, topic)
-        partitions = [TopicPartition(topic, p) for p in sorted(ids)]
+        partitions = []
+        for topic in topics:
+            ids = {partition} if partition is not None else reader.partitions_for_topic(topic)
+            if not ids:
+                raise missing_topic(bootstrap, topic)
+            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
         reader.assign(partitions)
-        reader.seek_to_beginning(*partitions)
-        ends = reader.end_offsets(partitions)
-        remaining = {tp for tp in partitions if reader.position(tp) < ends[tp]}
+        reader.seek_to_beginning(*[tp for tp in partitions if not starts.get(tp.topic)])
+        at_end = reader.end_offsets(partitions)
+        for tp in partitions:
+            if starts.get(tp.topic):
+                reader.seek(tp, min(starts[tp.topic], at_end[tp]))
+        if ends is not None:
+            ends.update(at_end)
+        remaining = {tp for tp in partitions if reader.position(tp) < at_end[tp]}
         while remaining:
             for tp, batch in reader.poll(timeout_ms=500).items():
                 for record in batch:
-                    if record.offset < ends[tp]:
+                    if record.offset < at_end[tp]:
                         yield record
-                if reader.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+            remaining = {tp for tp in remaining if reader.position(tp) < at_end[tp]}
     finally:
         reader.close()

@@ -155,3 +155,20 @@ def record_counts(counts: Mapping[tuple[str, tuple[tuple[str, str], ...]], int])
     """Add what the router engine counted (:attr:`RoutingEngine.counts`) to the metrics."""
     for (metric, labels), n in counts.items():
         ROUTER_COUNTERS[metric].labels(**dict(labels)).inc(n)
+
+
+def start_server(addr: str, port: int, setting: str, off: str = "0 turns metrics off"):
+    """Serve this process's metrics at ``http://addr:port/metrics`` from a daemon thread;
+    returns the server (``shutdown()`` stops it). The worker, ``hub deliver`` and the demo
+    all start theirs here. A port that cannot be had raises :class:`~hub.errors.HubError`
+    naming ``setting``, where another port is chosen, and ``off``, how to do without."""
+    from prometheus_client import start_http_server
+
+    from hub.errors import HubError
+
+    try:
+        server, _thread = start_http_server(port, addr=addr)
+    except OSError as exc:
+        raise HubError(f"cannot serve metrics on {addr}:{port} ({exc.strerror}); choose a "
+                       f"free port with {setting} ({off})") from None
+    return server

@@ -10,6 +10,8 @@ from pathlib import Path
 import faust
 
 from hub.agencies import AgencyDirectory, load_agencies
+from hub.errors import HubError
+from hub.metrics import start_server
 from hub.settings import Settings
 
 
@@ -198,14 +200,10 @@ def register_lag_gauge(app: faust.App, every: float = 5.0) -> None:
 def serve_metrics(addr: str, port: int) -> bool:
     """Serve the Prometheus metrics on ``addr:port``; a port in use is reported on stderr
     and the worker runs on without metrics (routing matters more than its figures)."""
-    from prometheus_client import start_http_server
-
     try:
-        start_http_server(port, addr=addr)
-    except OSError as exc:
-        print(f"hub run: cannot serve metrics on {addr}:{port} ({exc.strerror}); set "
-              "HUB_METRICS_PORT to a free port (0 turns metrics off). Running without "
-              "metrics.", file=sys.stderr, flush=True)
+        start_server(addr, port, "HUB_METRICS_PORT")
+    except HubError as exc:
+        print(f"hub run: {exc}. Running without metrics.", file=sys.stderr, flush=True)
         return False
     print(f"hub run: metrics at http://{addr}:{port}/metrics", file=sys.stderr, flush=True)
     return True

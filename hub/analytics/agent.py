@@ -28,15 +28,11 @@ from hub.analytics.records import RECORD_OF_TOPIC, decode_record, encode_record
 from hub.clock import Clock
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
+from hub.faust_io import raw_topic
 from hub.kafka_io import Kafka, read_to_end
 from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS, EVENTS_PRODUCED
 
 log = logging.getLogger(__name__)
-
-
-def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> faust.TopicT:
-    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
-                     value_serializer="raw", partitions=partitions)
 
 
 PendingMarker = tuple[bytes, int, bytes]
@@ -137,9 +133,9 @@ def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
     aggregator = Aggregator(k)
     state = {"ready": False, "read_up_to": 0}
     lock = asyncio.Lock()
-    source = _raw_topic(app, FACTS_TOPIC, partitions=1)
-    outputs = {topic: _raw_topic(app, topic, partitions=1) for topic in RECORD_OF_TOPIC}
-    dlq = _raw_topic(app, DLQ_TOPIC)
+    source = raw_topic(app, FACTS_TOPIC, partitions=1)
+    outputs = {topic: raw_topic(app, topic, partitions=1) for topic in RECORD_OF_TOPIC}
+    dlq = raw_topic(app, DLQ_TOPIC)
 
     async def ensure_ready() -> None:
         async with lock:
@@ -181,8 +177,7 @@ def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
                 continue
             fact = decode_fact(message.value)
             if fact is not None and aggregator.apply(fact):
-                ANALYTICS_FACTS.labels(kind=fact.get("kind", "unknown"),
-                                       result="applied").inc()
+                ANALYTICS_FACTS.labels(kind=fact.kind, result="applied").inc()
                 continue
             ANALYTICS_FACTS.labels(kind=kind or "unknown", result="invalid").inc()
             DEAD_LETTERS.labels(stage="analytics", reason="invalid_fact").inc()

@@ -29,7 +29,9 @@ from pathlib import Path
 from hub.agencies import load_agencies
 from hub.demo.view import Header, Snapshot, render, scrape, summary_line
 from hub.errors import ConfigError, HubError
+from hub.metrics import start_server
 from hub.settings import Settings, write_new_key
+from hub.signals import stop_on_signals
 
 DEFAULT_START = date(2026, 9, 7)  # a Monday: the first school weeks after the summer
 STARTUP_SECONDS = 8.0  # real seconds between starting the worker and the first day
@@ -210,157 +212,227 @@ def publish_day(sim, day: int, folder: Path, agencies, key, producer) -> list[st
 
 def run_demo(settings: Settings, options: DemoOptions) -> int:
     from connectors.ingest import Conversion  # noqa: F401  (fail early on a broken install)
-    from hub.broker.local import LocalBroker, port_in_use
-    from hub.kafka_io import admin_client, producer
-    from hub.simulation.district import DistrictSimulation
-    from hub.topics import apply_topics, plan_topics
 
-    agencies = load_agencies()
-    folder = settings.home / "demo"
-    broker = LocalBroker(settings.home, settings.broker_port, settings.controller_port,
-                         settings.kafka_libs_dir, settings.broker_heap)
-    if options.fresh:
-        start_over(settings, broker, folder)
-    done = load_progress(folder, options)
+    demo = DemoRun(settings, options)
+    done = demo.days_done()
     if done >= options.days:
         say(f"this demo already ran its {options.days} days (seed {options.seed}); "
             f"--weeks {options.weeks + 4:g} goes on for four more weeks, --fresh starts over")
         return 0
+    check_ports(settings, options)
+    try:
+        with stop_on_signals(demo.stop, demo.set_deadline):
+            return demo.run(done)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        demo.shut_down()
+
+
+def check_ports(settings: Settings, options: DemoOptions) -> None:
+    from hub.broker.local import port_in_use
+
     for port, what in ((settings.metrics_port, "the worker's metrics (HUB_METRICS_PORT)"),
                        (options.metrics_port, "the demo's metrics (--metrics-port)")):
         if port and port_in_use(port):
             raise ConfigError(f"port {port} for {what} is in use (another `hub run` or "
                               "`hub demo`?); stop it or choose another port")
 
-    stop = threading.Event()
-    started_broker = False
-    worker = server = None
 
-    def hard_stop() -> None:
-        """The demo did not stop within STOP_WITHIN seconds (e.g. its broker is gone and
-        a send waits for it): the worker is killed, the broker left as it is."""
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-        say(f"not stopped after {STOP_WITHIN:.0f} s: worker killed"
-            + ("; the local broker may still run (`hub broker stop` stops it)"
-               if started_broker else ""))
-        os._exit(1)
+class DemoRun:
+    """One run of ``hub demo``, step by step (:meth:`run`), and what it started, which
+    :meth:`shut_down` stops again."""
 
-    def on_signal(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: stop at once
-        stop.set()
-        timer = threading.Timer(STOP_WITHIN, hard_stop)
-        timer.daemon = True
-        timer.start()
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def __init__(self, settings: Settings, options: DemoOptions):
+        from hub.broker.local import LocalBroker
 
-    try:
-        if settings.bootstrap_servers:
-            say(f"using the broker at {settings.bootstrap}")
-        else:
-            status, started_broker = broker.start(progress=say)
-            say(f"broker {'started' if started_broker else 'already running'} at "
-                f"{status.bootstrap}")
-        with admin_client(settings.kafka) as admin:
+        self.settings = settings
+        self.options = options
+        self.agencies = load_agencies()
+        self.folder = settings.home / "demo"
+        self.broker = LocalBroker(settings.home, settings.broker_port,
+                                  settings.controller_port, settings.kafka_libs_dir,
+                                  settings.broker_heap)
+        self.stop = threading.Event()
+        self.started_broker = False
+        self.worker: subprocess.Popen | None = None
+        self.server = None  # the demo's own metrics endpoint
+        self.log_path = settings.home / "logs" / "worker.log"
+        self.log_start = 0  # where this run's part of the worker log begins
+        self.worker_url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
+        self.urls: list[str] = []
+        self.started = 0.0  # time.monotonic() when the first day began
+
+    def days_done(self) -> int:
+        """The simulated days published before (after --fresh: none)."""
+        if self.options.fresh:
+            start_over(self.settings, self.broker, self.folder)
+        return load_progress(self.folder, self.options)
+
+    def run(self, done: int) -> int:
+        """The demo from day ``done`` on: 0 when it ran to its end, 130 when stopped."""
+        from hub.simulation.district import DistrictSimulation
+
+        options = self.options
+        self.start_broker()
+        self.apply_topics()
+        key_file = ensure_demo_key(self.settings)
+        key = self.settings.model_copy(update={"pseudonym_key_file": key_file}).pseudonym_key
+        sim = DistrictSimulation(self.agencies, options.seed, options.families, options.start)
+        anchor = self.start_worker(key_file, done)
+        self.serve_metrics()
+        self.announce(sim, done)
+        wait_until_ready(self.worker, self.log_path, self.log_start, self.stop)
+        live = sys.stdout.isatty() if options.live is None else options.live
+        screen = Screen(live, self.worker_url, bool(options.metrics_port))
+        self.started = time.monotonic()
+        day, recent = self.publish_days(sim, key, screen, done, anchor)
+        if self.stop.is_set():
+            screen.show(self.header(sim, day), final=True)
+            say(f"stopped after day {day} of {options.days}; `hub demo` (same options) goes "
+                "on from there, `hub demo --fresh` starts over")
+            return 130
+        self.conclude(sim, screen, day, recent)
+        if options.keep:
+            self.keep_running(sim, screen, day)
+        return 0
+
+    # ------------------------------------------------------------------------- steps
+    def start_broker(self) -> None:
+        if self.settings.bootstrap_servers:
+            say(f"using the broker at {self.settings.bootstrap}")
+            return
+        status, self.started_broker = self.broker.start(progress=say)
+        say(f"broker {'started' if self.started_broker else 'already running'} at "
+            f"{status.bootstrap}")
+
+    def apply_topics(self) -> None:
+        from hub.kafka_io import admin_client
+        from hub.topics import apply_topics, plan_topics
+
+        with admin_client(self.settings.kafka) as admin:
             report = apply_topics(admin, plan_topics(
-                agencies, audit_retention_days=settings.audit_retention_days))
+                self.agencies, audit_retention_days=self.settings.audit_retention_days))
         say(f"topics: {report.lines()[-1]}")
-        key_file = ensure_demo_key(settings)
-        key = settings.model_copy(update={"pseudonym_key_file": key_file}).pseudonym_key
-        sim = DistrictSimulation(agencies, options.seed, options.families, options.start)
 
+    def start_worker(self, key_file: Path, done: int) -> datetime:
+        """Start ``hub run`` on the district's clock; returns when (real time) the clock
+        stands at the start of day ``done``."""
+        options = self.options
         first = datetime.combine(options.start, datetime.min.time(), UTC) + timedelta(days=done)
         # the district's clock starts once the worker is up (it starts in a few seconds),
         # so that the first days are not published in one burst
         anchor = datetime.now(UTC) + timedelta(seconds=STARTUP_SECONDS)
         clock = {"HUB_CLOCK_START": first.isoformat(), "HUB_CLOCK_ANCHOR": anchor.isoformat(),
                  "HUB_CLOCK_SPEED": repr(options.speed)}
-        log_start = 0
-        log_path = settings.home / "logs" / "worker.log"
-        if log_path.exists():
-            log_start = log_path.stat().st_size
-        worker, log_path = start_worker(settings, key_file, clock)
-        say(f"worker started (pid {worker.pid}, log {log_path})")
-        urls = []
-        worker_url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
-        if settings.metrics_port:
-            urls.append(f"worker {worker_url}")
-        if options.metrics_port:
-            from prometheus_client import start_http_server
+        if self.log_path.exists():
+            self.log_start = self.log_path.stat().st_size
+        self.worker, self.log_path = start_worker(self.settings, key_file, clock)
+        say(f"worker started (pid {self.worker.pid}, log {self.log_path})")
+        return anchor
 
-            server, _ = start_http_server(options.metrics_port, addr=settings.metrics_addr)
-            urls.append(f"connectors http://127.0.0.1:{options.metrics_port}/metrics")
-        say("metrics: " + ("  ".join(urls) or "off"))
+    def serve_metrics(self) -> None:
+        """The demo's own endpoint (its connectors' metrics); says where both are."""
+        port = self.options.metrics_port
+        if self.settings.metrics_port:
+            self.urls.append(f"worker {self.worker_url}")
+        if port:
+            self.server = start_server(self.settings.metrics_addr, port, "--metrics-port",
+                                       "0 turns it off")
+            self.urls.append(f"connectors http://127.0.0.1:{port}/metrics")
+        say("metrics: " + ("  ".join(self.urls) or "off"))
+
+    def announce(self, sim, done: int) -> None:
+        options = self.options
         say(f"simulating {options.families:,} families (seed {options.seed}) from day {done} "
             f"to day {options.days} ({sim.date_of(done)} to "
             f"{sim.date_of(options.days - 1)}), a day every {86400 / options.speed:.2g} s; "
             "Ctrl-C stops, and the next `hub demo` goes on from there")
-        wait_until_ready(worker, log_path, log_start, stop)
 
-        live = sys.stdout.isatty() if options.live is None else options.live
-        screen = Screen(live, worker_url, bool(options.metrics_port))
-        started = time.monotonic()
+    def header(self, sim, day: int) -> Header:
+        options = self.options
+        return Header(options.seed, options.families, options.speed, day, options.days,
+                      sim.date_of(min(day, options.days - 1)),
+                      time.monotonic() - self.started, tuple(self.urls))
+
+    def publish_days(self, sim, key, screen: Screen, done: int, anchor: datetime
+                     ) -> tuple[int, list[str]]:
+        """Publish each day once the hub's clock has passed it, up to the last day or a
+        stop; returns the day reached and the latest rejected rows."""
+        from hub.kafka_io import producer
+
+        options, stop = self.options, self.stop
         recent: list[str] = []
-
-        def head(day: int) -> Header:
-            return Header(options.seed, options.families, options.speed, day, options.days,
-                          sim.date_of(min(day, options.days - 1)),
-                          time.monotonic() - started, tuple(urls))
-
-        kp = producer(settings.kafka, client_id="demo-connectors")
+        kp = producer(self.settings.kafka, client_id="demo-connectors")
         try:
             day = done
             while day < options.days and not stop.is_set():
                 due = anchor + timedelta(seconds=(day + 1 - done) * 86400 / options.speed)
                 while not stop.is_set() and datetime.now(UTC) < due:
-                    screen.show(head(day))
+                    screen.show(self.header(sim, day))
                     stop.wait(min(1.0, max(0.05, (due - datetime.now(UTC)).total_seconds())))
                 if stop.is_set():
                     break
-                recent = (recent + publish_day(sim, day, folder, agencies, key, kp))[-3:]
+                recent = (recent + publish_day(sim, day, self.folder, self.agencies, key,
+                                               kp))[-3:]
                 day += 1
-                save_progress(folder, options, day)
+                save_progress(self.folder, options, day)
                 if day < options.days:  # a slow machine may have no time left to wait
-                    screen.show(head(day))
-                if worker.poll() is not None:
-                    raise HubError(f"the worker stopped; see {log_path}")
+                    screen.show(self.header(sim, day))
+                if self.worker.poll() is not None:
+                    raise HubError(f"the worker stopped; see {self.log_path}")
         finally:
             kp.close()
-        if stop.is_set():
-            screen.show(head(day), final=True)
-            say(f"stopped after day {day} of {options.days}; `hub demo` (same options) goes "
-                "on from there, `hub demo --fresh` starts over")
-            return 130
-        settle(screen, stop, settings.analytics_publish_seconds)
-        final = screen.show(head(day), final=True)
+        return day, recent
+
+    def conclude(self, sim, screen: Screen, day: int, recent: list[str]) -> None:
+        """The figures once the worker has caught up, and the district report."""
+        settle(screen, self.stop, self.settings.analytics_publish_seconds)
+        final = screen.show(self.header(sim, day), final=True)
         if recent:
             say("latest rejected rows (dead-lettered to hub.dlq):\n  " + "\n  ".join(recent))
         say(f"{int(final.total('hub_deliveries_total')):,} events delivered, "
             f"{int(final.total('hub_refusals_total')):,} refused, "
             f"{int(final.total('hub_handovers_stalled_total')):,} stall notices; "
-            f"the exports are in {folder / 'exports'}")
-        write_demo_report(settings, options, folder, sim.date_of(options.days - 1))
-        if options.keep:
-            say("the hub keeps running (Ctrl-C stops it); look around with `hub tail`, "
-                f"`hub audit` or the metrics, with HUB_BOOTSTRAP_SERVERS={settings.bootstrap}")
-            while not stop.is_set():
-                screen.show(head(day))
-                stop.wait(1.0)
-        return 0
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if server is not None:
-            server.shutdown()
-        if worker is not None:
-            stop_process(worker, timeout=STOP_WITHIN - 3)  # it stops itself within 25 s
+            f"the exports are in {self.folder / 'exports'}")
+        write_demo_report(self.settings, self.options, self.folder,
+                          sim.date_of(self.options.days - 1))
+
+    def keep_running(self, sim, screen: Screen, day: int) -> None:
+        say("the hub keeps running (Ctrl-C stops it); look around with `hub tail`, "
+            "`hub audit` or the metrics, with "
+            f"HUB_BOOTSTRAP_SERVERS={self.settings.bootstrap}")
+        while not self.stop.is_set():
+            screen.show(self.header(sim, day))
+            self.stop.wait(1.0)
+
+    # ---------------------------------------------------------------------- stopping
+    def set_deadline(self, _signal: str) -> None:
+        """The first Ctrl-C or SIGTERM: the demo has STOP_WITHIN seconds to stop."""
+        timer = threading.Timer(STOP_WITHIN, self.hard_stop)
+        timer.daemon = True
+        timer.start()
+
+    def hard_stop(self) -> None:
+        """The demo did not stop within STOP_WITHIN seconds (e.g. its broker is gone and
+        a send waits for it): the worker is killed, the broker left as it is."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.kill()
+        say(f"not stopped after {STOP_WITHIN:.0f} s: worker killed"
+            + ("; the local broker may still run (`hub broker stop` stops it)"
+               if self.started_broker else ""))
+        os._exit(1)
+
+    def shut_down(self) -> None:
+        """Stop what this run started."""
+        if self.server is not None:
+            self.server.shutdown()
+        if self.worker is not None:
+            stop_process(self.worker, timeout=STOP_WITHIN - 3)  # it stops itself within 25 s
             say("worker stopped")
-        if started_broker:
-            broker.stop()
+        if self.started_broker:
+            self.broker.stop()
             say("broker stopped")
 
 

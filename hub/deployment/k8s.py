@@ -276,89 +276,123 @@ def _users(inputs: Inputs) -> str:
 def _workers(inputs: Inputs) -> str:
     limit = worker_limit(inputs.topic_plan)
     replicas = min(2, limit)
-    probe = {"httpGet": {"path": "/metrics", "port": METRICS_PORT}}
-    config = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": WORKER, "labels": WORKER_LABELS},
-        "data": {
-            "HUB_APP_ID": inputs.app_id,
-            "HUB_BOOTSTRAP_SERVERS": BOOTSTRAP,
-            "HUB_HOME": HOME,
-            "HUB_KAFKA_CA_FILE": f"{CA_DIR}/ca.crt",
-            "HUB_KAFKA_PASSWORD_FILE": f"{USER_SECRET_DIR}/password",
-            "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-            "HUB_KAFKA_USER": user_name(HUB),
-            "HUB_LOG_LEVEL": "info",
-            "HUB_METRICS_ADDR": "0.0.0.0",
-            "HUB_METRICS_PORT": str(METRICS_PORT),
-            "HUB_TOPIC_REPLICATION_FACTOR": str(REPLICAS),
-        },
-    }
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": WORKER, "labels": WORKER_LABELS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": WORKER_LABELS},
-            "template": {
-                "metadata": {"labels": WORKER_LABELS},
-                "spec": {
-                    "terminationGracePeriodSeconds": 60,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
-                                        "fsGroup": 10001},
-                    "containers": [{
-                        "name": "worker",
-                        "image": f"{IMAGE}:{inputs.hub_version}",
-                        "args": ["run"],
-                        "envFrom": [{"configMapRef": {"name": WORKER}}],
-                        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                        "readinessProbe": {**probe, "periodSeconds": 10},
-                        "livenessProbe": {**probe, "initialDelaySeconds": 30,
-                                          "periodSeconds": 20, "failureThreshold": 3},
-                        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
-                                      "limits": {"memory": "1Gi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
-                        "volumeMounts": [
-                            {"name": "home", "mountPath": HOME},
-                            {"name": "tmp", "mountPath": "/tmp"},
-                            {"name": "kafka-user", "mountPath": USER_SECRET_DIR,
-                             "readOnly": True},
-                            {"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True},
-                        ],
-                    }],
-                    "volumes": [
-                        {"name": "home", "emptyDir": {}},
-                        {"name": "tmp", "emptyDir": {}},
-                        {"name": "kafka-user", "secret": {
-                            "secretName": user_name(HUB),
-                            "items": [{"key": "password", "path": "password"}]}},
-                        {"name": "kafka-ca", "secret": {
-                            "secretName": CA_SECRET,
-                            "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    ],
-                },
+    return _file(
+        _worker_settings(inputs),
+        _worker_deployment(inputs, replicas, limit),
+        _worker_autoscaler(replicas, limit),
+        _worker_metrics_service(),
+    )
+
+
+def _worker_resource(api_version: str, kind: str, **content) -> dict:
+    """A resource of the workers: named ``unna-hub-worker``, with the workers' labels."""
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": WORKER, "labels": WORKER_LABELS}, **content}
+
+
+def _worker_settings(inputs: Inputs) -> tuple[str, dict]:
+    note = ("The workers' settings (README.md, \"Settings\"): SASL_SSL with SCRAM-SHA-512; "
+            "HUB_KAFKA_USER,\nHUB_KAFKA_PASSWORD_FILE and HUB_KAFKA_CA_FILE say where the "
+            "worker finds its login (the\nSecret Strimzi creates for KafkaUser hub) and the "
+            "cluster CA.")
+    return note, _worker_resource("v1", "ConfigMap", data={
+        "HUB_APP_ID": inputs.app_id,
+        "HUB_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "HUB_HOME": HOME,
+        "HUB_KAFKA_CA_FILE": f"{CA_DIR}/ca.crt",
+        "HUB_KAFKA_PASSWORD_FILE": f"{USER_SECRET_DIR}/password",
+        "HUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "HUB_KAFKA_USER": user_name(HUB),
+        "HUB_LOG_LEVEL": "info",
+        "HUB_METRICS_ADDR": "0.0.0.0",
+        "HUB_METRICS_PORT": str(METRICS_PORT),
+        "HUB_TOPIC_REPLICATION_FACTOR": str(REPLICAS),
+    })
+
+
+def _worker_deployment(inputs: Inputs, replicas: int, limit: int) -> tuple[str, dict]:
+    note = (f"hub run, {replicas} worker(s) (at most {limit}, the outbox partitions): when "
+            "one of two stops, the\nother takes its partitions within 10 s. /metrics answers "
+            "as soon as the process runs.")
+    return note, _worker_resource("apps/v1", "Deployment", spec={
+        "replicas": replicas,
+        "selector": {"matchLabels": WORKER_LABELS},
+        "template": {
+            "metadata": {"labels": WORKER_LABELS},
+            "spec": {
+                "terminationGracePeriodSeconds": 60,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                    "fsGroup": 10001},
+                "containers": [_worker_container(inputs)],
+                "volumes": _worker_volumes(),
             },
         },
+    })
+
+
+def _worker_container(inputs: Inputs) -> dict:
+    probe = {"httpGet": {"path": "/metrics", "port": METRICS_PORT}}
+    return {
+        "name": "worker",
+        "image": f"{IMAGE}:{inputs.hub_version}",
+        "args": ["run"],
+        "envFrom": [{"configMapRef": {"name": WORKER}}],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+        "readinessProbe": {**probe, "periodSeconds": 10},
+        "livenessProbe": {**probe, "initialDelaySeconds": 30, "periodSeconds": 20,
+                          "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
+                      "limits": {"memory": "1Gi"}},
+        "securityContext": {"allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [
+            {"name": "home", "mountPath": HOME},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "kafka-user", "mountPath": USER_SECRET_DIR, "readOnly": True},
+            {"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True},
+        ],
     }
-    autoscaler = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": WORKER, "labels": WORKER_LABELS},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": WORKER},
-            "minReplicas": replicas,
-            "maxReplicas": limit,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
-        },
-    }
-    service = {
+
+
+def _worker_volumes() -> list[dict]:
+    """An empty home and /tmp (the root file system is read-only), the worker's login
+    (Strimzi's Secret of KafkaUser hub) and the cluster CA."""
+    return [
+        {"name": "home", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "kafka-user", "secret": {
+            "secretName": user_name(HUB),
+            "items": [{"key": "password", "path": "password"}]}},
+        {"name": "kafka-ca", "secret": {
+            "secretName": CA_SECRET,
+            "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    ]
+
+
+def _worker_autoscaler(replicas: int, limit: int) -> tuple[str, dict]:
+    note = (f"maxReplicas is {limit}: the partitions of every agency outbox and of hub.ticks "
+            "(`partitions` under\n`defaults` in deploy/topics.yaml; the workers' tables get "
+            "as many). Kafka gives each partition\nto one worker of the group, so a worker "
+            f"beyond {limit} would only sit idle. More workers need more\npartitions, chosen "
+            "before the first event flows: growing them later moves children away from\n"
+            "their state (docs/deployment.md, \"Scaling out\"). Scaling down waits 10 "
+            "minutes: every change\nof the group moves partitions between workers.")
+    return note, _worker_resource("autoscaling/v2", "HorizontalPodAutoscaler", spec={
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": WORKER},
+        "minReplicas": replicas,
+        "maxReplicas": limit,
+        "metrics": [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
+    })
+
+
+def _worker_metrics_service() -> tuple[str, dict]:
+    note = (f"The workers' Prometheus metrics, one target per pod (headless): port "
+            f"{METRICS_PORT}, /metrics.")
+    return note, {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
@@ -374,24 +408,6 @@ def _workers(inputs: Inputs) -> str:
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT}],
         },
     }
-    return _file(
-        ("The workers' settings (README.md, \"Settings\"): SASL_SSL with SCRAM-SHA-512; "
-         "HUB_KAFKA_USER,\nHUB_KAFKA_PASSWORD_FILE and HUB_KAFKA_CA_FILE say where the worker "
-         "finds its login (the\nSecret Strimzi creates for KafkaUser hub) and the cluster CA.",
-         config),
-        (f"hub run, {replicas} worker(s) (at most {limit}, the outbox partitions): when one "
-         "of two stops, the\nother takes its partitions within 10 s. /metrics answers as soon "
-         "as the process runs.", deployment),
-        (f"maxReplicas is {limit}: the partitions of every agency outbox and of hub.ticks "
-         "(`partitions` under\n`defaults` in deploy/topics.yaml; the workers' tables get as "
-         "many). Kafka gives each partition\nto one worker of the group, so a worker beyond "
-         f"{limit} would only sit idle. More workers need more\npartitions, chosen before the "
-         "first event flows: growing them later moves children away from\ntheir state "
-         "(docs/deployment.md, \"Scaling out\"). Scaling down waits 10 minutes: every "
-         "change\nof the group moves partitions between workers.", autoscaler),
-        (f"The workers' Prometheus metrics, one target per pod (headless): port "
-         f"{METRICS_PORT}, /metrics.", service),
-    )
 
 
 def _kustomization(inputs: Inputs) -> str:

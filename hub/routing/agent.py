@@ -23,6 +23,7 @@ from hub import faust_fixes
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
+from hub.faust_io import raw_topic
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
 from hub.routing.delivered import DeliveredTable
@@ -71,12 +72,6 @@ def new_table(app: faust.App, name: str) -> ChangelogTable:
                                     options=dict(ROCKSDB_OPTIONS) if on_disk else None))
 
 
-def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
-    return app.topic(
-        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-
-
 async def interruptible(what: str, work, every: float) -> bool:
     """Run ``work()`` (a timer's body that only refreshes gauges); an error ends this run
     with a log line instead of crashing the worker (Faust stops the app when a timer
@@ -123,9 +118,9 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},
                             batch_size=batch_size, batch_within=batch_within, delay=delay)
-    sources = _raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC,
+    sources = raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC,
                          REQUESTS_TOPIC)
-    ticks = _raw_topic(app, TICK_TOPIC)
+    ticks = raw_topic(app, TICK_TOPIC)
     guard = FlowGuard(app, runtime=runtime)
 
     @app.agent(sources, name="hub.router")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.contract.codec import peek_event_id
-from hub.kafka_io import Kafka
+from hub.kafka_io import Kafka, read_partitions
 from hub.routing.store import Journal
 
 DELIVERED_AT_HEADER = "hub-delivered-at"
@@ -241,28 +241,12 @@ def inbox_records_of(bootstrap: Kafka, inboxes: dict[str, str], partition: int,
 
 def _read_inboxes(bootstrap: Kafka, inboxes: dict[str, str], partition: int, visit,
                   starts: dict[str, int]) -> tuple[int, dict]:
-    from kafka import TopicPartition
-
-    from hub.kafka_io import consumer
-
-    kc = consumer(bootstrap, group_id=None, enable_auto_commit=False,
-                  client_id="unna-hub-router-scan")
-    try:
-        tps = [TopicPartition(topic, partition) for topic in inboxes]
-        kc.assign(tps)
-        kc.seek_to_beginning(*[tp for tp in tps if not starts.get(tp.topic)])
-        ends = kc.end_offsets(tps)
-        for tp in tps:
-            if starts.get(tp.topic):
-                kc.seek(tp, min(starts[tp.topic], ends[tp]))
-        read = 0
-        while any(kc.position(tp) < ends[tp] for tp in tps):
-            for tp, records in kc.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    read += 1
-                    visit(inboxes[tp.topic], record)
-        return read, {tp.topic: ends[tp] for tp in tps}
-    finally:
-        kc.close()
+    """``visit(recipient, record)`` for every record of ``partition`` of each inbox from
+    ``starts[topic]`` up to its current end; returns the number read and the end offsets."""
+    ends: dict = {}
+    read = 0
+    for record in read_partitions(bootstrap, list(inboxes), "unna-hub-router-scan",
+                                  partition=partition, starts=starts, ends=ends):
+        read += 1
+        visit(inboxes[record.topic], record)
+    return read, {tp.topic: end for tp, end in ends.items()}
