@@ -15,13 +15,17 @@ the German words of the exports (``Übergabe angefragt``, ``Frühe Hilfen``, ``K
 
 A call returns once the broker has acknowledged the event (acks=all, idempotent producer);
 problems raise :class:`~connectors.facts.RowError` listing every problem, or
-:class:`~hub.errors.BrokerError` when the broker does not answer.
+:class:`~hub.errors.BrokerError` when the broker does not answer; invalid ``HUB_`` settings
+raise :class:`~hub.errors.ConfigError` naming the variable, as the ``hub`` command does.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
+
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors import vocabulary
 from connectors.facts import (
@@ -32,13 +36,14 @@ from connectors.facts import (
     build_consent_envelope,
     build_envelope,
 )
-from connectors.ingest import message_limit, too_large
+from connectors.ingest import message_limit, outbox_limits, too_large
 from hub.agencies import AgencyDirectory, load_agencies
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType, Municipality, Purpose
 from hub.errors import BrokerError, InputError
-from hub.settings import PseudonymKey, Settings
+from hub.kafka_io import producer
+from hub.settings import PseudonymKey, Settings, load_settings
 
 __all__ = ["AgencyConnector", "Person", "RowError"]
 
@@ -82,12 +87,7 @@ class AgencyConnector:
     def from_settings(cls, agency_id: str, settings: Settings | None = None) -> AgencyConnector:
         """Connect with the ``HUB_`` settings (bootstrap servers, key file); the outbox's
         limit is read from the cluster first."""
-        import logging
-
-        from connectors.ingest import outbox_limits
-        from hub.kafka_io import producer
-
-        settings = settings or Settings()
+        settings = settings or load_settings()
         key = settings.pseudonym_key
         agencies = load_agencies()
         agency = agencies.get(agency_id)
@@ -155,8 +155,6 @@ class AgencyConnector:
         return self._send(build_consent_envelope(facts, self.key, self.agencies))
 
     def _send(self, envelope: Envelope) -> Envelope:
-        from kafka.errors import KafkaError, MessageSizeTooLargeError
-
         value = self._codec.encode(envelope)
         size = len(value) + len(envelope.subject)
         limit = message_limit(self.producer)
@@ -181,8 +179,6 @@ class AgencyConnector:
     def _renew_producer(self) -> None:
         if self._reconnect is None:
             return
-        from kafka.errors import KafkaError
-
         try:
             self.producer.close(timeout=1)
         except KafkaError:

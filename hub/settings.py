@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretBytes
+from pydantic import Field, SecretBytes, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -176,6 +176,17 @@ class Settings(BaseSettings):
     def pseudonym_key(self) -> PseudonymKey:
         """Load the linkage key from ``pseudonym_key_file``; a clear error if it is unusable."""
         return PseudonymKey.from_file(self.pseudonym_key_file)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; invalid values raise :class:`ConfigError` naming
+    each ``HUB_`` variable and what is wrong with it (the command line and the SDK alike)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"HUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                    for e in exc.errors()]
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from hub.agencies import AgencyDirectory, load_agencies
 from hub.audit import AUDIT_TOPIC
 from hub.errors import BrokerError, ConfigError
 from hub.paths import DEPLOY_DIR
+from hub.settings import AUDIT_RETENTION_DAYS
 from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
@@ -83,8 +84,6 @@ def plan_topics(
     cluster reports. ``hub.audit`` keeps its records ``audit_retention_days`` (the setting
     ``HUB_AUDIT_RETENTION_DAYS``). Every topic must say how its records go: compacted, or a
     retention (never -1), with a ``why``."""
-    from hub.settings import AUDIT_RETENTION_DAYS
-
     raw = read_yaml(path, "topic declaration")
     defaults = raw.get("defaults") or {}
     rf = replication_factor or _replication_setting(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from connectors.delivery.directory import BatchDirectory
@@ -17,10 +15,12 @@ from connectors.delivery.metrics import prime_deliver_metrics
 from connectors.delivery.webhook import WebhookSender, check_webhook_url, shown_url
 from hub.agencies import Agency, load_agencies
 from hub.argtypes import positive
-from hub.cli import _settings
 from hub.deadletter import DLQ_TOPIC
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError
 from hub.kafka_io import Kafka
+from hub.metrics import start_server
+from hub.settings import load_settings
+from hub.signals import stop_on_signals
 from hub.wording import counted
 
 DESCRIPTION = """\
@@ -102,17 +102,18 @@ def resolve_agency(agency_id: str) -> Agency:
 
 
 def cmd_deliver(args) -> int:
-    settings = _settings()
+    settings = load_settings()
     agency = resolve_agency(args.agency)
     if args.webhook:
         check_webhook_url(args.webhook)
     _log_to_stderr(settings.log_level)
     if args.metrics_port:
         prime_deliver_metrics(agency.id, "dir" if args.to_dir else "webhook")
-        _serve_metrics(settings.metrics_addr, args.metrics_port)
+        start_server(settings.metrics_addr, args.metrics_port, "--metrics-port",
+                     "without it, no metrics")
     group = args.group or f"{agency.id}.deliver"  # under the agency's group prefix (ACLs)
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop, _stopping):
         if args.to_dir:
             with BatchDirectory(args.to_dir, agency.id) as directory:
                 report = _run(settings.kafka, agency, group, args, stop, directory)
@@ -170,27 +171,6 @@ def _log_to_stderr(level_name: str) -> None:
         log.addHandler(handler)
 
 
-def _serve_metrics(addr: str, port: int) -> None:
-    from prometheus_client import start_http_server
-
-    try:
-        start_http_server(port, addr=addr)
-    except OSError as exc:
-        raise HubError(f"cannot serve metrics on {addr}:{port}: {exc.strerror}") from None
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event):
-    """The first Ctrl-C or SIGTERM asks for a clean stop; a second one interrupts at once."""
-    def request_stop(signum, frame):
-        log.info("stopping (%s): finishing what is in hand; Ctrl-C again to interrupt",
-                 signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signum, previous[signum])
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def _stopping(signal_name: str) -> None:
+    log.info("stopping (%s): finishing what is in hand; Ctrl-C again to interrupt",
+             signal_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hub.deployment.k8s import COMMAND, OUT_DIR, drift, generate, load_inputs, write
 from hub.paths import PROJECT_ROOT
 
 DESCRIPTION = """\
@@ -44,8 +45,6 @@ def _shown(path: Path) -> str:
 
 
 def add_parser(sub) -> None:
-    from hub.deployment.k8s import OUT_DIR
-
     p = sub.add_parser("deploy", help="generate the Kubernetes (Strimzi) manifests in "
                        "deploy/k8s/ from deploy/", description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,8 +59,6 @@ def add_parser(sub) -> None:
 
 
 def cmd_deploy(args) -> int:
-    from hub.deployment.k8s import COMMAND, drift, generate, load_inputs, write
-
     files = generate(load_inputs())
     folder = _shown(args.out)
     if args.check:

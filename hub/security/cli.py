@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from kafka.errors import AuthorizationError
+
+from hub.agencies import load_agencies
+from hub.errors import ConfigError
+from hub.kafka_io import admin_client, not_allowed
+from hub.security.acl import derive_acls, describe
+from hub.security.apply import apply_acls
+from hub.settings import load_settings
+from hub.topics import plan_topics
+
 DESCRIPTION = """\
 The Kafka ACLs of the hub, derived from deploy/agencies.yaml and deploy/topics.yaml:
 
@@ -22,14 +32,8 @@ principal may do, or one principal's rights.
 
 
 def cmd_acl(args) -> int:
-    from hub.agencies import load_agencies
-    from hub.cli import _settings
-    from hub.errors import ConfigError
-    from hub.security.acl import derive_acls, describe
-    from hub.topics import plan_topics
-
     agencies = load_agencies()
-    settings = _settings()
+    settings = load_settings()
     acls = derive_acls(agencies, plan_topics(agencies), settings.app_id)
     if args.action == "show":
         principal = args.principal
@@ -45,11 +49,6 @@ def cmd_acl(args) -> int:
     if args.principal:
         raise ConfigError("`hub acl apply` applies the ACLs of every principal; it takes no "
                           "PRINCIPAL")
-    from kafka.errors import AuthorizationError
-
-    from hub.kafka_io import admin_client, not_allowed
-    from hub.security.apply import apply_acls
-
     try:
         with admin_client(settings.kafka) as admin:
             report = apply_acls(admin, acls)

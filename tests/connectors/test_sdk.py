@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from connectors.sdk import AgencyConnector, Person, RowError
-from hub.errors import InputError
+from hub.errors import ConfigError, InputError
 
 
 class NoProducer:
@@ -47,6 +47,13 @@ def test_unknown_agency(pseudonym_key):
 
 def test_person_never_shows_in_repr():
     assert "Mia" not in repr(MIA) and "2025" not in repr(MIA)
+
+
+def test_invalid_settings_are_a_config_error_naming_the_variable(monkeypatch):
+    """Not pydantic's ValidationError: the same error and words as the `hub` command."""
+    monkeypatch.setenv("HUB_BROKER_PORT", "lots")
+    with pytest.raises(ConfigError, match=r"invalid settings:\n  HUB_BROKER_PORT: "):
+        AgencyConnector.from_settings("jugendamt-kamen")
 
 
 @pytest.mark.kafka

@@ -3,7 +3,7 @@
 import pytest
 
 from hub.errors import ConfigError
-from hub.settings import PseudonymKey, Settings
+from hub.settings import PseudonymKey, Settings, load_settings
 
 
 def test_missing_setting_says_what_to_do():
@@ -53,3 +53,14 @@ def test_local_broker_is_the_default_bootstrap(monkeypatch):
     monkeypatch.delenv("HUB_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.setenv("HUB_BROKER_PORT", "19999")
     assert Settings().bootstrap == "127.0.0.1:19999"
+
+
+def test_invalid_settings_name_each_variable(monkeypatch):
+    monkeypatch.setenv("HUB_BROKER_PORT", "lots")
+    monkeypatch.setenv("HUB_ANALYTICS_K", "0")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    lines = str(info.value).splitlines()
+    assert lines[0] == "invalid settings:"
+    assert lines[1].startswith("  HUB_BROKER_PORT: ") and "integer" in lines[1]
+    assert lines[2].startswith("  HUB_ANALYTICS_K: ") and "greater than" in lines[2]

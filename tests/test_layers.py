@@ -1,0 +1,219 @@
+"""Imports point one way: no module of ``hub`` or ``connectors`` imports from a higher layer.
+
+The layers are described in docs/design.md ("Layers"); this is their one definition. Every
+import counts, also one inside a function: a lazy import keeps start-up fast, it does not
+make an upward dependency acceptable. Within a layer modules may import each other, but no
+two modules import each other (directly or round a longer cycle).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("hub", "connectors")
+
+# Lowest first. An entry names a module or a package (then it covers everything below it
+# that no longer entry names); the roots ``hub`` and ``connectors`` name only their
+# ``__init__``. A new module must be placed here, else test_every_module_has_a_layer fails.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("base", (  # shared by every layer: errors, paths, settings, metrics, the clock
+        "hub", "hub.errors", "hub.paths", "hub.wording", "hub.argtypes", "hub.yamlfile",
+        "hub.clock", "hub.metrics", "hub.signals", "hub.settings", "hub.security",
+        "hub.security.redact", "hub.security.client", "connectors.progress",
+        "connectors.delivery.metrics",
+    )),
+    ("contract", (  # the event contract, the agency list, the dead-letter record
+        "hub.contract", "hub.agencies", "hub.deadletter",
+    )),
+    ("agency formats", (  # the agencies' side of the contract: exports, German words, CSV
+        "connectors", "connectors.vocabulary", "connectors.pseudonym", "connectors.rows",
+        "connectors.facts", "connectors.formats", "connectors.consent",
+        "connectors.export_file", "connectors.delivery",
+        "connectors.delivery.csvfile", "connectors.delivery.batchfiles",
+        "connectors.delivery.backoff", "connectors.delivery.loops",
+    )),
+    ("rules", (  # the hub's pure cores: consent, routing, handovers, analytics, reports
+        "hub.consent", "hub.handover", "hub.routing", "hub.audit", "hub.analytics",
+        "hub.report", "hub.security.acl", "hub.topics", "hub.simulation",
+    )),
+    ("adapters", (  # Kafka, files, HTTP, processes
+        "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
+        "hub.faust_fixes", "hub.security.apply", "hub.report.load", "hub.deployment",
+        "hub.faust_io", "connectors.ingest", "connectors.sdk", "connectors.delivery.inbox",
+        "connectors.delivery.directory", "connectors.delivery.webhook",
+    )),
+    ("runtime", (  # long-running processes: the Faust worker and its agents, the demo
+        "hub.routing.agent", "hub.routing.runtime", "hub.routing.tables",
+        "hub.analytics.agent", "hub.worker", "hub.demo",
+    )),
+    ("commands", (  # one command each, registered on `hub` by hub.cli
+        "hub.security.cli", "hub.deployment.cli", "connectors.delivery.cli",
+    )),
+    ("entry point", ("hub.cli", "hub.__main__")),
+]
+
+# Upward imports that are known and not fixed yet: (importer, imported) -> why.
+KNOWN_UPWARD = {
+    ("hub.routing.delivered", "hub.kafka_io"):
+        "the module keeps the router's seen-set (pure, used by the engine) next to the scan "
+        "of the inboxes that fills it (Kafka); the scan belongs in an adapter module",
+}
+
+# Import cycles that are known and not fixed yet: the modules of each, sorted -> why.
+KNOWN_CYCLES = {
+    ("hub.broker.cluster", "hub.broker.local"):
+        "the cluster is built from the single broker's pieces, and the single broker's start "
+        "asks whether a cluster runs in the same HUB_HOME (an import inside that method)",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def sources() -> dict[str, str]:
+    """Every module of the packages, by name, with its source."""
+    return {module_name(path): path.read_text(encoding="utf-8")
+            for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))}
+
+
+def layer_of(module: str) -> int | None:
+    best, best_len = None, -1
+    for index, (_, entries) in enumerate(LAYERS):
+        for entry in entries:
+            covers = module == entry or (entry not in PACKAGES
+                                         and module.startswith(entry + "."))
+            if covers and len(entry) > best_len:
+                best, best_len = index, len(entry)
+    return best
+
+
+def imports_of(module: str, source: str, known: set[str]) -> list[tuple[str, int]]:
+    """The project modules ``module`` imports (anywhere in it), with the line."""
+    # a package's relative imports start from the package itself, a module's from its parent
+    is_package = module in PACKAGES or any(k.startswith(module + ".") for k in known)
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".")[: None if is_package else -1]
+                package = package[: len(package) - node.level + 1]
+                base = ".".join(package + ([base] if base else []))
+            # `from pkg import mod` imports the module pkg.mod
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                       for alias in node.names]
+        else:
+            continue
+        found += [(t, node.lineno) for t in targets if t.split(".")[0] in PACKAGES]
+    return found
+
+
+def upward_imports(modules: dict[str, str]) -> list[tuple[str, str, int]]:
+    """(importer, imported, line) for each import from a higher layer."""
+    known = set(modules)
+    upward = []
+    for module, source in modules.items():
+        own = layer_of(module)
+        for target, line in imports_of(module, source, known):
+            theirs = layer_of(target)
+            if own is not None and theirs is not None and theirs > own:
+                upward.append((module, target, line))
+    return upward
+
+
+def describe(module: str) -> str:
+    return f"{module} ({LAYERS[layer_of(module)][0]})"
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(m for m in sources() if layer_of(m) is None)
+    assert not missing, f"place these modules in a layer of tests/test_layers.py: {missing}"
+
+
+def test_imports_point_down():
+    upward = [(m, t, line) for m, t, line in upward_imports(sources())
+              if (m, t) not in KNOWN_UPWARD]
+    assert not upward, "imports from a higher layer (docs/design.md, Layers):\n" + "\n".join(
+        f"  {m.replace('.', '/')}.py:{line}: {describe(m)} imports {describe(t)}"
+        for m, t, line in upward)
+
+
+def test_known_upward_imports_are_still_there():
+    """A known exception that was fixed is taken off the list."""
+    present = {(m, t) for m, t, _ in upward_imports(sources())}
+    assert set(KNOWN_UPWARD) <= present, set(KNOWN_UPWARD) - present
+
+
+def import_cycles(modules: dict[str, str]) -> list[tuple[str, ...]]:
+    """The groups of modules that import each other round a cycle (Tarjan), each sorted."""
+    known = set(modules)
+    graph = {m: {t for t, _ in imports_of(m, source, known) if t in known and t != m}
+             for m, source in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                cycles.append(tuple(sorted(group)))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles():
+    cycles, known = set(import_cycles(sources())), set(KNOWN_CYCLES)
+    assert cycles <= known, f"modules that import each other: {cycles - known}"
+    assert known <= cycles, f"fixed, take them off KNOWN_CYCLES: {known - cycles}"
+
+
+def test_a_cycle_is_found():
+    modules = {"hub.a": "import hub.b", "hub.b": "def f():\n    from hub.c import x\n",
+               "hub.c": "from hub import a", "hub.d": "import hub.a"}
+    assert import_cycles(modules) == [("hub.a", "hub.b", "hub.c")]
+
+
+@pytest.mark.parametrize("source", [
+    "from hub.cli import main",                     # at module level
+    "def f():\n    from hub.worker import run_worker\n",  # hidden in a function
+    "import hub.kafka_io",
+])
+def test_an_upward_import_is_found(source):
+    modules = {"hub.contract.models": source, "hub.cli": "", "hub.worker": "",
+               "hub.kafka_io": ""}
+    assert [(m, line) for m, _, line in upward_imports(modules)] == [
+        ("hub.contract.models", source.count("\n", 0, source.index("import")) + 1)]
+
+
+def test_relative_and_submodule_imports_are_resolved():
+    known = {"hub", "hub.cli", "hub.report", "hub.report.model", "hub.report.letter"}
+    assert imports_of("hub.report", "from . import model", known) == [("hub.report.model", 1)]
+    assert imports_of("hub.report.letter", "from .model import X\nfrom .. import cli",
+                      known) == [("hub.report.model", 1), ("hub.cli", 2)]
+    assert imports_of("hub.report.letter", "from hub import cli, __version__", known) == [
+        ("hub.cli", 1), ("hub", 1)]
