@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.ingest import Conversion, publish  # noqa: E402
-from connectors.synthetic import write_youth_office_export  # noqa: E402
 from hub.agencies import load_agencies  # noqa: E402
 from hub.contract.codec import get_codec  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
+from tests.support.synthetic import write_youth_office_export  # noqa: E402
 
 AGENCY_FILE = "jugendamt-unna_export.csv"
 

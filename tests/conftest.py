@@ -1,5 +1,6 @@
 """Shared fixtures. Tests marked ``kafka`` run against one real local broker per session,
-started on free ports in a temporary HUB_HOME (a developer's own broker is never touched)."""
+started on free ports in a temporary HUB_HOME (a developer's own broker is never touched).
+The helpers the tests share live in tests/support/; this file holds fixtures and hooks only."""
 
 from __future__ import annotations
 
@@ -8,26 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from hub.broker.local import LocalBroker, free_port
 from hub.settings import PseudonymKey
-
-REPO = Path(__file__).resolve().parent.parent
-# The hub's clock in every test process: no test depends on today's date. Every process of
-# the session shares one clock (same start, same anchor), also across worker restarts.
-CLOCK_START = "2026-11-24T12:00:00+00:00"
-CLOCK_ANCHOR = datetime.now(UTC)
-HOLD_WINDOW_SECONDS = 20
-
-
-def hub_now() -> datetime:
-    """What the session's hub clock shows now."""
-    return datetime.fromisoformat(CLOCK_START) + (datetime.now(UTC) - CLOCK_ANCHOR)
+from tests.support.faust_patches import faust_restored
+from tests.support.paths import REPO
+from tests.support.session import SESSION_WORKERS, KafkaEnv, Worker
 
 
 @pytest.fixture(scope="session")
@@ -43,38 +33,12 @@ def pseudonym_key(key_file) -> PseudonymKey:
     return PseudonymKey.from_file(key_file)
 
 
-@dataclass(frozen=True)
-class KafkaEnv:
-    """The session's broker and the environment a ``hub`` process needs to use it."""
-
-    broker: LocalBroker
-    home: Path
-    key_file: Path
-
-    @property
-    def bootstrap(self) -> str:
-        return self.broker.bootstrap
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "HUB_HOME": str(self.home),
-            "HUB_BOOTSTRAP_SERVERS": self.bootstrap,
-            "HUB_BROKER_PORT": str(self.broker.port),
-            "HUB_CONTROLLER_PORT": str(self.broker.controller_port),
-            "HUB_PSEUDONYM_KEY_FILE": str(self.key_file),
-            "HUB_CLOCK_START": CLOCK_START,
-            "HUB_CLOCK_ANCHOR": CLOCK_ANCHOR.isoformat(),
-            "HUB_HOLD_WINDOW_HOURS": str(HOLD_WINDOW_SECONDS / 3600),
-            **extra,
-        }
-
-    def hub(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
-        """Run the real ``hub`` command against the session broker."""
-        return subprocess.run(
-            [sys.executable, "-m", "hub", *args], env=self.env(**extra), cwd=REPO,
-            capture_output=True, text=True, timeout=timeout,
-        )
+@pytest.fixture
+def restore_faust():
+    """For a test that installs :mod:`hub.faust_fixes` (or patches Faust otherwise): Faust's
+    classes and the fixes' state are put back as they were once the test is done."""
+    with faust_restored():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -96,70 +60,16 @@ def topics(kafka) -> KafkaEnv:
     return kafka
 
 
-class Worker:
-    """The session's `hub run` worker; tests may kill and restart it."""
-
-    def __init__(self, env: KafkaEnv, log: Path):
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-        self.metrics_port = free_port()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def start(self, timeout: float = 120) -> None:
-        start_at = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub", "run"], cwd=REPO,
-                env=self.env.env(HUB_METRICS_PORT=str(self.metrics_port)),
-                stdout=out, stderr=subprocess.STDOUT,
-            )
-
-        def ready():
-            return "Worker]: Ready" in self.log_text()[start_at:] or self.proc.poll() is not None
-
-        wait_for(ready, timeout, "the worker to become ready")
-        assert self.proc.poll() is None, f"worker exited:\n{self.log_text()[-3000:]}"
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no commit, no flush."""
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-_SESSION_WORKERS: list[Worker] = []
-
-
 @pytest.fixture(scope="session")
 def worker(topics, tmp_path_factory) -> Worker:
     """One `hub run` worker for the session, ready before the first test uses it."""
     w = Worker(topics, tmp_path_factory.mktemp("worker") / "worker.log")
     w.start()
-    _SESSION_WORKERS.append(w)
+    SESSION_WORKERS.append(w)
     try:
         yield w
     finally:
-        _SESSION_WORKERS.remove(w)
+        SESSION_WORKERS.remove(w)
         w.stop()
 
 
@@ -172,7 +82,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when != "call" or not report.failed or "worker" not in item.fixturenames:
         return
-    for w in _SESSION_WORKERS:
+    for w in SESSION_WORKERS:
         if w.proc and w.proc.poll() is None:
             sizes = [len(w.log_text())]
             w.proc.send_signal(signal.SIGQUIT)

@@ -3,8 +3,8 @@
 import tracemalloc
 
 from connectors.ingest import Conversion
-from connectors.synthetic import write_youth_office_export
 from hub.agencies import load_agencies
+from tests.support.synthetic import write_youth_office_export
 
 
 def peak_bytes(path, key, agencies) -> tuple[int, int]:

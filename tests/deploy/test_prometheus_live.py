@@ -21,7 +21,6 @@ from hub.metrics import (
     PROCESSING_SECONDS,
     REFUSALS,
 )
-from tests.conftest import wait_for
 from tests.support.prometheus import (
     DASHBOARDS_DIR,
     JOBS,
@@ -34,6 +33,7 @@ from tests.support.prometheus import (
     rules,
     start_prometheus,
 )
+from tests.support.waiting import wait_for
 
 OUTBOX = "agency.jugendamt-kamen.outbox"
 

@@ -19,7 +19,7 @@ from hub.topics import (
     plan_topics,
     with_min_insync,
 )
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def properties(node) -> dict[str, str]:

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from hub.cli import build_parser
-from tests.conftest import REPO
 from tests.exports import write_export, youth_office_row
+from tests.support.paths import REPO
 
 COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "deliver", "run", "tail", "key",
             "audit", "erase", "pseudonym", "dlq"]

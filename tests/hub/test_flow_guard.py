@@ -14,6 +14,9 @@ from hub import faust_fixes
 from hub.metrics import READ_AGAIN
 from hub.routing.runtime import stalled_partition
 
+# the tests here install hub.faust_fixes or patch Faust; Faust is put back after each
+pytestmark = pytest.mark.usefixtures("restore_faust")
+
 
 def test_a_commit_standing_still_with_records_left_is_recognised():
     # (committed, read, end): a record Faust read was never acknowledged, so the commit

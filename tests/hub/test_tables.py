@@ -97,6 +97,7 @@ def test_a_faust_that_encodes_otherwise_is_refused(tmp_path, monkeypatch):
 
 
 
+@pytest.mark.usefixtures("restore_faust")
 def test_a_stopping_worker_lets_its_databases_go_without_a_full_collection_per_table(
         monkeypatch):
     """Faust runs gc.collect() after stopping each table's store: with a large heap that is
@@ -117,6 +118,7 @@ def test_a_stopping_worker_lets_its_databases_go_without_a_full_collection_per_t
     assert store._dbs == {} and collections == []
 
 
+@pytest.mark.usefixtures("restore_faust")
 def test_every_table_database_shares_one_memory_budget(tmp_path):
     """Faust gives each database (a table partition) its own block cache and write
     buffers; the worker gives them one cache, to which the write buffers are charged."""

@@ -12,7 +12,7 @@ import pytest
 
 from hub.broker.local import LocalBroker, free_port, port_in_use
 from hub.errors import BrokerError
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.kafka
 

@@ -19,8 +19,9 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from hub.broker.cluster import LocalCluster
 from hub.broker.local import free_port, port_in_use
 from hub.kafka_io import admin_client
-from tests.conftest import REPO, wait_for
 from tests.support.flows import flow_exports
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -182,7 +183,7 @@ class ClusterWorker:
 @pytest.fixture(scope="module")
 def cluster_worker(three, key_file, tmp_path_factory):
     """`hub run` against the cluster (after `topics apply` above), for the failover tests."""
-    from tests.conftest import CLOCK_ANCHOR, CLOCK_START
+    from tests.support.clock import CLOCK_ANCHOR, CLOCK_START
 
     folder = tmp_path_factory.mktemp("cluster-worker")
     env = cluster_env(three.home, three.ports, HUB_BOOTSTRAP_SERVERS=three.bootstrap,

@@ -28,8 +28,9 @@ from hub.deadletter import DLQ_TOPIC
 from hub.kafka_io import producer
 from hub.tail import Tail
 from hub.topics import router_partitions
-from tests.conftest import REPO, wait_for
 from tests.delivery.support import Receiver, delivered_ids, inbox_events, read_batch_files
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -16,7 +16,8 @@ import pytest
 from hub.agencies import load_agencies
 from hub.broker.local import free_port, port_in_use
 from hub.simulation.district import DistrictSimulation
-from tests.conftest import REPO, wait_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

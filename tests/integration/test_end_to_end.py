@@ -13,8 +13,8 @@ from hub.contract.codec import get_codec
 from hub.deadletter import decode_dead_letter
 from hub.kafka_io import producer
 from hub.tail import Tail
-from tests.conftest import wait_for
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

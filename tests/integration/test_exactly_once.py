@@ -13,8 +13,8 @@ from connectors.ingest import Conversion, publish
 from hub.agencies import load_agencies
 from hub.kafka_io import producer
 from hub.tail import Tail
-from tests.conftest import wait_for
 from tests.support.flows import flow_exports
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

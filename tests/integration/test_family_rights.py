@@ -12,8 +12,8 @@ import pytest
 
 from hub.records import family_consents, family_history
 from hub.tail import Tail
-from tests.conftest import wait_for
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

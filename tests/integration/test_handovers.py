@@ -23,8 +23,9 @@ from hub.contract.codec import get_codec
 from hub.kafka_io import producer, read_to_end
 from hub.routing.delivered import DELIVERED_AT_HEADER
 from hub.tail import Tail
-from tests.conftest import hub_now, wait_for
 from tests.handover.flow import consent, handover, offer, subject_of
+from tests.support.clock import hub_now
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -12,7 +12,7 @@ from kafka import TopicPartition
 from connectors.pseudonym import normalise_name
 from hub.kafka_io import admin_client, consumer
 from hub.paths import PROJECT_ROOT
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

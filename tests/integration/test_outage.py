@@ -13,7 +13,8 @@ import urllib.request
 import pytest
 
 from hub.broker.local import LocalBroker, free_port
-from tests.conftest import KafkaEnv, Worker, wait_for
+from tests.support.session import KafkaEnv, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -45,8 +46,8 @@ def test_a_backlog_drains_through_a_slow_router_and_nothing_is_read_again(own_br
     from hub.agencies import load_agencies
     from hub.settings import PseudonymKey
     from hub.tail import Tail
-    from tests.conftest import REPO
     from tests.support.flows import flow_exports
+    from tests.support.paths import REPO
 
     env = own_broker
     sender, recipient = "kreisjugendamt-unna", "jugendamt-unna"
@@ -132,8 +133,8 @@ def test_hub_deliver_carries_on_after_its_broker_restarted_and_stops_at_once(own
 
     from hub.contract.codec import get_codec
     from hub.kafka_io import producer
-    from tests.conftest import REPO
     from tests.handover.flow import offer, subject_of
+    from tests.support.paths import REPO
 
     env, broker = own_broker, own_broker.broker
     broker.start(progress=lambda message: None)  # the test before may have left it stopped

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from hub.broker.local import free_port
-from tests.conftest import REPO, wait_for
+from tests.support.paths import REPO
 from tests.support.prometheus import (
     DASHBOARDS_DIR,
     RULES_FILE,
@@ -25,6 +25,7 @@ from tests.support.prometheus import (
     rules,
     start_prometheus,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from hub.analytics.records import WEEKLY_ACTIVITY, cell_key, iso_week
-from tests.conftest import hub_now, wait_for
 from tests.handover.flow import offer, subject_of
 from tests.integration.test_handovers import latest, send
 from tests.report.test_report import Figures
+from tests.support.clock import hub_now
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,6 @@ import pytest
 
 from hub.settings import PseudonymKey
 from hub.tail import Tail
-from tests.conftest import HOLD_WINDOW_SECONDS, wait_for
 from tests.district_samples import (
     CONSENT_FILES,
     EVENT_FILES,
@@ -19,6 +18,8 @@ from tests.district_samples import (
     inbox_view,
     refusal_view,
 )
+from tests.support.clock import HOLD_WINDOW_SECONDS
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

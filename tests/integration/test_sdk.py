@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from hub.tail import Tail
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.kafka
 

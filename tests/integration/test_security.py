@@ -22,9 +22,11 @@ from hub.security.acl import Acl
 from hub.security.apply import current_acls, to_kafka
 from hub.settings import PseudonymKey
 from hub.tail import Tail
-from tests.conftest import REPO, KafkaEnv, Worker, wait_for
 from tests.district_samples import CONSENT_FILES, EVENT_FILES, EXPECTED_INBOXES, inbox_view
 from tests.exports import write_export, youth_office_row
+from tests.support.paths import REPO
+from tests.support.session import KafkaEnv, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

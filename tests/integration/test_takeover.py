@@ -10,8 +10,8 @@ import pytest
 
 from hub.kafka_io import consumer
 from hub.topics import router_partitions
-from tests.conftest import wait_for
 from tests.integration.test_exactly_once import INBOX, exports, ours, send
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from hub.agencies import load_agencies
 from hub.kafka_io import admin_client
 from hub.topics import plan_topics
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

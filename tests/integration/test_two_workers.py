@@ -22,8 +22,9 @@ from hub.agencies import load_agencies
 from hub.kafka_io import producer
 from hub.tail import Tail
 from hub.topics import router_partitions
-from tests.conftest import _SESSION_WORKERS, Worker, wait_for
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
+from tests.support.session import SESSION_WORKERS, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -127,7 +128,7 @@ def more_workers(worker, tmp_path):
     def start(name: str) -> Worker:
         w = Worker(worker.env, tmp_path / f"{name}.log")
         started.append(w)
-        _SESSION_WORKERS.append(w)  # a failure report shows its stacks and log too
+        SESSION_WORKERS.append(w)  # a failure report shows its stacks and log too
         w.start()
         return w
 
@@ -136,7 +137,7 @@ def more_workers(worker, tmp_path):
     finally:
         for w in started:
             w.stop()
-            _SESSION_WORKERS.remove(w)
+            SESSION_WORKERS.remove(w)
         if worker.proc is None or worker.proc.poll() is not None:
             worker.start()
 

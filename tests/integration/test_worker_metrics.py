@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import hub_now, wait_for
 from tests.handover.flow import offer, subject_of
 from tests.integration.test_handovers import send
+from tests.support.clock import hub_now
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -1,4 +1,5 @@
-"""Synthetic agency exports of any size (every person invented), for benchmarks and tests."""
+"""Synthetic agency exports of any size (every person invented), for tests and benchmarks
+(bench/ imports it from here; it is not part of the installed package)."""
 
 from __future__ import annotations
 
