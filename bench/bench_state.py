@@ -47,8 +47,8 @@ from hub.routing.delivered import (  # noqa: E402
     CHECKPOINT_PREFIX,
     DELIVERED_AT_HEADER,
     DeliveredSet,
-    scan_inbox_partition,
 )
+from hub.routing.inbox_scan import scan_inbox_partition  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
 from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
 

@@ -36,9 +36,10 @@ from hub.metrics import (
     READ_AGAIN,
     record_counts,
 )
-from hub.routing.delivered import DeliveredTable, inbox_records_of, scan_inbox_partition
+from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import Incoming, Output, RoutingEngine
 from hub.routing.erasure import REQUESTS_TOPIC
+from hub.routing.inbox_scan import inbox_records_of, scan_inbox_partition
 from hub.routing.store import BatchedStore, Journal
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import pytest
 
 from hub import kafka_io
 from hub.errors import HubError
-from hub.routing import delivered
+from hub.routing import inbox_scan
 
 Record = namedtuple("Record", "topic partition offset key value headers timestamp")
 
@@ -88,7 +88,7 @@ def test_the_inbox_scan_reads_one_partition_of_each_inbox_from_its_start(fake):
     fake["topics"] = {"agency.a.inbox": {0: [b"a0"], 1: [b"a1", b"a2", b"a3"]},
                       "agency.b.inbox": {0: [b"b0"], 1: [b"b1", b"b2"]}}
     seen = []
-    read, ends = delivered._read_inboxes(
+    read, ends = inbox_scan._read_inboxes(
         "localhost:1", {"agency.a.inbox": "a", "agency.b.inbox": "b"}, 1,
         lambda recipient, record: seen.append((recipient, record.value)),
         {"agency.a.inbox": 2, "agency.b.inbox": 0})
@@ -98,6 +98,6 @@ def test_the_inbox_scan_reads_one_partition_of_each_inbox_from_its_start(fake):
 
 def test_a_start_beyond_the_end_reads_nothing(fake):
     fake["topics"] = {"agency.a.inbox": {0: [b"a0"]}}
-    read, ends = delivered._read_inboxes("localhost:1", {"agency.a.inbox": "a"}, 0,
+    read, ends = inbox_scan._read_inboxes("localhost:1", {"agency.a.inbox": "a"}, 0,
                                          lambda *a: None, {"agency.a.inbox": 9})
     assert (read, ends) == (0, {"agency.a.inbox": 1})
