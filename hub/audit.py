@@ -24,8 +24,8 @@ from hub.routing.rules import Decision
 
 AUDIT_TOPIC = "hub.audit"
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
-DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY = (
-    "delivered", "refused", "held", "duplicate", "not_routed", "anomaly")
+DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY, ERASED = (
+    "delivered", "refused", "held", "duplicate", "not_routed", "anomaly", "erased")
 
 
 def audit_record(envelope: Envelope, decision: str, now: datetime, recipient: str | None = None,

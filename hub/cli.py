@@ -446,8 +446,6 @@ def _add_erase(sub) -> None:
 
 
 def cmd_erase(args) -> int:
-    import getpass
-
     from hub.clock import clock_from_settings
     from hub.records import request_erasure
     from hub.routing.erasure import ErasureRequest
@@ -456,7 +454,7 @@ def cmd_erase(args) -> int:
     try:
         request = ErasureRequest.new(args.subject, args.reference,
                                      clock_from_settings(settings).now(),
-                                     _login_name(getpass))
+                                     _login_name())
     except ValueError as exc:
         raise InputError(f"cannot erase: {exc}") from None
     print(f"Erasure of {request.subject} (reference {request.reference}): the hub forgets "
@@ -483,7 +481,10 @@ def cmd_erase(args) -> int:
     return 0
 
 
-def _login_name(getpass) -> str | None:
+def _login_name() -> str | None:
+    """The operator's login name for the audit; None when it is unknown or odd."""
+    import getpass
+
     try:
         name = getpass.getuser()
     except (KeyError, OSError):

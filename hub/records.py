@@ -4,18 +4,23 @@ the consents of one family, and the dead letters (list, replay)."""
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.audit import AUDIT_TOPIC
+from kafka import TopicPartition
+
+from hub.audit import AUDIT_TOPIC, ERASED
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
 from hub.contract.vocabulary import EventType
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import DecodeError
-from hub.kafka_io import Kafka, read_to_end
+from hub.kafka_io import Kafka, consumer, missing_topic, producer, read_to_end
 from hub.routing.engine import CONSENT_TOPIC
 from hub.tail import Tail
+from hub.topics import REQUESTS_TOPIC
 
 CONSENT_EVENTS = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 
@@ -114,13 +119,6 @@ def request_erasure(bootstrap: Kafka, request, wait: float | None = 120.0,
     ``hub.requests`` and wait up to ``wait`` seconds (None: not at all) for the router's
     audit record of it; returns that record, or None when it did not come in time (the
     request stays on the topic and is carried out when a worker reads it)."""
-    import time
-
-    from kafka import TopicPartition
-
-    from hub.kafka_io import consumer, missing_topic, producer
-    from hub.routing.erasure import ERASED, REQUESTS_TOPIC
-
     reader = None
     if wait is not None:  # the audit's end before the request: its record comes after
         reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
@@ -161,8 +159,6 @@ def request_erasure(bootstrap: Kafka, request, wait: float | None = 120.0,
 
 
 def _json_object(data: bytes | None) -> dict | None:
-    import json
-
     try:
         value = json.loads(data) if data else None
     except (ValueError, UnicodeDecodeError):

@@ -25,11 +25,19 @@ from zoneinfo import ZoneInfo
 
 from connectors.vocabulary import PURPOSE_WORDS
 from hub.agencies import load_agencies
-from hub.audit import ANOMALY, AUDIT_TOPIC, DELIVERED, DUPLICATE, HELD, NOT_ROUTED, REFUSED
+from hub.audit import (
+    ANOMALY,
+    AUDIT_TOPIC,
+    DELIVERED,
+    DUPLICATE,
+    ERASED,
+    HELD,
+    NOT_ROUTED,
+    REFUSED,
+)
 from hub.consent.ledger import ConsentState
 from hub.deadletter import DLQ_TOPIC
 from hub.report import names
-from hub.routing.erasure import ERASED
 from hub.topics import DAY_MS, TopicSpec, plan_topics
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")

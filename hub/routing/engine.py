@@ -45,6 +45,7 @@ from hub.audit import (
     ANOMALY,
     AUDIT_TOPIC,
     DELIVERED,
+    ERASED,
     audit_record,
     audit_records,
     encode_audit,
@@ -64,7 +65,7 @@ from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
-from hub.routing.erasure import ERASED, decode_request, erasure_summary, held_erased
+from hub.routing.erasure import decode_request, erasure_summary, held_erased
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
 CONSENT_TOPIC = "hub.consent"
@@ -272,9 +273,13 @@ class RoutingEngine:
     def _audit(self, envelope: Envelope, decision: str, now: datetime,
                recipient: str | None = None, reason: str = "", **fields) -> Output:
         """An audit record of ``envelope`` (``fields`` replace its own), counted."""
-        record = {**audit_record(envelope, decision, now, recipient, reason), **fields}
-        self._count("audit_records", decision=decision)
-        return Output(AUDIT_TOPIC, envelope.subject.encode(), encode_audit(record),
+        return self._audit_output(
+            {**audit_record(envelope, decision, now, recipient, reason), **fields})
+
+    def _audit_output(self, record: dict) -> Output:
+        """``record`` to ``hub.audit`` (keyed by its subject), counted."""
+        self._count("audit_records", decision=record["decision"])
+        return Output(AUDIT_TOPIC, record["subject"].encode(), encode_audit(record),
                       type="audit")
 
     def _erasure_envelope(self, request, recipient: str | None, last: Envelope | None,
@@ -484,7 +489,6 @@ class RoutingEngine:
     def _apply(self, envelope: Envelope, raw: bytes, decision: Decision) -> list[Output]:
         now = self.clock.now()
         out = []
-        key = envelope.subject.encode()
         for delivery in decision.deliveries:
             out.append(self._deliver(delivery.recipient, envelope, raw, now))
         if decision.deliveries:
@@ -494,9 +498,7 @@ class RoutingEngine:
                         municipality=envelope.municipality.value, sender=envelope.source)
         for recipient in decision.duplicates:
             self._count("duplicates", recipient=recipient)
-        for record in audit_records(envelope, decision, now):
-            self._count("audit_records", decision=record["decision"])
-            out.append(Output(AUDIT_TOPIC, key, encode_audit(record), type="audit"))
+        out += [self._audit_output(r) for r in audit_records(envelope, decision, now)]
         if envelope.source != HUB_SOURCE:
             fact = event_fact(envelope, decision, self.agencies)
             out.append(Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact"))

@@ -21,10 +21,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hub.contract.models import Identifier, Pseudonym, Reference, UtcTimestamp
+from hub.topics import REQUESTS_TOPIC
 
-REQUESTS_TOPIC = "hub.requests"
-ERASED = "erased"
-"""The audit decision of an erasure, and of each held event it dropped."""
+__all__ = ["REQUESTS_TOPIC", "ErasureRequest", "decode_request", "erasure_summary",
+           "held_erased"]
+
 
 
 class ErasureRequest(BaseModel):

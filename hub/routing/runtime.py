@@ -38,13 +38,12 @@ from hub.metrics import (
 )
 from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import Incoming, Output, RoutingEngine
-from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.inbox_scan import inbox_records_of, scan_inbox_partition
 from hub.routing.store import BatchedStore, Journal
+from hub.topics import REQUESTS_TOPIC, TICK_TOPIC
 
 log = logging.getLogger(__name__)
 
-TICK_TOPIC = "hub.ticks"
 SEND_RETRY_SECONDS = (0.5, 1, 2, 5, 10)
 
 
