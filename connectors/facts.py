@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
-from connectors.pseudonym import pseudonym
+from connectors.pseudonym import UnusableName, normalise_name, pseudonym
 from hub.agencies import AgencyDirectory
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType, TimePrecision
@@ -158,6 +158,23 @@ def _phase(person: Person, on: date, problems: list[str]) -> str | None:
     return phase
 
 
+def name_problems(given_name: str, family_name: str) -> list[str]:
+    """A problem (naming the column, never the value) for each name that has nothing left to
+    compare, such as one of punctuation or emoji only: it can have no pseudonym."""
+    return [f"{column} has no letter or digit (in any script): no pseudonym can be computed"
+            for column, value in (("Vorname", given_name), ("Nachname", family_name))
+            if not normalise_name(value)]
+
+
+def _subject(person: Person, key: PseudonymKey, problems: list[str]) -> str | None:
+    """The person's pseudonym, or None with the problems of its names."""
+    try:
+        return pseudonym(key, person.given_name, person.family_name, person.birth_date)
+    except UnusableName:
+        problems += name_problems(person.given_name, person.family_name)
+        return None
+
+
 def _known(agencies: AgencyDirectory, agency_id: str, what: str, problems: list[str]) -> None:
     if agency_id not in agencies:
         problems.append(value_problem(what, agency_id, "is not a known agency id"))
@@ -176,6 +193,7 @@ def build_envelope(facts: EventFacts, key: PseudonymKey, agencies: AgencyDirecto
     """The envelope for ``facts``; RowError with every problem when it cannot be built."""
     problems: list[str] = []
     phase = _phase(facts.person, facts.on, problems)
+    subject = _subject(facts.person, key, problems)
     etype = EventType(facts.event_type)
     payload: dict[str, str | None] = {}
     recipient = correlation = None
@@ -200,8 +218,6 @@ def build_envelope(facts: EventFacts, key: PseudonymKey, agencies: AgencyDirecto
         problems.append(f"{etype.value} cannot come from an agency export")
     if problems:
         raise RowError(problems)
-    subject = pseudonym(key, facts.person.given_name, facts.person.family_name,
-                        facts.person.birth_date)
     record = f"{facts.record_id}/{subject}" if facts.per_person else facts.record_id
     return _envelope(
         id=event_id(facts.agency_id, record, etype.value, facts.on),
@@ -226,6 +242,7 @@ def build_consent_envelope(
     """A consent's state as an event: granted, or revoked from ``recorded_on`` on."""
     problems: list[str] = []
     phase = _phase(facts.person, facts.recorded_on, problems)
+    subject = _subject(facts.person, key, problems)
     if not facts.recipients:
         problems.append("a consent needs at least one recipient (Empfaenger)")
     for recipient in facts.recipients:
@@ -252,8 +269,7 @@ def build_consent_envelope(
         source=facts.agency_id,
         time=start_of_day(facts.recorded_on),
         time_precision=DATE_ONLY,
-        subject=pseudonym(key, facts.person.given_name, facts.person.family_name,
-                          facts.person.birth_date),
+        subject=subject,
         key_id=key.key_id,
         municipality=facts.municipality,
         life_phase=phase,

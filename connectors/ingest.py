@@ -28,6 +28,7 @@ from connectors.facts import (
 )
 from connectors.formats import FORMATS
 from connectors.progress import ProgressBar
+from connectors.pseudonym import UnusableName, legacy_pseudonym, pseudonym
 from connectors.rows import RowReader
 from hub.agencies import Agency, AgencyDirectory
 from hub.contract.codec import get_codec
@@ -239,8 +240,46 @@ class Conversion:
                     continue
                 yield Outcome(line, "event", envelope)
 
+    def pseudonym_changes(self) -> Iterator[PseudonymChange]:
+        """Every row whose pseudonym differs from the one that releases before names in
+        other scripts were transliterated computed (a name with letters outside the Latin
+        script, whose letters were dropped then). Rows that cannot be read are left out."""
+        for line, person in self._people():
+            earlier = legacy_pseudonym(self.key, person.given_name, person.family_name,
+                                       person.birth_date)
+            try:
+                now = pseudonym(self.key, person.given_name, person.family_name,
+                                person.birth_date)
+            except UnusableName:
+                now = None
+            if now != earlier:
+                yield PseudonymChange(line, earlier, now)
+
+    def _people(self):
+        if self.format == CONSENT:
+            for line, facts, _problems in latest_states(self.export, self.agency_id):
+                if facts is not None:
+                    yield line, facts.person
+            return
+        to_facts = FORMATS[self.format].to_facts
+        for row in self.export.rows():
+            try:
+                yield row.line, to_facts(RowReader(row), self.agency_id).person
+            except RowError:
+                continue
+
     def describe_rejection(self, outcome: Outcome) -> str:
         return f"{self.path.name}, row {outcome.line}: " + "; ".join(outcome.problems)
+
+
+@dataclass(frozen=True)
+class PseudonymChange:
+    """A row's pseudonym before and since transliteration; ``now`` None: the row has no
+    pseudonym any more (a name with nothing left to compare), it is rejected."""
+
+    line: int
+    earlier: str
+    now: str | None
 
 
 @dataclass

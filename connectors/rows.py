@@ -8,7 +8,7 @@ from datetime import date
 
 from connectors import vocabulary
 from connectors.export_file import ExportRow
-from connectors.facts import Person, Problem, RowError, value_problem
+from connectors.facts import Person, Problem, RowError, name_problems, value_problem
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """Control characters (NUL, tab, line breaks, ...): no value of an export has them inside."""
@@ -90,7 +90,10 @@ class RowReader:
             birth = parse_date(raw_birth)
             if birth is None:
                 self.problems.append("Geburtsdatum is not a date (TT.MM.JJJJ)")
-        if given and family and birth:
+        # an empty name is reported as empty above: "x" stands in for it here
+        problems = name_problems(given or "x", family or "x")
+        self.problems += problems
+        if given and family and birth and not problems:
             return Person(given, family, birth)
         return None
 

@@ -265,6 +265,12 @@ def _add_ingest(sub) -> None:
                    help="export format (default: recognised from the header)")
     p.add_argument("--dry-run", action="store_true",
                    help="check and convert the file, publish nothing")
+    p.add_argument("--changed-pseudonyms", action="store_true",
+                   help="publish nothing; list the rows whose pseudonym changed when names in "
+                   "other scripts came to be transliterated (a name with letters outside the "
+                   "Latin script), with the earlier and the current pseudonym: the earlier "
+                   "ones are to be erased "
+                   "(docs/privacy.md, \"Names in other scripts\")")
     p.set_defaults(func=cmd_ingest)
 
 
@@ -279,6 +285,8 @@ def cmd_ingest(args) -> int:
     key = settings.pseudonym_key
     conversion = Conversion(path, load_agencies(), key, agency_id=args.agency,
                             encoding=args.encoding, format_name=args.format)
+    if args.changed_pseudonyms:
+        return _changed_pseudonyms(conversion)
     progress = ProgressBar(conversion.export.lines, f"{path.name}")
     report = lambda message: print(message, file=sys.stderr)  # noqa: E731
     if args.dry_run:
@@ -314,6 +322,24 @@ def cmd_ingest(args) -> int:
             report(f"  {line}")
         return 2
     return 1 if summary.rejected else 0
+
+
+def _changed_pseudonyms(conversion) -> int:
+    from hub.wording import counted
+
+    earlier: dict[str, int] = {}
+    for change in conversion.pseudonym_changes():
+        now = change.now or "none: a name has no letter left, the row is rejected"
+        print(f"row {change.line}: {change.earlier} -> {now}")
+        earlier[change.earlier] = earlier.get(change.earlier, 0) + 1
+    rows = sum(earlier.values())
+    print(f"{conversion.path.name}: {counted(rows, 'row')} with a changed pseudonym, "
+          f"{counted(len(earlier), 'earlier pseudonym')}", file=sys.stderr)
+    if earlier:
+        print("erase the earlier pseudonyms (hub erase --subject P --reference R), then "
+              "publish the file again: docs/privacy.md, \"Names in other scripts\"",
+              file=sys.stderr)
+    return 0
 
 
 # ------------------------------------------------------------------------------- run

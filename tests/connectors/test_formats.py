@@ -89,6 +89,31 @@ def test_a_bad_row_reports_every_problem_and_the_rest_goes_on(convert):
     assert "2020-09-02" not in joined  # the birth date is identifying: never echoed
 
 
+def test_a_name_with_no_letter_is_a_row_error_and_nothing_is_published(convert):
+    result = convert([youth_office_row(Vorname="😀", Nachname="--"),
+                      youth_office_row(Vorgangsnummer="JA-2", Wohnort="Atlantis", Vorname="?")])
+    assert not result.events
+    first, second = result.rejected
+    assert first.problems == (
+        "Vorname has no letter or digit (in any script): no pseudonym can be computed",
+        "Nachname has no letter or digit (in any script): no pseudonym can be computed")
+    assert "Wohnort 'Atlantis' is not a known town" in " | ".join(second.problems)
+    assert any(p.startswith("Vorname has no letter") for p in second.problems)
+
+
+def test_names_in_other_scripts_are_not_merged(convert):
+    """Two children born on one day, names in Cyrillic and Chinese: before transliteration
+    both lost every letter and shared one pseudonym."""
+    result = convert([youth_office_row(Vorname="Олена", Nachname="Бондаренко"),
+                      youth_office_row(Vorgangsnummer="JA-2", Vorname="伟", Nachname="王"),
+                      youth_office_row(Vorgangsnummer="JA-3", Vorname="伟", Nachname="汪")])
+    assert not result.rejected
+    assert len({event.subject for event in result.events}) == 3
+    text = " ".join(event.model_dump_json() for event in result.events)
+    for name in ("Олена", "Бондаренко", "olena", "伟", "wang"):
+        assert name not in text
+
+
 def test_unknown_event_word_is_a_row_error(convert):
     result = convert([youth_office_row(Ereignis="Übergabe vielleicht")])
     assert "Ereignis 'Übergabe vielleicht' is not a known event" in result.rejected[0].problems
@@ -215,6 +240,13 @@ def test_a_consent_with_a_bad_row_is_held_back_entirely(convert):
     assert len(result.rejected) == 2
     assert any("none of its rows is published" in p for r in result.rejected
                for p in r.problems)
+
+
+def test_a_consent_for_a_name_with_no_letter_is_refused(convert):
+    result = consent(convert, [consent_row(Nachname="☺")])
+    assert not result.events
+    assert result.rejected[0].problems == (
+        "Nachname has no letter or digit (in any script): no pseudonym can be computed",)
 
 
 def test_consent_with_unknown_recipient_and_open_end(convert):

@@ -79,6 +79,27 @@ def test_key_new_and_dry_run_ingest(tmp_path):
     assert secret not in result.stdout + result.stderr
 
 
+def test_changed_pseudonyms_lists_rows_of_names_in_other_scripts(tmp_path, key_file):
+    export = write_export(tmp_path / "jugendamt-kamen_export.csv", [
+        youth_office_row(),
+        youth_office_row(Vorgangsnummer="JA-2", Vorname="Олена", Nachname="Бондаренко"),
+        youth_office_row(Vorgangsnummer="JA-3", Vorname="Ірина", Nachname="Коваленко"),
+        youth_office_row(Vorgangsnummer="JA-4", Vorname="😀", Nachname="Beispiel"),
+    ])
+    result = hub("ingest", str(export), "--changed-pseudonyms",
+                 env={"HUB_PSEUDONYM_KEY_FILE": str(key_file),
+                      "HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1"})  # sends nothing
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["row 3", "row 4"]
+    earlier = {line.split()[2] for line in lines}
+    assert len(earlier) == 1  # the two children shared one pseudonym before
+    assert len({line.split()[4] for line in lines}) == 2  # and have two now
+    assert "2 rows with a changed pseudonym, 1 earlier pseudonym" in result.stderr
+    for name in ("Олена", "Ірина", "Beispiel", "02.09.2020"):
+        assert name not in result.stdout + result.stderr
+
+
 def test_wrong_delimiter_fails_as_a_whole(tmp_path, key_file):
     export = write_export(tmp_path / "jugendamt-kamen_export.csv", [youth_office_row()],
                           delimiter=",")
