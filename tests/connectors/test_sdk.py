@@ -40,6 +40,19 @@ def test_a_handover_needs_recipient_and_id(connector):
     assert "needs a recipient" in str(info.value)
 
 
+@pytest.mark.parametrize("person", [Person("🙂", "Schröder", date(2025, 2, 14)),
+                                    Person("Mia", "", date(2025, 2, 14))])
+def test_a_name_with_no_letter_is_refused(connector, person):
+    with pytest.raises(RowError, match="has no letter or digit"):
+        connector.publish("offer.made", record_id="R1", on=date(2026, 11, 2), person=person,
+                          town="kamen", purpose="fruehe_hilfen", offer="Familienhebamme")
+    with pytest.raises(RowError, match="has no letter or digit"):
+        connector.publish_consent(consent_id="C1", granted=True, person=person, town="kamen",
+                                  purpose="fruehe_hilfen", recipients=["jugendamt-kamen"],
+                                  valid_from=date(2026, 11, 1), valid_to=None,
+                                  recorded_on=date(2026, 11, 1))
+
+
 def test_unknown_agency(pseudonym_key):
     with pytest.raises(InputError, match="not an agency with an outbox"):
         AgencyConnector("kreis-unna-statistik", pseudonym_key, NoProducer())
