@@ -443,7 +443,9 @@ def report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
     gap, at = longest_gap(arrivals.times, t0 + 5, last_send)
     print(f"  longest time without progress: {gap:.1f} s (from {at - t0:.0f} s into the load)")
     happened = [f for f in faults if f.happened is not None]
-    for fault, following in zip(happened, [*happened[1:], None], strict=True):
+    if not happened:
+        print("  no faults" + (" happened" if faults else " (--faults none)"))
+    for fault, following in zip(happened, [*happened[1:], None][:len(happened)], strict=True):
         until = min(fault.happened + 90, last_send,
                     following.happened if following else float("inf"))
         quiet, _ = longest_gap(arrivals.times, fault.happened, until)
