@@ -32,13 +32,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("agency formats", (  # the agencies' side of the contract: exports, German words, CSV
         "connectors", "connectors.vocabulary", "connectors.pseudonym", "connectors.rows",
         "connectors.facts", "connectors.formats", "connectors.consent",
-        "connectors.export_file", "connectors.delivery",
+        "connectors.export_file", "connectors.phonetics", "connectors.encodings",
+        "connectors.delivery",
         "connectors.delivery.csvfile", "connectors.delivery.batchfiles",
         "connectors.delivery.backoff", "connectors.delivery.loops",
     )),
     ("rules", (  # the hub's pure cores: consent, routing, handovers, analytics, reports
         "hub.consent", "hub.handover", "hub.routing", "hub.audit", "hub.analytics",
-        "hub.report", "hub.security.acl", "hub.topics", "hub.simulation",
+        "hub.report", "hub.security.acl", "hub.topics", "hub.simulation", "hub.linkage",
     )),
     ("adapters", (  # Kafka, files, HTTP, processes
         "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
