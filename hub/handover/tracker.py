@@ -117,7 +117,7 @@ class Step:
 class Anomaly:
     handover_id: str
     reason: str  # for people (the audit)
-    kind: NoteKind = NoteKind.STEP_BEFORE_REQUEST  # for the audit's readers
+    kind: NoteKind  # for the audit's readers (the access letter)
     params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
 
 
