@@ -3,14 +3,20 @@
 Records are JSON on ``hub.audit`` (append-only, kept ``HUB_AUDIT_RETENTION_DAYS``), keyed
 by the subject pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice
 has the same id), ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``,
-``decision`` (delivered, refused, held, duplicate, not_routed; anomaly for a handover step
-that does not fit its handover; erased for an erasure and the held events it dropped,
-:mod:`hub.routing.erasure`), ``reason`` (the human text; a refusal's bounded kind, for
-metrics and analytics, is in the routing decision, not in the record), ``consent_id``,
-``event_time``, ``event_time_precision`` (the event's ``time_precision``: ``date`` when
-only the day of ``event_time`` is known; absent in records written before it existed) and
-``time`` (when the hub decided, by the hub's clock); an erasure's record also
-``requested_by``.
+``decision`` (an :class:`~hub.routing.reasons.AuditDecision`: delivered, refused, held,
+duplicate, not_routed; anomaly for a handover step that does not fit its handover; erased
+for an erasure and the held events it dropped, :mod:`hub.routing.erasure`), ``reason``
+(the human text, English; may be reworded), ``consent_id``, ``event_time``,
+``event_time_precision`` (the event's ``time_precision``: ``date`` when only the day of
+``event_time`` is known; absent in records written before it existed) and ``time`` (when
+the hub decided, by the hub's clock); an erasure's record also ``requested_by``.
+
+Since audit format 2 (``audit_version``, see "Audit records" in ``schemas/README.md``) the
+reason is typed as well: ``reason_kind`` (a :class:`~hub.routing.reasons.ReasonKind` for
+refused and held, a :class:`~hub.routing.reasons.NoteKind` for any other decision with a
+reason, null for a plain delivery) and ``reason_params`` (what the text names, by name,
+e.g. ``{"consent_id": "EW-1", "revoked_on": "2026-10-01"}``). Readers use those and keep
+``reason`` for people; a record without ``audit_version`` is format 1 (the text alone).
 """
 
 from __future__ import annotations
@@ -20,26 +26,39 @@ import uuid
 from datetime import datetime
 
 from hub.contract.models import Envelope
+from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind, ReasonParams
 from hub.routing.rules import Decision
 
 AUDIT_TOPIC = "hub.audit"
+AUDIT_VERSION = 2
+"""The audit record format the hub writes (``audit_version``; absent: 1)."""
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
 DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY, ERASED = (
-    "delivered", "refused", "held", "duplicate", "not_routed", "anomaly", "erased")
+    AuditDecision.DELIVERED, AuditDecision.REFUSED, AuditDecision.HELD,
+    AuditDecision.DUPLICATE, AuditDecision.NOT_ROUTED, AuditDecision.ANOMALY,
+    AuditDecision.ERASED)
+ALREADY_DELIVERED = "already delivered to this recipient"
 
 
-def audit_record(envelope: Envelope, decision: str, now: datetime, recipient: str | None = None,
-                 reason: str = "", consent_id: str | None = None) -> dict:
+def audit_record(envelope: Envelope, decision: AuditDecision, now: datetime,
+                 recipient: str | None = None, reason: str = "",
+                 consent_id: str | None = None, kind: ReasonKind | NoteKind | None = None,
+                 params: ReasonParams | None = None) -> dict:
+    """The record of ``decision`` about ``envelope``; ``reason``: the text, ``kind`` and
+    ``params``: the same typed."""
     return {
         "audit_id": str(uuid.uuid5(AUDIT_NAMESPACE,
                                    f"{envelope.id}|{recipient}|{decision}|{reason}")),
+        "audit_version": AUDIT_VERSION,
         "event_id": envelope.id,
         "type": envelope.type.value,
         "subject": envelope.subject,
         "sender": envelope.source,
         "recipient": recipient,
-        "decision": decision,
+        "decision": AuditDecision(decision).value,
         "reason": reason,
+        "reason_kind": None if kind is None else kind.value,
+        "reason_params": dict(params or {}),
         "consent_id": consent_id,
         "event_time": envelope.time.isoformat(),
         "event_time_precision": envelope.time_precision.value,
@@ -51,15 +70,19 @@ def audit_records(envelope: Envelope, decision: Decision, now: datetime) -> list
     """One record per recipient decided (or one for the event as a whole)."""
     records = [audit_record(envelope, DELIVERED, now, d.recipient, consent_id=d.consent_id)
                for d in decision.deliveries]
-    records += [audit_record(envelope, REFUSED, now, r.recipient, r.reason, r.consent_id)
+    records += [audit_record(envelope, REFUSED, now, r.recipient, r.reason, r.consent_id,
+                             r.kind, r.params)
                 for r in decision.refusals]
-    records += [audit_record(envelope, DUPLICATE, now, recipient,
-                             "already delivered to this recipient")
+    records += [audit_record(envelope, DUPLICATE, now, recipient, ALREADY_DELIVERED,
+                             kind=NoteKind.ALREADY_DELIVERED)
                 for recipient in decision.duplicates]
     if decision.hold:
-        records.append(audit_record(envelope, HELD, now, reason=decision.hold))
+        records.append(audit_record(envelope, HELD, now, reason=decision.hold,
+                                    kind=decision.hold_kind, params=decision.hold_params))
     if decision.not_routed:
-        records.append(audit_record(envelope, NOT_ROUTED, now, reason=decision.not_routed))
+        records.append(audit_record(envelope, NOT_ROUTED, now, reason=decision.not_routed,
+                                    kind=decision.not_routed_kind,
+                                    params=decision.not_routed_params))
     return records
 
 

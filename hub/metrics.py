@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from hub.routing.reasons import ReasonKind
+
 CONNECTOR_ROWS = Counter(
     "hub_connector_rows_total",
     "Export rows handled by connectors, by agency and result "
@@ -35,8 +37,8 @@ EVENTS_PRODUCED = Counter(
     ["topic", "type"],
 )
 REFUSALS = Counter(
-    "hub_refusals_total", "Deliveries refused, by reason kind (consent_revoked, "
-    "outside_validity, no_consent, unknown_recipient, no_inbox, handover_unknown, other), "
+    "hub_refusals_total", "Deliveries refused, by reason kind "
+    f"({', '.join(kind.value for kind in ReasonKind)}), "
     "the family's municipality and the sending agency.", ["reason", "municipality", "sender"],
 )
 DUPLICATES = Counter(

@@ -25,6 +25,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.clock", "hub.metrics", "hub.signals", "hub.settings", "hub.security",
         "hub.security.redact", "hub.security.client", "connectors.progress",
         "connectors.delivery.metrics",
+        # the bounded kinds of the router's and the audit's decisions (no imports): the
+        # metrics' help text names them, the handovers' anomalies and the consents' verdicts
+        # carry them
+        "hub.routing.reasons",
     )),
     ("contract", (  # the event contract, the agency list, the dead-letter record
         "hub.contract", "hub.agencies", "hub.deadletter",

@@ -10,12 +10,12 @@ processes after it learns of it). Each consent id keeps only its newest state: t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from hub.contract.models import ConsentRevoked, Envelope
 from hub.contract.vocabulary import EventType
-from hub.routing.reasons import ReasonKind
+from hub.routing.reasons import ReasonKind, ReasonParams
 
 ALLOWED, REFUSED, UNKNOWN = "allowed", "refused", "unknown"
 
@@ -94,6 +94,7 @@ class Verdict:
     consent_id: str | None = None
     reason: str = ""
     kind: ReasonKind | None = None  # of ``reason`` (None when allowed)
+    params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
 
 
 def check(states: Iterable[ConsentState], purpose: str, recipient: str, event_time: datetime,
@@ -102,7 +103,8 @@ def check(states: Iterable[ConsentState], purpose: str, recipient: str, event_ti
     matching = [s for s in states if s.purpose == purpose and recipient in s.recipients]
     if not matching:
         return Verdict(UNKNOWN, reason=f"no consent covers purpose {purpose} for {recipient}",
-                       kind=ReasonKind.NO_CONSENT)
+                       kind=ReasonKind.NO_CONSENT,
+                       params={"purpose": purpose, "recipient": recipient})
     day = event_time.date()
     for state in matching:
         if not state.revoked_by(now) and state.valid_on(day):
@@ -111,14 +113,20 @@ def check(states: Iterable[ConsentState], purpose: str, recipient: str, event_ti
     if state.revoked_by(now):
         kind = ReasonKind.CONSENT_REVOKED
         reason = f"consent {state.consent_id} was revoked on {state.revoked_at.date()}"
+        params = {"consent_id": state.consent_id,
+                  "revoked_on": state.revoked_at.date().isoformat()}
     elif day < state.valid_from:
         kind = ReasonKind.OUTSIDE_VALIDITY
         reason = (f"event on {day} is before consent {state.consent_id} is valid "
                   f"(from {state.valid_from})")
+        params = {"event_on": day.isoformat(), "consent_id": state.consent_id,
+                  "valid_from": state.valid_from.isoformat()}
     else:
         kind = ReasonKind.OUTSIDE_VALIDITY
         reason = f"event on {day} is after consent {state.consent_id} ended ({state.valid_to})"
-    return Verdict(REFUSED, state.consent_id, reason, kind)
+        params = {"event_on": day.isoformat(), "consent_id": state.consent_id,
+                  "valid_to": str(state.valid_to)}
+    return Verdict(REFUSED, state.consent_id, reason, kind, params)
 
 
 def chain_partners(states: Iterable[ConsentState], purpose: str, sender: str) -> list[str]:

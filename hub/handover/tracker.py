@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from hub.routing.reasons import NoteKind, ReasonParams
+
 REQUESTED, ACCEPTED, DECLINED, COMPLETED = "requested", "accepted", "declined", "completed"
 ANSWER, COMPLETION = "answer", "completion"
 STEP_OF = {"handover.requested": REQUESTED, "handover.accepted": ACCEPTED,
@@ -114,7 +116,9 @@ class Step:
 @dataclass(frozen=True)
 class Anomaly:
     handover_id: str
-    reason: str
+    reason: str  # for people (the audit)
+    kind: NoteKind  # for the audit's readers (the access letter)
+    params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
 
 
 @dataclass(frozen=True)
@@ -150,35 +154,55 @@ def apply_step(current: Handover | None, step: Step) -> Outcome:
     if is_repeat(current, step):
         return Outcome(current)
     h = current or Handover(step.handover_id, step.subject, step.purpose, step.municipality)
-    problems: list[str] = []
+    problems: list[tuple[NoteKind, str, ReasonParams]] = []
     if step.step == REQUESTED:
         if h.requested_at:
-            problems.append(f"requested again by {step.sender}")
+            problems.append((NoteKind.REQUESTED_AGAIN, f"requested again by {step.sender}",
+                             {"by": step.sender}))
         else:
             if h.answer or h.completed_at:
-                problems.append(f"request arrived after the {h.state} step")
+                problems.append((NoteKind.REQUEST_AFTER_STEP,
+                                 f"request arrived after the {h.state} step",
+                                 {"step": h.state}))
             h = replace(h, requester=step.sender, recipient=step.recipient,
                         requested_at=step.at)
-        return Outcome(h, [Anomaly(h.handover_id, p) for p in problems])
+        return Outcome(h, _anomalies(h, problems))
     if h.requested_at is None:
-        problems.append(f"{step.step} before the handover was requested")
+        problems.append((NoteKind.STEP_BEFORE_REQUEST,
+                         f"{step.step} before the handover was requested", {"step": step.step}))
     elif h.recipient and step.sender != h.recipient:
-        problems.append(f"{step.step} by {step.sender}, but {h.recipient} was asked")
+        problems.append((NoteKind.WRONG_AGENCY,
+                         f"{step.step} by {step.sender}, but {h.recipient} was asked",
+                         {"step": step.step, "by": step.sender, "asked": h.recipient}))
     if step.step in (ACCEPTED, DECLINED):
         if h.answer:
-            problems.append(f"{step.step} after it was already {h.answer}")
+            problems.append((NoteKind.ANSWERED_TWICE,
+                             f"{step.step} after it was already {h.answer}",
+                             {"step": step.step, "answer": h.answer}))
         else:
             h = replace(h, answer=step.step, answered_at=step.at)
     elif step.step == COMPLETED:
-        if h.completed_at:
-            problems.append("completed twice")
-        else:
-            if h.answer == DECLINED:
-                problems.append("completed after it was declined")
-            elif h.answer is None:
-                problems.append("completed without being accepted")
-            h = replace(h, completed_at=step.at)
-    return Outcome(h, [Anomaly(h.handover_id, p) for p in problems])
+        h = _complete(h, step, problems)
+    return Outcome(h, _anomalies(h, problems))
+
+
+def _complete(h: Handover, step: Step, problems: list) -> Handover:
+    """``h`` completed by ``step``; what did not fit is added to ``problems``."""
+    if h.completed_at:
+        problems.append((NoteKind.COMPLETED_TWICE, "completed twice", {}))
+        return h
+    if h.answer == DECLINED:
+        problems.append((NoteKind.COMPLETED_AFTER_DECLINE, "completed after it was declined",
+                         {}))
+    elif h.answer is None:
+        problems.append((NoteKind.COMPLETED_UNACCEPTED, "completed without being accepted",
+                         {}))
+    return replace(h, completed_at=step.at)
+
+
+def _anomalies(h: Handover, problems: list[tuple[NoteKind, str, ReasonParams]]
+               ) -> list[Anomaly]:
+    return [Anomaly(h.handover_id, text, kind, params) for kind, text, params in problems]
 
 
 def is_open(h: Handover) -> bool:

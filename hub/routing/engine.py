@@ -65,7 +65,8 @@ from hub.errors import DecodeError
 from hub.handover.tracker import STEP_OF, Handover, Stall
 from hub.handover.tracking import HandoverTracker, Tracked
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
-from hub.routing.erasure import decode_request, erasure_summary, held_erased
+from hub.routing.erasure import decode_request, erasure_params, erasure_summary, held_erased
+from hub.routing.reasons import AuditDecision, NoteKind, ReasonParams
 from hub.routing.rules import CONSENT_TYPES, Decision, Router, RoutingContext
 
 CONSENT_TOPIC = "hub.consent"
@@ -215,13 +216,16 @@ class RoutingEngine:
                 continue  # the request read again: told already
             out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
             out.append(self._audit(notice, DELIVERED, now, recipient,
-                                   f"{ERASURE_NOTICE} (reference {request.reference})"))
+                                   f"{ERASURE_NOTICE} (reference {request.reference})",
+                                   NoteKind.ERASURE_NOTICE, {"reference": request.reference}))
         key, value = erasure_marker(request.id, subject, secrets.token_hex(16))
         out.append(Output(FACTS_TOPIC, key, value, type="fact"))
         summary = erasure_summary(request.reference, len(consents), len(held),
                                   len(handovers), recipients)
         erased = self._erasure_envelope(request, None, None, known, handovers, consents)
-        out.append(self._audit(erased, ERASED, now, reason=summary, **{
+        out.append(self._audit(erased, ERASED, now, reason=summary, kind=NoteKind.ERASURE,
+                               params=erasure_params(request.reference, len(consents), len(held),
+                                                     len(handovers), recipients), **{
             "event_id": request.id, "requested_by": request.requested_by,
             "event_time": request.requested_at.isoformat()}))
         self._count("erasures", outcome="erased")
@@ -267,14 +271,18 @@ class RoutingEngine:
             envelope = self._held_envelopes.pop(entry["id"], None) or \
                 self.codec.decode(base64.b64decode(entry["value"]))
             held.append(envelope)
-            out.append(self._audit(envelope, ERASED, now, reason=held_erased(reference)))
+            out.append(self._audit(envelope, ERASED, now, reason=held_erased(reference),
+                                   kind=NoteKind.HELD_ERASED, params={"reference": reference}))
         return held
 
-    def _audit(self, envelope: Envelope, decision: str, now: datetime,
-               recipient: str | None = None, reason: str = "", **fields) -> Output:
-        """An audit record of ``envelope`` (``fields`` replace its own), counted."""
-        return self._audit_output(
-            {**audit_record(envelope, decision, now, recipient, reason), **fields})
+    def _audit(self, envelope: Envelope, decision: AuditDecision, now: datetime,
+               recipient: str | None = None, reason: str = "",
+               kind: NoteKind | None = None, params: ReasonParams | None = None,
+               **fields) -> Output:
+        """An audit record of ``envelope`` (``reason`` typed: ``kind``, ``params``;
+        ``fields`` replace its own), counted."""
+        return self._audit_output({**audit_record(envelope, decision, now, recipient, reason,
+                                                  kind=kind, params=params), **fields})
 
     def _audit_output(self, record: dict) -> Output:
         """``record`` to ``hub.audit`` (keyed by its subject), counted."""
@@ -390,7 +398,9 @@ class RoutingEngine:
         for anomaly in tracked.anomalies:
             self._count("handover_anomalies", step=envelope.type.value)
             out.append(self._audit(envelope, ANOMALY, now, reason=f"handover "
-                                   f"{anomaly.handover_id}: {anomaly.reason}"))
+                                   f"{anomaly.handover_id}: {anomaly.reason}",
+                                   kind=anomaly.kind, params={
+                                       "handover_id": anomaly.handover_id, **anomaly.params}))
         h = tracked.handover
         if h is None:
             return
@@ -457,7 +467,7 @@ class RoutingEngine:
                 continue
             out.append(self._deliver(recipient, notice, self.codec.encode(notice), now))
             out.append(self._audit(notice, DELIVERED, now, recipient, REVOCATION_NOTICE,
-                                   consent_id=state.consent_id))
+                                   NoteKind.REVOCATION_NOTICE, consent_id=state.consent_id))
         return out
 
     def _deliver(self, recipient: str, envelope: Envelope, raw: bytes, now) -> Output:

@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from hub.contract.models import Identifier, Pseudonym, Reference, UtcTimestamp
 from hub.topics import REQUESTS_TOPIC
 
-__all__ = ["REQUESTS_TOPIC", "ErasureRequest", "decode_request", "erasure_summary",
-           "held_erased"]
+__all__ = ["REQUESTS_TOPIC", "ErasureRequest", "decode_request", "erasure_params",
+           "erasure_summary", "held_erased"]
 
 
 
@@ -102,3 +102,11 @@ def erasure_summary(reference: str, consents: int, held: int, handovers: int,
     told = ", ".join(notified) if notified else "no agency (none had received an event)"
     return (f"erased on request {reference}: {consents} consent(s), {held} held event(s), "
             f"{handovers} handover(s) forgotten; erasure notice to {told}")
+
+
+def erasure_params(reference: str, consents: int, held: int, handovers: int,
+                   notified: list[str]) -> dict:
+    """The audit reason of an erasure, typed (``reason_params``; the text:
+    :func:`erasure_summary`)."""
+    return {"reference": reference, "consents": consents, "held": held,
+            "handovers": handovers, "notified": list(notified)}

@@ -30,7 +30,7 @@ from hub.contract.vocabulary import EventType, Purpose
 from hub.errors import ConfigError
 from hub.handover.tracker import Deadlines
 from hub.paths import DEPLOY_DIR
-from hub.routing.reasons import ReasonKind
+from hub.routing.reasons import NoteKind, ReasonKind, ReasonParams
 from hub.yamlfile import read_yaml
 
 ROUTING_FILE = DEPLOY_DIR / "routing.yaml"
@@ -97,6 +97,7 @@ class Refusal:
     kind: ReasonKind  # for metrics and analytics
     reason: str  # for people (the audit)
     consent_id: str | None = None
+    params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
 
 
 @dataclass
@@ -106,12 +107,21 @@ class Decision:
     duplicates: list[str] = field(default_factory=list)
     hold: str | None = None  # the event waits; the reason why
     hold_kind: ReasonKind | None = None  # the kind of ``hold``
+    hold_params: ReasonParams = field(default_factory=dict)  # what ``hold`` names
     not_routed: str | None = None  # the event goes to no inbox; the reason why
+    not_routed_kind: NoteKind | None = None  # the kind of ``not_routed``
+    not_routed_params: ReasonParams = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)  # dead-letter the event
 
-    def wait(self, kind: ReasonKind, reason: str) -> None:
+    def wait(self, kind: ReasonKind, reason: str, params: ReasonParams | None = None) -> None:
         """Hold the event, for ``reason``."""
-        self.hold, self.hold_kind = reason, kind
+        self.hold, self.hold_kind, self.hold_params = reason, kind, params or {}
+
+    def route_nowhere(self, kind: NoteKind, reason: str,
+                      params: ReasonParams | None = None) -> None:
+        """Send the event to no inbox, for ``reason``."""
+        self.not_routed, self.not_routed_kind = reason, kind
+        self.not_routed_params = params or {}
 
 
 class Router:
@@ -133,14 +143,19 @@ class Router:
             decision.rejected.append("handover.stalled is sent by the hub only, not by agencies")
             return decision
         if envelope.type in CONSENT_TYPES:
-            decision.not_routed = "consent: recorded in the consent ledger"
+            decision.route_nowhere(NoteKind.CONSENT_RECORDED,
+                                   "consent: recorded in the consent ledger")
             return decision
         if envelope.purpose.value in self.rules.no_inbox_purposes:
-            decision.not_routed = f"purpose {envelope.purpose.value}: analytics only"
+            decision.route_nowhere(NoteKind.PURPOSE_NOT_ROUTED,
+                                   f"purpose {envelope.purpose.value}: analytics only",
+                                   {"purpose": envelope.purpose.value})
             return decision
         target = self.rules.routes.get(envelope.type, "none")
         if target == "none":
-            decision.not_routed = f"{envelope.type.value}: analytics only"
+            decision.route_nowhere(NoteKind.TYPE_NOT_ROUTED,
+                                   f"{envelope.type.value}: analytics only",
+                                   {"type": envelope.type.value})
             return decision
         candidates = self._candidates(envelope, target, ctx, decision, final)
         if decision.hold or not candidates:
@@ -160,13 +175,14 @@ class Router:
                 decision.deliveries.append(Delivery(recipient, self.agencies.get(recipient)
                                                     .inbox, verdict.consent_id))
             else:
-                refusal = Refusal(recipient, verdict.kind, verdict.reason, verdict.consent_id)
+                refusal = Refusal(recipient, verdict.kind, verdict.reason, verdict.consent_id,
+                                  verdict.params)
                 if verdict.status == REFUSED or final:
                     decision.refusals.append(refusal)
                 else:
                     undecided.append(refusal)
         if undecided and not decision.deliveries and not decision.refusals:
-            decision.wait(undecided[0].kind, undecided[0].reason)
+            decision.wait(undecided[0].kind, undecided[0].reason, undecided[0].params)
         elif undecided:  # some recipients decided: the rest cannot wait for them alone
             decision.refusals += undecided
         return decision
@@ -175,20 +191,22 @@ class Router:
                     decision: Decision, final: bool) -> list[str]:
         if target == "recipient":
             if not envelope.recipient:
-                decision.refusals.append(Refusal(None, ReasonKind.OTHER,
-                                                 f"{envelope.type.value} names no recipient"))
+                decision.refusals.append(Refusal(
+                    None, ReasonKind.OTHER, f"{envelope.type.value} names no recipient",
+                    params={"type": envelope.type.value}))
                 return []
             return [envelope.recipient]
         if target == "requester":
             if ctx.requester:
                 return [ctx.requester]
+            handover = {"handover_id": str(envelope.correlation_id)}
             if final:
                 decision.refusals.append(Refusal(
                     None, ReasonKind.HANDOVER_UNKNOWN,
-                    f"handover {envelope.correlation_id} was never requested"))
+                    f"handover {envelope.correlation_id} was never requested", params=handover))
             else:
                 decision.wait(ReasonKind.HANDOVER_UNKNOWN,
-                              f"handover {envelope.correlation_id} not requested yet")
+                              f"handover {envelope.correlation_id} not requested yet", handover)
             return []
         if target == "parties":  # both agencies of a handover (the hub's stall notices)
             return list(dict.fromkeys(
@@ -197,18 +215,22 @@ class Router:
         partners = chain_partners(ctx.consents, envelope.purpose.value, envelope.source)
         if not partners:
             reason = f"no consent of the family covers purpose {envelope.purpose.value}"
+            params = {"purpose": envelope.purpose.value}
             if final:
-                decision.refusals.append(Refusal(None, ReasonKind.NO_CONSENT, reason))
+                decision.refusals.append(Refusal(None, ReasonKind.NO_CONSENT, reason,
+                                                 params=params))
             else:
-                decision.wait(ReasonKind.NO_CONSENT, reason)
+                decision.wait(ReasonKind.NO_CONSENT, reason, params)
         return partners
 
     def _no_inbox(self, recipient: str) -> Refusal | None:
         agency = self.agencies.get(recipient)
         if agency is None:
             return Refusal(recipient, ReasonKind.UNKNOWN_RECIPIENT,
-                           f"unknown recipient {recipient!r}")
+                           f"unknown recipient {recipient!r}",
+                           params={"recipient": recipient})
         if not agency.exchanges_events:
             return Refusal(recipient, ReasonKind.NO_INBOX,
-                           f"{recipient} has no inbox (kind {agency.kind})")
+                           f"{recipient} has no inbox (kind {agency.kind})",
+                           params={"recipient": recipient, "agency_kind": str(agency.kind)})
         return None

@@ -1,0 +1,36 @@
+"""The audit record's format (JSON on hub.audit, not Avro): its JSON Schema and its
+changelog match what the hub writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from hub.audit import AUDIT_VERSION, audit_record
+from hub.paths import PROJECT_ROOT
+from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind
+from tests.hub.test_engine_reasons import event
+
+AUDIT_DIR = PROJECT_ROOT / "schemas" / "audit"
+SCHEMA = json.loads((AUDIT_DIR / "record.schema.json").read_text(encoding="utf-8"))
+
+
+def test_the_schema_lists_every_decision_and_reason_kind():
+    properties = SCHEMA["properties"]
+    assert properties["decision"]["enum"] == [d.value for d in AuditDecision]
+    assert set(properties["reason_kind"]["enum"]) == \
+        {None} | {k.value for k in ReasonKind} | {k.value for k in NoteKind}
+
+
+def test_the_schema_names_every_field_the_hub_writes():
+    record = audit_record(event(), AuditDecision.DELIVERED, datetime(2026, 11, 24, tzinfo=UTC))
+    assert set(record) | {"requested_by"} == set(SCHEMA["properties"])
+    assert set(SCHEMA["required"]) <= set(record)
+    assert record["audit_version"] == AUDIT_VERSION
+
+
+def test_the_changelog_has_a_section_per_format_up_to_the_current_one():
+    text = (AUDIT_DIR / "CHANGES.md").read_text(encoding="utf-8")
+    sections = [int(n) for n in re.findall(r"^## (\d+)$", text, re.M)]
+    assert sections == list(range(1, AUDIT_VERSION + 1))
