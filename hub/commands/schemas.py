@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
 
 
 def cmd_schemas(args) -> int:
-    from hub.contract.compat import main_check, main_release
+    from hub.contract.history import main_check
+    from hub.contract.release import main_release
 
     if args.action == "release":
         return main_release(args.notes)
