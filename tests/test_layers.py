@@ -56,9 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.routing.agent", "hub.routing.runtime", "hub.routing.tables",
         "hub.analytics.agent", "hub.worker", "hub.demo",
     )),
-    ("commands", (  # one command each, registered on `hub` by hub.cli
-        "hub.security.cli", "hub.deployment.cli", "connectors.delivery.cli",
-    )),
+    ("commands", ("hub.commands",)),  # one module per command, registered on `hub` by hub.cli
     ("entry point", ("hub.cli", "hub.__main__")),
 ]
 

@@ -9,16 +9,10 @@ from pathlib import Path
 import pytest
 
 from hub.contract.codec import EnvelopeCodec
-from hub.contract.compat import (
-    Direction,
-    HistoryReport,
-    Problem,
-    check_compatibility,
-    check_history,
-    main_check,
-    main_release,
-)
+from hub.contract.compat import Direction, Problem, check_compatibility
+from hub.contract.history import HistoryReport, check_history, main_check
 from hub.contract.models import SCHEMA_VERSION
+from hub.contract.release import main_release
 from hub.contract.schemas import load_envelope_schema, schema_files
 from hub.errors import SchemaError
 from hub.paths import SCHEMAS_DIR

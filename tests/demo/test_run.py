@@ -5,7 +5,9 @@ import signal
 import pytest
 
 from hub.demo import run
-from hub.demo.run import DemoOptions, run_demo, save_progress
+from hub.demo.options import DemoOptions
+from hub.demo.progress import save_progress
+from hub.demo.run import run_demo
 from hub.errors import ConfigError
 from hub.settings import Settings
 

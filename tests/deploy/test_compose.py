@@ -7,7 +7,9 @@ import yaml
 
 from hub.agencies import load_agencies
 from hub.broker.local import kafka_version
-from hub.cli import build_parser, cmd_run, cmd_topics
+from hub.cli import build_parser
+from hub.commands.run import cmd_run
+from hub.commands.topics import cmd_topics
 from hub.deployment.k8s import worker_limit
 from hub.paths import DEPLOY_DIR, PROJECT_ROOT
 from hub.topics import plan_topics

@@ -7,7 +7,8 @@ import yaml
 
 from hub.agencies import AGENCIES_FILE
 from hub.broker.local import kafka_version
-from hub.cli import build_parser, cmd_run, main
+from hub.cli import build_parser, main
+from hub.commands.run import cmd_run
 from hub.deployment.k8s import (
     FILES,
     METRICS_PORT,

@@ -29,6 +29,16 @@ def test_help_lists_every_command():
     assert "HUB_BOOTSTRAP_SERVERS" in result.stdout
 
 
+def test_help_loads_no_faust():
+    """Each command imports what it drives when it runs, not when `hub` starts."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom hub.cli import build_parser\nbuild_parser()\n"
+         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('faust', 'mode')))"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_explains_itself(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
