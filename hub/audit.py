@@ -20,9 +20,9 @@ import uuid
 from datetime import datetime
 
 from hub.contract.models import Envelope
-from hub.routing.rules import Decision
+from hub.core.decisions import Decision
+from hub.core.topics import AUDIT_TOPIC as AUDIT_TOPIC  # named in hub.core.topics
 
-AUDIT_TOPIC = "hub.audit"
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
 DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY, ERASED = (
     "delivered", "refused", "held", "duplicate", "not_routed", "anomaly", "erased")

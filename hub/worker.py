@@ -222,26 +222,18 @@ def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = Non
     just-created changelog with 0 partitions for minutes, and its agent crashes in a loop
     (``PartitionsMismatch``) until its metadata catches up. Created beforehand, they are
     there with the right partitions when Faust looks."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
     from hub.kafka_io import admin_client
     from hub.routing.agent import table_names
-    from hub.topics import router_partitions
+    from hub.topic_admin import create_topics
+    from hub.topics import TopicSpec, router_partitions
 
     partitions = router_partitions(agencies)
     wanted = [f"{settings.app_id}-{name}-changelog" for name in table_names()]
     with admin_client(settings.kafka) as admin:
         existing = set(admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            try:
-                admin.create_topics(
-                    [NewTopic(name, partitions, settings.topic_replication_factor,
-                              topic_configs=CHANGELOG_CONFIG)
-                     for name in missing], wait_for_metadata=True)
-            except TopicAlreadyExistsError:  # another worker was quicker
-                pass
+        missing = create_topics(admin, [
+            TopicSpec(name, partitions, settings.topic_replication_factor, CHANGELOG_CONFIG)
+            for name in wanted if name not in existing])
         _align_changelogs(admin, [name for name in wanted if name in existing])
     return missing
 
@@ -272,7 +264,8 @@ def with_replication(settings: Settings) -> Settings:
     if settings.topic_replication_factor is not None:
         return settings
     from hub.kafka_io import admin_client
-    from hub.topics import auto_replication_factor, cluster_brokers
+    from hub.topic_admin import cluster_brokers
+    from hub.topics import auto_replication_factor
 
     with admin_client(settings.kafka) as admin:
         factor = auto_replication_factor(cluster_brokers(admin))

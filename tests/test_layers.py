@@ -26,6 +26,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.security.redact", "hub.security.client", "connectors.progress",
         "connectors.delivery.metrics",
     )),
+    ("core", (  # what every part shares: the routing decision, reason kinds, topic names
+        "hub.core",
+    )),
     ("contract", (  # the event contract, the agency list, the dead-letter record
         "hub.contract", "hub.agencies", "hub.deadletter",
     )),
@@ -43,7 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("adapters", (  # Kafka, files, HTTP, processes
         "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
         "hub.faust_fixes", "hub.security.apply", "hub.report.load", "hub.deployment",
-        "hub.faust_io", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
+        "hub.faust_io", "hub.topic_admin", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
         "connectors.delivery.inbox", "connectors.delivery.directory",
         "connectors.delivery.webhook",
     )),

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from hub.agencies import load_agencies
+from hub.core.topics import TICK_TOPIC
 from hub.demo.view import Header, Snapshot, render, scrape, summary_line
 from hub.errors import ConfigError, HubError
 from hub.metrics import start_server
@@ -309,7 +310,8 @@ class DemoRun:
 
     def apply_topics(self) -> None:
         from hub.kafka_io import admin_client
-        from hub.topics import apply_topics, plan_topics
+        from hub.topic_admin import apply_topics
+        from hub.topics import plan_topics
 
         with admin_client(self.settings.kafka) as admin:
             report = apply_topics(admin, plan_topics(
@@ -446,7 +448,7 @@ def settle(screen: Screen, stop: threading.Event, analytics_every: float,
     while not stop.is_set() and time.monotonic() < deadline:
         snapshot = screen.snapshot()
         lagging = sum(v for topic, v in snapshot.by("hub_consumer_lag", "topic").items()
-                      if topic != "hub.ticks")  # ticks keep coming, one a second
+                      if topic != TICK_TOPIC)  # ticks keep coming, one a second
         calm = calm + 1 if snapshot.worker_up and lagging == 0 else 0
         if calm >= 2:
             stop.wait(analytics_every + 1.0)  # the analytics of the last facts

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC
 from hub.faust_fixes import GAPS
 from hub.kafka_io import Kafka
 from hub.metrics import (
@@ -40,7 +41,6 @@ from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import Incoming, Output, RoutingEngine
 from hub.routing.inbox_scan import inbox_records_of, scan_inbox_partition
 from hub.routing.store import BatchedStore, Journal
-from hub.topics import REQUESTS_TOPIC, TICK_TOPIC
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from hub.consent.ledger import ConsentState
 from hub.contract.codec import get_codec
 from hub.contract.models import PAYLOAD_MODELS, Envelope
 from hub.contract.vocabulary import EventType
+from hub.core.decisions import Decision, ReasonKind, Refusal
 from hub.routing.delivered import DeliveredSet
 from hub.routing.engine import Incoming, RoutingEngine
-from hub.routing.reasons import ReasonKind
-from hub.routing.rules import Decision, Refusal, Router, RoutingContext
+from hub.routing.rules import Router, RoutingContext
 
 AGENCIES = load_agencies()
 OUTBOX = "agency.jugendamt-kamen.outbox"
