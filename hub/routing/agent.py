@@ -32,6 +32,7 @@ from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredTable
 from hub.routing.rules import Router
 from hub.routing.runtime import FlowGuard, RouterRuntime
+from hub.routing.state import RouterStores
 from hub.routing.store import BatchedStore, Journal
 from hub.routing.tables import ChangelogTable
 
@@ -102,6 +103,29 @@ async def in_chunks(mapping, size: int = 2000):
         yield chunk
 
 
+async def count_state(app: faust.App, stores: RouterStores, clock: Clock) -> None:
+    """Set the gauges of the consents in force per purpose and of the open and overdue
+    handovers per town of this worker's partitions."""
+    consents: Counter = Counter()
+    ledger, tracker = stores.consents, stores.handovers
+    async for chunk in in_chunks(ledger.table):
+        consents.update(ledger.active(clock.now(), chunk))
+    for purpose in Purpose:
+        CONSENTS_ACTIVE.labels(purpose=purpose.value).set(consents.get(purpose.value, 0))
+    mine = {tp.partition for tp in app.consumer.assignment() if is_outbox(tp.topic)}
+    now = clock.now()
+    handovers: dict[str, list[int]] = {}
+    async for chunk in in_chunks(tracker.handovers):
+        for town, counts in tracker.open_and_overdue(mine, now, chunk).items():
+            total = handovers.setdefault(town, [0, 0])
+            total[0] += counts[0]
+            total[1] += counts[1]
+    for town in Municipality:
+        n_open, n_overdue = handovers.get(town.value, (0, 0))
+        HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
+        HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
+
+
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
@@ -135,28 +159,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         chunk at a time, so that routing goes on while a large state is counted; when
         the stores change under the count (a rebalance or a stop closes a partition's
         store between two chunks), the gauges keep their values until the next count."""
-        await interruptible("counting the state", _count_state, count_every)
-
-    async def _count_state():
-        consents: Counter = Counter()
-        ledger, tracker = bus.stores.consents, bus.stores.handovers
-        async for chunk in in_chunks(ledger.table):
-            consents.update(ledger.active(clock.now(), chunk))
-        for purpose in Purpose:
-            CONSENTS_ACTIVE.labels(purpose=purpose.value).set(consents.get(purpose.value, 0))
-        mine = {tp.partition for tp in app.consumer.assignment()
-                if is_outbox(tp.topic)}
-        now = clock.now()
-        handovers: dict[str, list[int]] = {}
-        async for chunk in in_chunks(tracker.handovers):
-            for town, counts in tracker.open_and_overdue(mine, now, chunk).items():
-                total = handovers.setdefault(town, [0, 0])
-                total[0] += counts[0]
-                total[1] += counts[1]
-        for town in Municipality:
-            n_open, n_overdue = handovers.get(town.value, (0, 0))
-            HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
-            HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
+        await interruptible("counting the state",
+                            lambda: count_state(app, bus.stores, clock), count_every)
 
     @app.timer(interval=1.0)
     async def tick():
