@@ -21,14 +21,15 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub import faust_fixes
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
+    from hub.core.topics import TICK_TOPIC, is_outbox
     from hub.metrics import prime_worker_metrics
-    from hub.routing.agent import TICK_TOPIC, register_router
+    from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
     from hub.topics import router_partitions
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks) are neither compacted nor transactional
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox") or topic == TICK_TOPIC)
+    faust_fixes.apply(lambda topic: is_outbox(topic) or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     kafka = settings.kafka
     folder = state_dir(settings)

@@ -36,7 +36,7 @@ from hub.routing.state import RouterStores
 from hub.routing.store import BatchedStore, Journal
 from hub.routing.tables import ChangelogTable
 
-__all__ = ["TICK_TOPIC", "register_router"]
+__all__ = ["register_router"]
 
 log = logging.getLogger(__name__)
 
