@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -107,6 +109,11 @@ def test_the_single_broker_is_refused_while_a_node_of_the_cluster_runs(tmp_path)
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
                              str(node.config_file)])
     try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        for _ in range(200):  # until the child runs the command (not a fork of pytest)
+            if str(node.config_file).encode() in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
         node.state_file.write_text(json.dumps({"pid": proc.pid,
                                                "bootstrap": node.bootstrap}))
         assert cluster.any_running()
