@@ -1,9 +1,9 @@
 """Benchmark the router engine alone: per-event cost against the length of a child's history.
 
-Runs ``RoutingEngine.process`` in memory (dict state, a fixed clock, no Kafka) over the
-same number of handover events (default 20,000) spread over children with 1, 4, 40, 80
-and 200 events each, in the same run, and prints microseconds per event (CPU time of the
-process, best of ``--repeat`` rounds) for each and the ratio of the longest histories to
+Runs the router's handlers (``RouterBus.handle``) in memory (dict state, a fixed clock, no
+Kafka) over the same number of handover events (default 20,000) spread over children with
+1, 4, 40, 80 and 200 events each, in the same run, and prints microseconds per event (CPU time
+of the process, best of ``--repeat`` rounds) for each and the ratio of the longest histories to
 one event per child. Every child first gets one
 consent naming every agency of its handovers (not timed).
 
@@ -49,8 +49,9 @@ from connectors.facts import (  # noqa: E402
 from hub.agencies import load_agencies  # noqa: E402
 from hub.clock import FixedClock  # noqa: E402
 from hub.contract.codec import get_codec  # noqa: E402
+from hub.routing.bus import RouterBus, new_bus  # noqa: E402
 from hub.routing.delivered import DeliveredSet  # noqa: E402
-from hub.routing.engine import Incoming, RoutingEngine  # noqa: E402
+from hub.routing.messages import Incoming  # noqa: E402
 from hub.routing.rules import Router  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
 
@@ -142,24 +143,24 @@ def make_events(total: int, per_child: int, kind: str, key: PseudonymKey, seed: 
                       in timed[:total]]
 
 
-def run(consents, events) -> tuple[float, RoutingEngine]:
+def run(consents, events) -> tuple[float, RouterBus]:
     """CPU seconds per event for ``events`` (after the consents, not timed). CPU time of
     this process, so that other work on the machine counts less."""
     agencies = load_agencies()
     outbox = {a.id: a.outbox for a in agencies.exchanging()}
-    engine = RoutingEngine(agencies, Router(agencies), FixedClock(NOW), timedelta(hours=24),
+    engine = new_bus(agencies, Router(agencies), FixedClock(NOW), timedelta(hours=24),
                            DeliveredSet(timedelta(days=90)), {}, {}, {}, {})
     offset = 0
     for subject, raw in consents:
         offset += 1
-        engine.process(Incoming(outbox[KAMEN[0]], 0, offset, raw, subject.encode()))
+        engine.handle(Incoming(outbox[KAMEN[0]], 0, offset, raw, subject.encode()))
     messages = []
     for subject, raw, sender in events:
         offset += 1
         messages.append(Incoming(outbox[sender], 0, offset, raw, subject.encode()))
     started = time.process_time()
     for message in messages:
-        engine.process(message)
+        engine.handle(message)
     return (time.process_time() - started) / len(messages), engine
 
 
@@ -204,8 +205,8 @@ def main() -> None:
                 for per_child, (consents, events) in cases.items():
                     took, engine = run(consents, events)
                     results[per_child] = min(took, results.get(per_child, took))
-                    windows[per_child] = max((engine.tracker.window(s).size()
-                                              for s in engine.tracker.families), default=0)
+                    windows[per_child] = max((engine.stores.handovers.window(s).size()
+                                              for s in engine.stores.handovers.families), default=0)
             for per_child, best in results.items():
                 print(f"  {per_child:>4} per child {len(cases[per_child][0]):>6,} children "
                       f"{best * 1e6:8.1f} µs/event  ({1 / best:8,.0f} events/s)  "

@@ -127,7 +127,8 @@ from hub.broker.local import LocalBroker, free_port  # noqa: E402
 from hub.contract.codec import get_codec, peek_event_id  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
-from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
+from hub.topic_admin import apply_topics  # noqa: E402
+from hub.topics import plan_topics, router_partition_count  # noqa: E402
 
 SENDER, RECIPIENT = "jugendamt-kamen", "grundschule-kamen-mitte"
 CLOCK_START = "2026-11-24T12:00:00+00:00"

@@ -50,7 +50,8 @@ from hub.routing.delivered import (  # noqa: E402
 )
 from hub.routing.inbox_scan import scan_inbox_partition  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
-from hub.topics import apply_topics, plan_topics, router_partition_count  # noqa: E402
+from hub.topic_admin import apply_topics  # noqa: E402
+from hub.topics import plan_topics, router_partition_count  # noqa: E402
 
 CHANGELOG = "unna-hub-consents-changelog"
 DELIVERED_CHANGELOG = "unna-hub-delivered-changelog"  # the inbox checkpoints are in it

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.contract.vocabulary import Municipality
+from hub.core.topics import inbox_topic, outbox_owner, outbox_topic
 from hub.errors import ConfigError
 from hub.paths import DEPLOY_DIR
 from hub.yamlfile import read_yaml
@@ -30,11 +31,11 @@ class Agency:
 
     @property
     def outbox(self) -> str:
-        return f"agency.{self.id}.outbox"
+        return outbox_topic(self.id)
 
     @property
     def inbox(self) -> str:
-        return f"agency.{self.id}.inbox"
+        return inbox_topic(self.id)
 
 
 class AgencyDirectory:
@@ -59,9 +60,8 @@ class AgencyDirectory:
         return [a for a in self if a.exchanges_events]
 
     def agency_of_outbox(self, topic: str) -> Agency | None:
-        if topic.startswith("agency.") and topic.endswith(".outbox"):
-            return self._by_id.get(topic[len("agency."):-len(".outbox")])
-        return None
+        owner = outbox_owner(topic)
+        return None if owner is None else self._by_id.get(owner)
 
 
 def load_agencies(path: Path = AGENCIES_FILE) -> AgencyDirectory:

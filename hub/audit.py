@@ -3,7 +3,7 @@
 Records are JSON on ``hub.audit`` (append-only, kept ``HUB_AUDIT_RETENTION_DAYS``), keyed
 by the subject pseudonym. Fields: ``audit_id`` (deterministic: the same decision twice
 has the same id), ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``,
-``decision`` (an :class:`~hub.routing.reasons.AuditDecision`: delivered, refused, held,
+``decision`` (an :class:`~hub.core.reasons.AuditDecision`: delivered, refused, held,
 duplicate, not_routed; anomaly for a handover step that does not fit its handover; erased
 for an erasure and the held events it dropped, :mod:`hub.routing.erasure`), ``reason``
 (the human text, English; may be reworded), ``consent_id``, ``event_time``,
@@ -12,8 +12,8 @@ for an erasure and the held events it dropped, :mod:`hub.routing.erasure`), ``re
 the hub decided, by the hub's clock); an erasure's record also ``requested_by``.
 
 Since audit format 2 (``audit_version``, see "Audit records" in ``schemas/README.md``) the
-reason is typed as well: ``reason_kind`` (a :class:`~hub.routing.reasons.ReasonKind` for
-refused and held, a :class:`~hub.routing.reasons.NoteKind` for any other decision with a
+reason is typed as well: ``reason_kind`` (a :class:`~hub.core.reasons.ReasonKind` for
+refused and held, a :class:`~hub.core.reasons.NoteKind` for any other decision with a
 reason, null for a plain delivery) and ``reason_params`` (what the text names, by name,
 e.g. ``{"consent_id": "EW-1", "revoked_on": "2026-10-01"}``). Readers use those and keep
 ``reason`` for people; a record without ``audit_version`` is format 1 (the text alone).
@@ -26,10 +26,10 @@ import uuid
 from datetime import datetime
 
 from hub.contract.models import Envelope
-from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind, ReasonParams
-from hub.routing.rules import Decision
+from hub.core.decisions import Decision
+from hub.core.reasons import AuditDecision, NoteKind, ReasonKind, ReasonParams
+from hub.core.topics import AUDIT_TOPIC as AUDIT_TOPIC  # named in hub.core.topics
 
-AUDIT_TOPIC = "hub.audit"
 AUDIT_VERSION = 2
 """The audit record format the hub writes (``audit_version``; absent: 1)."""
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")

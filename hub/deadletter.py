@@ -18,7 +18,7 @@ import base64
 import json
 from datetime import UTC, datetime
 
-DLQ_TOPIC = "hub.dlq"
+from hub.core.topics import DLQ_TOPIC as DLQ_TOPIC  # named in hub.core.topics
 
 
 def connector_dead_letter(

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from hub.routing.reasons import ReasonKind
+from hub.core.reasons import ReasonKind
 
 CONNECTOR_ROWS = Counter(
     "hub_connector_rows_total",
@@ -150,11 +150,12 @@ ROUTER_COUNTERS = {
     "handover_bounces": HANDOVER_BOUNCES, "handover_ping_pong": HANDOVER_PING_PONG,
     "handovers_stalled": HANDOVERS_STALLED, "erasures": ERASURES,
 }
-"""The counters the router engine counts into, by the name it uses."""
+"""The counters the router's handlers count into, by the name they use."""
 
 
 def record_counts(counts: Mapping[tuple[str, tuple[tuple[str, str], ...]], int]) -> None:
-    """Add what the router engine counted (:attr:`RoutingEngine.counts`) to the metrics."""
+    """Add what the router's handlers counted (:class:`~hub.routing.services.Counts`) to the
+    metrics."""
     for (metric, labels), n in counts.items():
         ROUTER_COUNTERS[metric].labels(**dict(labels)).inc(n)
 

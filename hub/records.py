@@ -15,12 +15,11 @@ from hub.audit import AUDIT_TOPIC, ERASED
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
 from hub.contract.vocabulary import EventType
+from hub.core.topics import CONSENT_TOPIC, REQUESTS_TOPIC
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import DecodeError
 from hub.kafka_io import Kafka, consumer, missing_topic, producer, read_to_end
-from hub.routing.engine import CONSENT_TOPIC
 from hub.tail import Tail
-from hub.topics import REQUESTS_TOPIC
 
 CONSENT_EVENTS = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 

@@ -1,4 +1,6 @@
-"""Topics as declared in ``deploy/topics.yaml``: planning (pure) and applying (edge)."""
+"""Topics as declared in ``deploy/topics.yaml``, planned (pure): partitions, replication and
+configs of each. :mod:`hub.topic_admin` applies a plan to a cluster; the names are in
+:mod:`hub.core.topics`."""
 
 from __future__ import annotations
 
@@ -6,15 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.agencies import AgencyDirectory, load_agencies
-from hub.audit import AUDIT_TOPIC
-from hub.errors import BrokerError, ConfigError
+from hub.core.topics import AUDIT_TOPIC, REQUESTS_TOPIC, TICK_TOPIC, is_router_partitioned
+from hub.errors import ConfigError
 from hub.paths import DEPLOY_DIR
 from hub.settings import AUDIT_RETENTION_DAYS
 from hub.yamlfile import read_yaml
 
 TOPICS_FILE = DEPLOY_DIR / "topics.yaml"
-TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
-REQUESTS_TOPIC = "hub.requests"  # erasure requests (hub erase), read by the router
 MAX_AUTO_REPLICATION = 3  # what deploy/k8s runs: three brokers, replication factor 3
 MIN_INSYNC_CONFIG = "min.insync.replicas"
 
@@ -55,12 +55,6 @@ def min_insync_replicas(replication_factor: int) -> int:
     return 2 if replication_factor >= 3 else 1
 
 
-def cluster_brokers(admin) -> int:
-    """How many brokers the cluster reports as registered and not fenced."""
-    brokers = admin.describe_cluster().get("brokers") or []
-    return sum(1 for b in brokers if not b.get("is_fenced"))
-
-
 def _replication_setting(value, path: Path) -> int | None:
     if str(value).strip().lower() == "auto":
         return None
@@ -80,10 +74,10 @@ def plan_topics(
 ) -> list[TopicSpec]:
     """Every topic the hub needs, with partitions and configs, from the declaration file.
     ``replication_factor`` overrides the file's; ``auto`` (the file's default) leaves it
-    to :func:`apply_topics`, which takes :func:`auto_replication_factor` of the brokers the
-    cluster reports. ``hub.audit`` keeps its records ``audit_retention_days`` (the setting
-    ``HUB_AUDIT_RETENTION_DAYS``). Every topic must say how its records go: compacted, or a
-    retention (never -1), with a ``why``."""
+    to :func:`hub.topic_admin.apply_topics`, which takes :func:`auto_replication_factor` of
+    the brokers the cluster reports. ``hub.audit`` keeps its records
+    ``audit_retention_days`` (the setting ``HUB_AUDIT_RETENTION_DAYS``). Every topic must say
+    how its records go: compacted, or a retention (never -1), with a ``why``."""
     raw = read_yaml(path, "topic declaration")
     defaults = raw.get("defaults") or {}
     rf = replication_factor or _replication_setting(
@@ -134,14 +128,6 @@ def _check_deletion(specs: list[TopicSpec], path: Path) -> None:
                           + "\n  ".join(problems))
 
 
-def is_router_partitioned(name: str) -> bool:
-    """A topic partitioned like the router's state: every outbox, ``hub.ticks`` and
-    ``hub.requests`` (the router's input) and every inbox (read back by partition number to
-    learn what was delivered)."""
-    return name in (TICK_TOPIC, REQUESTS_TOPIC) or (
-        name.startswith("agency.") and name.endswith((".outbox", ".inbox")))
-
-
 def router_partition_count(specs: list[TopicSpec]) -> int:
     """The partitions of the router's input topics in ``specs`` (all have the same number,
     :func:`plan_topics` checks it): the router's tables have as many, and that many workers
@@ -183,27 +169,6 @@ def _check_router_partitions(specs: list[TopicSpec], path: Path) -> None:
         "`defaults` (or the same on each of these topics).")
 
 
-@dataclass
-class ApplyReport:
-    created: list[str] = field(default_factory=list)
-    updated: dict[str, list[str]] = field(default_factory=dict)
-    unchanged: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    replication: str | None = None  # how new topics are replicated, and why
-
-    def lines(self) -> list[str]:
-        out = [f"new topics: {self.replication}"] if self.created and self.replication else []
-        out += [f"created   {name}" for name in self.created]
-        for name, changes in self.updated.items():
-            out += [f"updated   {name}: {change}" for change in changes]
-        out += [f"warning   {w}" for w in self.warnings]
-        out.append(
-            f"{len(self.created)} created, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged"
-        )
-        return out
-
-
 def with_min_insync(config: dict[str, str], replication_factor: int) -> dict[str, str]:
     """A topic's config with ``min.insync.replicas`` for its replication factor, unless
     the declaration sets one itself: set on the topic, so that it does not depend on the
@@ -211,98 +176,3 @@ def with_min_insync(config: dict[str, str], replication_factor: int) -> dict[str
     if MIN_INSYNC_CONFIG in config:
         return dict(config)
     return {**config, MIN_INSYNC_CONFIG: str(min_insync_replicas(replication_factor))}
-
-
-def apply_topics(admin, specs: list[TopicSpec]) -> ApplyReport:
-    """Create missing topics, align configs and grow partitions; idempotent. Topics
-    planned with replication ``auto`` get :func:`auto_replication_factor` of the brokers
-    the cluster reports now; every topic gets ``min.insync.replicas`` for its replication
-    factor (:func:`min_insync_replicas`) unless declared."""
-    from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-    report = ApplyReport()
-    try:
-        if any(s.replication_factor is None for s in specs):
-            brokers = cluster_brokers(admin)
-            auto = auto_replication_factor(brokers)
-            specs = [s if s.replication_factor else TopicSpec(
-                s.name, s.partitions, auto, s.config) for s in specs]
-            report.replication = (
-                f"replication factor {auto} ({brokers} broker{'s' * (brokers != 1)} "
-                f"answer{'s' * (brokers == 1)}; --replication-factor chooses another), "
-                f"min.insync.replicas {min_insync_replicas(auto)}")
-        else:
-            rfs = sorted({s.replication_factor for s in specs})
-            report.replication = (
-                f"replication factor {', '.join(map(str, rfs))}, min.insync.replicas "
-                f"{', '.join(sorted({str(min_insync_replicas(rf)) for rf in rfs}))}")
-        existing = set(admin.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            new = [NewTopic(s.name, s.partitions, s.replication_factor,
-                            topic_configs=with_min_insync(s.config, s.replication_factor))
-                   for s in missing]
-            try:
-                admin.create_topics(new, wait_for_metadata=True)
-            except TopicAlreadyExistsError:  # created concurrently: fine
-                pass
-            report.created = [s.name for s in missing]
-        present = [s for s in specs if s.name in existing]
-        if not present:
-            return report
-        described = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in present]
-        )["topic"]
-        topics = {t["name"]: t for t in admin.describe_topics([s.name for s in present])}
-        to_alter, to_grow = [], {}
-        for s in present:
-            current = {k: v["value"] for k, v in described.get(s.name, {}).items()}
-            have = len(topics[s.name]["partitions"]) if s.name in topics else s.partitions
-            replicas = _replication_of(topics.get(s.name)) or s.replication_factor
-            if replicas < s.replication_factor:
-                report.warnings.append(
-                    f"{s.name} has replication factor {replicas}, {s.replication_factor} "
-                    "planned: Kafka does not add replicas to an existing topic by itself "
-                    "(kafka-reassign-partitions.sh does); its min.insync.replicas stays "
-                    f"{min_insync_replicas(replicas)}")
-            # min.insync.replicas after the replicas the topic has, never more
-            wanted = with_min_insync(s.config, replicas)
-            changes = [f"{k}: {current.get(k, '(default)')} -> {v}"
-                       for k, v in wanted.items() if current.get(k) != v]
-            if s.partitions > have:
-                to_grow[s.name] = s.partitions
-                changes.append(f"partitions: {have} -> {s.partitions}")
-                if is_router_partitioned(s.name):
-                    report.warnings.append(
-                        f"{s.name} grows from {have} to {s.partitions} partitions: its "
-                        "children's events now land on other partitions than the router's "
-                        "state for them (docs/deployment.md, \"Scaling out\")")
-            elif s.partitions < have:
-                report.warnings.append(
-                    f"{s.name} has {have} partitions, {s.partitions} declared: Kafka cannot "
-                    "shrink a topic, left as it is")
-            if changes:
-                report.updated[s.name] = changes
-                if any(current.get(k) != v for k, v in wanted.items()):
-                    to_alter.append(ConfigResource(ConfigResourceType.TOPIC, s.name,
-                                                   configs=wanted))
-            else:
-                report.unchanged.append(s.name)
-        if to_alter:
-            result = admin.alter_configs(to_alter)
-            failed = {n: r for n, r in result.get("topic", {}).items() if r != "OK"}
-            if failed:
-                raise BrokerError(f"updating topic configs failed: {failed}")
-        if to_grow:
-            admin.create_partitions(to_grow)
-    except KafkaError as exc:
-        raise BrokerError(f"applying topics failed: {exc}") from exc
-    return report
-
-
-def _replication_of(topic: dict | None) -> int | None:
-    """The replication factor of a described topic (its first partition's replicas)."""
-    partitions = (topic or {}).get("partitions") or []
-    replicas = partitions[0].get("replica_nodes") if partitions else None
-    return len(replicas) if replicas else None

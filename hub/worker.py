@@ -21,14 +21,15 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub import faust_fixes
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
+    from hub.core.topics import TICK_TOPIC, is_outbox
     from hub.metrics import prime_worker_metrics
-    from hub.routing.agent import TICK_TOPIC, register_router
+    from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
     from hub.topics import router_partitions
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks) are neither compacted nor transactional
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox") or topic == TICK_TOPIC)
+    faust_fixes.apply(lambda topic: is_outbox(topic) or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     kafka = settings.kafka
     folder = state_dir(settings)
@@ -222,26 +223,18 @@ def ensure_changelogs(settings: Settings, agencies: AgencyDirectory | None = Non
     just-created changelog with 0 partitions for minutes, and its agent crashes in a loop
     (``PartitionsMismatch``) until its metadata catches up. Created beforehand, they are
     there with the right partitions when Faust looks."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
     from hub.kafka_io import admin_client
     from hub.routing.agent import table_names
-    from hub.topics import router_partitions
+    from hub.topic_admin import create_topics
+    from hub.topics import TopicSpec, router_partitions
 
     partitions = router_partitions(agencies)
     wanted = [f"{settings.app_id}-{name}-changelog" for name in table_names()]
     with admin_client(settings.kafka) as admin:
         existing = set(admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            try:
-                admin.create_topics(
-                    [NewTopic(name, partitions, settings.topic_replication_factor,
-                              topic_configs=CHANGELOG_CONFIG)
-                     for name in missing], wait_for_metadata=True)
-            except TopicAlreadyExistsError:  # another worker was quicker
-                pass
+        missing = create_topics(admin, [
+            TopicSpec(name, partitions, settings.topic_replication_factor, CHANGELOG_CONFIG)
+            for name in wanted if name not in existing])
         _align_changelogs(admin, [name for name in wanted if name in existing])
     return missing
 
@@ -272,7 +265,8 @@ def with_replication(settings: Settings) -> Settings:
     if settings.topic_replication_factor is not None:
         return settings
     from hub.kafka_io import admin_client
-    from hub.topics import auto_replication_factor, cluster_brokers
+    from hub.topic_admin import cluster_brokers
+    from hub.topics import auto_replication_factor
 
     with admin_client(settings.kafka) as admin:
         factor = auto_replication_factor(cluster_brokers(admin))

@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 from hub.agencies import AgencyDirectory
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import LifePhase, Municipality
+from hub.core.decisions import Decision, ReasonKind
+from hub.core.topics import FACTS_TOPIC as FACTS_TOPIC  # named in hub.core.topics
 from hub.handover.tracker import Handover
-from hub.routing.reasons import ReasonKind
-from hub.routing.rules import Decision
 
-FACTS_TOPIC = "hub.facts"
 MUNICIPALITIES = frozenset(m.value for m in Municipality)
 LIFE_PHASES = frozenset(p.value for p in LifePhase)
 ANSWERS = frozenset({None, "accepted", "declined"})

@@ -33,21 +33,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.broker.local import (
-    POM,
-    LocalBroker,
-    Progress,
-    _check_port_free,
-    _pid_exists,
-    _wait_port_free,
-    answers_metadata,
-    new_cluster_id,
+from hub.broker.local import POM, LocalBroker, Progress, answers_metadata, new_cluster_id
+from hub.broker.nodes import (
+    CLUSTER_FOLDER,
+    LAYOUT_FILE,
+    check_port_free,
+    pid_exists,
+    read_layout,
+    wait_port_free,
 )
 from hub.errors import BrokerError
 from hub.paths import KAFKA_DEPLOY_DIR
 
-CLUSTER_FOLDER = "kafka-cluster"
-LAYOUT_FILE = "cluster.json"
 DEFAULT_NODES = 3
 PORT_SETTINGS = "HUB_CLUSTER_PORTS / HUB_CLUSTER_CONTROLLER_PORTS"
 
@@ -104,7 +101,7 @@ class ClusterNode(LocalBroker):
             os.kill(current.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        while _pid_exists(current.pid):
+        while pid_exists(current.pid):
             time.sleep(0.05)
         self.state_file.unlink(missing_ok=True)
         return True
@@ -171,7 +168,7 @@ class LocalCluster:
     def made_in(cls, home: Path, **kwargs) -> LocalCluster | None:
         """The cluster made in ``home`` earlier (with the ports it was made with), or None
         when there is none."""
-        layout = _read_layout(Path(home) / CLUSTER_FOLDER / LAYOUT_FILE)
+        layout = read_layout(Path(home) / CLUSTER_FOLDER / LAYOUT_FILE)
         if layout is None:
             return None
         nodes = sorted(layout["nodes"], key=lambda n: n["id"])
@@ -291,7 +288,7 @@ class LocalCluster:
         if not to_start:
             return self.status(), []
         self._refuse_if_single_broker_runs()
-        layout = _read_layout(self.layout_file)
+        layout = read_layout(self.layout_file)
         if layout is not None:
             self._check_layout(layout)
         if not self.made and only:
@@ -304,7 +301,7 @@ class LocalCluster:
                 "HUB_CLUSTER_CONTROLLER_PORTS)" if layout else PORT_SETTINGS)
         for node in to_start:
             for port in (node.port, node.controller_port):
-                _check_port_free(port, hint)
+                check_port_free(port, hint)
         if layout is None:
             layout = self._write_layout()
         unformatted = [n for n in to_start if not (n.data_dir / "meta.properties").exists()]
@@ -417,27 +414,17 @@ class LocalCluster:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_pid_exists(p) for p in pids.values()):
+        while time.monotonic() < deadline and any(pid_exists(p) for p in pids.values()):
             time.sleep(0.2)
         for pid in pids.values():
-            if _pid_exists(pid):
+            if pid_exists(pid):
                 os.kill(pid, signal.SIGKILL)
-                while _pid_exists(pid):
+                while pid_exists(pid):
                     time.sleep(0.05)
         for node in nodes:
             node.state_file.unlink(missing_ok=True)
             for port in (node.port, node.controller_port):
-                _wait_port_free(port, 10.0)
-
-
-def _read_layout(path: Path) -> dict | None:
-    try:
-        layout = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    if not isinstance(layout, dict) or not layout.get("nodes"):
-        return None
-    return layout
+                wait_port_free(port, 10.0)
 
 
 def _describe_ports(nodes: dict[int, tuple[int, int]]) -> str:

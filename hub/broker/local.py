@@ -21,6 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.broker.nodes import (
+    CONFIG_FILE,
+    STATE_FILE,
+    check_port_free,
+    pid_exists,
+    read_state,
+    running_cluster,
+    runs_with,
+    wait_port_free,
+)
+from hub.broker.nodes import free_port as free_port  # for tests: hub.broker.nodes
+from hub.broker.nodes import port_in_use as port_in_use  # for tests: hub.broker.nodes
 from hub.errors import BrokerError
 from hub.paths import KAFKA_DEPLOY_DIR
 
@@ -79,8 +91,8 @@ class LocalBroker:
         self.heap = heap
         self.data_dir = self.dir / "data"
         self.log_dir = self.dir / "logs"
-        self.config_file = self.dir / "server.properties"
-        self.state_file = self.dir / "broker.json"
+        self.config_file = self.dir / CONFIG_FILE
+        self.state_file = self.dir / STATE_FILE
         self.mode_file = self.dir / "mode.json"
         self.home = Path(home)
 
@@ -94,17 +106,10 @@ class LocalBroker:
         return self.log_dir / "server.log"
 
     def _state(self) -> dict | None:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
+        return read_state(self.state_file)
 
     def _alive(self, pid: int) -> bool:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-        return str(self.config_file).encode() in cmdline
+        return runs_with(pid, self.config_file)
 
     # ---------------------------------------------------------------- security
     @property
@@ -157,7 +162,7 @@ class LocalBroker:
         java = self._check_java()
         self.ensure_jars(progress)
         for port in (self.port, self.controller_port):
-            _check_port_free(port)
+            check_port_free(port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not formatted:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -178,13 +183,12 @@ class LocalBroker:
     def _refuse_if_cluster_runs(self) -> None:
         """The single broker and the local cluster (``start --nodes 3``) never run side by
         side in one HUB_HOME: clients would not know which one they talk to."""
-        from hub.broker.cluster import LocalCluster
-
-        cluster = LocalCluster.made_in(self.home)
-        if cluster is not None and cluster.any_running():
+        cluster = running_cluster(self.home)
+        if cluster is not None:
+            size, bootstrap = cluster
             raise BrokerError(
-                f"the local {cluster.size}-node cluster runs in {self.home} "
-                f"({cluster.bootstrap}); stop it first with `hub broker stop`, or use "
+                f"the local {size}-node cluster runs in {self.home} "
+                f"({bootstrap}); stop it first with `hub broker stop`, or use "
                 "another HUB_HOME for the single broker")
 
     def _launch(self, java: str) -> subprocess.Popen:
@@ -406,7 +410,7 @@ class LocalBroker:
         self._terminate(current.pid, timeout)
         self.state_file.unlink(missing_ok=True)
         for port in (self.port, self.controller_port):
-            _wait_port_free(port, 10.0)
+            wait_port_free(port, 10.0)
         return True
 
     def _terminate(self, pid: int, timeout: float) -> None:
@@ -416,11 +420,11 @@ class LocalBroker:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _pid_exists(pid):
+            if not pid_exists(pid):
                 return
             time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
-        while _pid_exists(pid):
+        while pid_exists(pid):
             time.sleep(0.1)
 
 
@@ -465,51 +469,3 @@ def answers_metadata(bootstrap, timeout: float = 2.0) -> bool:
         return False
     finally:
         admin.close()
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
-def _check_port_free(port: int,
-                     settings: str = "HUB_BROKER_PORT / HUB_CONTROLLER_PORT") -> None:
-    if port_in_use(port):
-        raise BrokerError(
-            f"port {port} on 127.0.0.1 is already taken by another process; stop it or choose "
-            f"other ports with {settings}"
-        )
-
-
-def _wait_port_free(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while port_in_use(port) and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nobody listens on right now (for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
 def cmd_topics(args) -> int:
     from hub.agencies import load_agencies
     from hub.kafka_io import admin_client
-    from hub.topics import apply_topics, plan_topics
+    from hub.topic_admin import apply_topics
+    from hub.topics import plan_topics
 
     settings = load_settings()
     specs = plan_topics(load_agencies(), replication_factor=args.replication_factor,

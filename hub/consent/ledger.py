@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from hub.contract.models import ConsentRevoked, Envelope
 from hub.contract.vocabulary import EventType
-from hub.routing.reasons import ReasonKind, ReasonParams
+from hub.core.reasons import ReasonKind, ReasonParams
 
 ALLOWED, REFUSED, UNKNOWN = "allowed", "refused", "unknown"
 

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from hub.core.topics import TICK_TOPIC
 from hub.demo.options import DemoOptions
 from hub.demo.processes import DemoProcesses
 from hub.demo.progress import save_progress
@@ -132,7 +133,7 @@ def settle(screen: Screen, stop: threading.Event, analytics_every: float,
     while not stop.is_set() and time.monotonic() < deadline:
         snapshot = screen.snapshot()
         lagging = sum(v for topic, v in snapshot.by("hub_consumer_lag", "topic").items()
-                      if topic != "hub.ticks")  # ticks keep coming, one a second
+                      if topic != TICK_TOPIC)  # ticks keep coming, one a second
         calm = calm + 1 if snapshot.worker_up and lagging == 0 else 0
         if calm >= 2:
             stop.wait(analytics_every + 1.0)  # the analytics of the last facts

@@ -106,7 +106,8 @@ class DemoRun:
 
     def apply_topics(self) -> None:
         from hub.kafka_io import admin_client
-        from hub.topics import apply_topics, plan_topics
+        from hub.topic_admin import apply_topics
+        from hub.topics import plan_topics
 
         with admin_client(self.settings.kafka) as admin:
             report = apply_topics(admin, plan_topics(

@@ -16,6 +16,7 @@ from datetime import date
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.core.topics import is_outbox, outbox_owner
 from hub.wording import counted
 
 
@@ -82,14 +83,14 @@ def _row(counts: Counter, limit: int = 6, short=lambda k: k) -> str:
 
 
 def _agency(topic: str) -> str:
-    return topic.removeprefix("agency.").removesuffix(".outbox")
+    return outbox_owner(topic) or topic
 
 
 def render(head: Header, s: Snapshot, width: int = 100) -> str:
     """The whole screen."""
     minutes, seconds = divmod(int(head.elapsed), 60)
     consumed = Counter({k: v for k, v in s.by("hub_events_consumed_total", "topic").items()
-                        if k.endswith(".outbox")})
+                        if is_outbox(k)})
     types = s.by("hub_events_consumed_total", "type")
     rows = s.by("hub_connector_rows_total", "result")
     lines = [

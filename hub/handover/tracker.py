@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from hub.routing.reasons import NoteKind, ReasonParams
+from hub.core.reasons import NoteKind, ReasonParams
 
 REQUESTED, ACCEPTED, DECLINED, COMPLETED = "requested", "accepted", "declined", "completed"
 ANSWER, COMPLETION = "answer", "completion"

@@ -1,9 +1,10 @@
 """The router's wiring into a Faust app: its tables, its agent, its timers.
 
 The router reads every agency outbox (keyed by subject, so one family's events arrive in
-order on one partition) and the tick topic. The engine's state lives in Faust tables
-backed by changelog topics; :class:`~hub.routing.runtime.RouterRuntime` drives the engine
-a batch at a time and commits a batch only after every output of it was acknowledged.
+order on one partition) and the tick topic. The router's state lives in Faust tables
+backed by changelog topics; :class:`~hub.routing.runtime.RouterRuntime` hands each input to
+its handler (:mod:`hub.routing.bus`) a batch at a time and commits a batch only after every
+output of it was acknowledged.
 What each recipient already has is in the ``delivered`` table, and what the inboxes got
 after its checkpoints is read from them whenever the worker takes over a partition, so
 each recipient gets each event once, also after a crash (:mod:`hub.routing.delivered`).
@@ -23,24 +24,25 @@ from hub import faust_fixes
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
+from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC, is_outbox, is_router_input
 from hub.faust_io import raw_topic
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
+from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredTable
-from hub.routing.engine import RoutingEngine
-from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.rules import Router
-from hub.routing.runtime import TICK_TOPIC, FlowGuard, RouterRuntime
+from hub.routing.runtime import FlowGuard, RouterRuntime
+from hub.routing.state import RouterStores
 from hub.routing.store import BatchedStore, Journal
 from hub.routing.tables import ChangelogTable
 
-__all__ = ["TICK_TOPIC", "register_router"]
+__all__ = ["register_router"]
 
 log = logging.getLogger(__name__)
 
 TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker",
           "families": "handover_families", "served": "consent_recipients"}
-"""The engine's state: its argument name -> the Faust table (and changelog) name."""
+"""The router's state: its argument name -> the Faust table (and changelog) name."""
 DELIVERED_TABLE = "delivered"
 
 
@@ -101,6 +103,29 @@ async def in_chunks(mapping, size: int = 2000):
         yield chunk
 
 
+async def count_state(app: faust.App, stores: RouterStores, clock: Clock) -> None:
+    """Set the gauges of the consents in force per purpose and of the open and overdue
+    handovers per town of this worker's partitions."""
+    consents: Counter = Counter()
+    ledger, tracker = stores.consents, stores.handovers
+    async for chunk in in_chunks(ledger.table):
+        consents.update(ledger.active(clock.now(), chunk))
+    for purpose in Purpose:
+        CONSENTS_ACTIVE.labels(purpose=purpose.value).set(consents.get(purpose.value, 0))
+    mine = {tp.partition for tp in app.consumer.assignment() if is_outbox(tp.topic)}
+    now = clock.now()
+    handovers: dict[str, list[int]] = {}
+    async for chunk in in_chunks(tracker.handovers):
+        for town, counts in tracker.open_and_overdue(mine, now, chunk).items():
+            total = handovers.setdefault(town, [0, 0])
+            total[0] += counts[0]
+            total[1] += counts[1]
+    for town in Municipality:
+        n_open, n_overdue = handovers.get(town.value, (0, 0))
+        HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
+        HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
+
+
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
@@ -114,8 +139,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                                BatchedStore(new_table(app, DELIVERED_TABLE), journal))
     for store in [*stores.values(), delivered.store]:
         store.table.check()
-    engine = RoutingEngine(agencies, router, clock, hold_window, delivered, **stores)
-    runtime = RouterRuntime(app, engine, list(stores.values()), journal, bootstrap,
+    bus = new_bus(agencies, router, clock, hold_window, delivered, **stores)
+    runtime = RouterRuntime(app, bus, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},
                             batch_size=batch_size, batch_within=batch_within, delay=delay)
     sources = raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC,
@@ -134,27 +159,8 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         chunk at a time, so that routing goes on while a large state is counted; when
         the stores change under the count (a rebalance or a stop closes a partition's
         store between two chunks), the gauges keep their values until the next count."""
-        await interruptible("counting the state", _count_state, count_every)
-
-    async def _count_state():
-        consents: Counter = Counter()
-        async for chunk in in_chunks(engine.consents):
-            consents.update(engine.active_consents(chunk))
-        for purpose in Purpose:
-            CONSENTS_ACTIVE.labels(purpose=purpose.value).set(consents.get(purpose.value, 0))
-        mine = {tp.partition for tp in app.consumer.assignment()
-                if tp.topic.endswith(".outbox")}
-        now = engine.clock.now()
-        handovers: dict[str, list[int]] = {}
-        async for chunk in in_chunks(engine.tracker.handovers):
-            for town, counts in engine.tracker.open_and_overdue(mine, now, chunk).items():
-                total = handovers.setdefault(town, [0, 0])
-                total[0] += counts[0]
-                total[1] += counts[1]
-        for town in Municipality:
-            n_open, n_overdue = handovers.get(town.value, (0, 0))
-            HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
-            HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
+        await interruptible("counting the state",
+                            lambda: count_state(app, bus.stores, clock), count_every)
 
     @app.timer(interval=1.0)
     async def tick():
@@ -169,8 +175,6 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
-        runtime.revoked({tp.partition for tp in revoked
-                         if tp.topic.endswith(".outbox")
-                         or tp.topic in (TICK_TOPIC, REQUESTS_TOPIC)})
+        runtime.revoked({tp.partition for tp in revoked if is_router_input(tp.topic)})
 
     return runtime

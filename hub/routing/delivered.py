@@ -74,8 +74,8 @@ class DeliveredTable(DeliveredSet):
     seconds), partition]``), seen through a :class:`~hub.routing.store.BatchedStore`, with
     the inbox checkpoints in the same table.
 
-    **When entries are written.** An entry is added when the engine decides a delivery, and
-    the engine reads it back at once (an event twice in one batch is delivered once); the
+    **When entries are written.** An entry is added when a handler decides a delivery, and
+    the handlers read it back at once (an event twice in one batch is delivered once); the
     store holds it back until the runtime flushes it, which it does only *after* the
     batch's outputs were acknowledged by the broker (:meth:`flush`). An entry never claims
     a delivery that did not happen: with RocksDB a table write is on the local disk at once,
@@ -104,7 +104,7 @@ class DeliveredTable(DeliveredSet):
     table lose entries anyway (a changelog deleted by hand), the checkpoint is missing too
     and the inboxes are read from the beginning.
 
-    **Retention.** :meth:`prune` (the engine calls it on every tick of a partition) sweeps
+    **Retention.** :meth:`prune` (the tick handler calls it on every tick of a partition) sweeps
     the partition's old entries, ``sweep_chunk`` keys per call, so a sweep never holds the
     event loop for long; a full pass over the table starts at most once per ``every``.
     """

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hub.contract.models import Identifier, Pseudonym, Reference, UtcTimestamp
-from hub.topics import REQUESTS_TOPIC
+from hub.core.topics import REQUESTS_TOPIC
 
 __all__ = ["REQUESTS_TOPIC", "ErasureRequest", "decode_request", "erasure_params",
            "erasure_summary", "held_erased"]

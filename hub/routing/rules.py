@@ -9,11 +9,14 @@
 3. the routing rules (``deploy/routing.yaml``) name the candidate recipients;
 4. each candidate is checked on its own: a known agency with an inbox, not delivered before
    (dedupe), and covered by consent. It becomes a delivery, a duplicate or a refusal with
-   its reason: the human text, and its :class:`~hub.routing.reasons.ReasonKind` for
+   its reason: the human text, and its :class:`~hub.core.reasons.ReasonKind` for
    metrics and analytics. When the decision depends on something not known yet (no consent
    of the family names the recipient; the handover request not seen yet) the event is
    held, and decided again when the family's next event arrives or, with ``final``, when
    the hold window ends.
+
+The decision itself (:class:`~hub.core.decisions.Decision`) is data shared with the audit
+and the analytics, in :mod:`hub.core.decisions`.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from hub.agencies import AgencyDirectory
 from hub.consent.ledger import ALLOWED, REFUSED, ConsentState, chain_partners, check
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType, Purpose
+from hub.core.decisions import Decision, Delivery, ReasonKind, Refusal
+from hub.core.reasons import NoteKind
 from hub.errors import ConfigError
 from hub.handover.tracker import Deadlines
 from hub.paths import DEPLOY_DIR
-from hub.routing.reasons import NoteKind, ReasonKind, ReasonParams
 from hub.yamlfile import read_yaml
 
 ROUTING_FILE = DEPLOY_DIR / "routing.yaml"
@@ -82,46 +86,6 @@ class RoutingContext:
     consents: Sequence[ConsentState] = ()
     requester: str | None = None  # of the handover the event belongs to, if known
     seen: Callable[[str, str], bool] = lambda recipient, event_id: False
-
-
-@dataclass(frozen=True)
-class Delivery:
-    recipient: str
-    topic: str
-    consent_id: str
-
-
-@dataclass(frozen=True)
-class Refusal:
-    recipient: str | None
-    kind: ReasonKind  # for metrics and analytics
-    reason: str  # for people (the audit)
-    consent_id: str | None = None
-    params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
-
-
-@dataclass
-class Decision:
-    deliveries: list[Delivery] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    hold: str | None = None  # the event waits; the reason why
-    hold_kind: ReasonKind | None = None  # the kind of ``hold``
-    hold_params: ReasonParams = field(default_factory=dict)  # what ``hold`` names
-    not_routed: str | None = None  # the event goes to no inbox; the reason why
-    not_routed_kind: NoteKind | None = None  # the kind of ``not_routed``
-    not_routed_params: ReasonParams = field(default_factory=dict)
-    rejected: list[str] = field(default_factory=list)  # dead-letter the event
-
-    def wait(self, kind: ReasonKind, reason: str, params: ReasonParams | None = None) -> None:
-        """Hold the event, for ``reason``."""
-        self.hold, self.hold_kind, self.hold_params = reason, kind, params or {}
-
-    def route_nowhere(self, kind: NoteKind, reason: str,
-                      params: ReasonParams | None = None) -> None:
-        """Send the event to no inbox, for ``reason``."""
-        self.not_routed, self.not_routed_kind = reason, kind
-        self.not_routed_params = params or {}
 
 
 class Router:

@@ -1,8 +1,12 @@
-"""The router's runtime: drives the pure :class:`RoutingEngine` from Kafka, a batch at a time.
+"""The router's runtime: drives the pure handlers (:class:`~hub.routing.bus.RouterBus`) from
+Kafka, a batch at a time.
 
 One object owns everything the router does with Kafka:
 
-- the **stores**: the engine's tables seen through :class:`BatchedStore`, so that each key a
+- the **dispatch**: each record becomes an input of its kind (an outbox record, a tick of a
+  partition, an erasure request with what the child's inbox partition holds), which the bus
+  hands to its handler; the runtime only writes the outputs;
+- the **stores**: the handlers' tables seen through :class:`BatchedStore`, so that each key a
   batch changes is written once (one changelog record), at the checkpoint;
 - the **batch loop**: up to ``batch_size`` records (or what came within ``batch_within``
   seconds) are decided one after the other, each message's outputs handed to the producer
@@ -13,7 +17,7 @@ One object owns everything the router does with Kafka:
   before it commits). A crash before the checkpoint means the batch is read again; what
   each inbox already holds is known (:mod:`hub.routing.delivered`), so nothing reaches a
   recipient twice;
-- the **error boundary**: a message on which the engine raises is dead-lettered with its
+- the **error boundary**: a message on which a handler raises is dead-lettered with its
   reason, everything it changed is taken back (:class:`Journal`), and the router goes on;
 - the **metrics** of what was sent, and the **flow guard** (:class:`FlowGuard`).
 """
@@ -26,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC
 from hub.faust_fixes import GAPS
 from hub.kafka_io import Kafka
 from hub.metrics import (
@@ -36,11 +41,11 @@ from hub.metrics import (
     READ_AGAIN,
     record_counts,
 )
+from hub.routing.bus import Input, RouterBus
 from hub.routing.delivered import DeliveredTable
-from hub.routing.engine import Incoming, Output, RoutingEngine
 from hub.routing.inbox_scan import inbox_records_of, scan_inbox_partition
+from hub.routing.messages import Erasure, Incoming, Output, Tick
 from hub.routing.store import BatchedStore, Journal
-from hub.topics import REQUESTS_TOPIC, TICK_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +62,15 @@ def is_fresh(tick: bytes | None, max_age: float = 5.0) -> bool:
 
 
 class RouterRuntime:
-    """The router's batch loop around one :class:`RoutingEngine` (see the module doc)."""
+    """The router's batch loop around one :class:`RouterBus` (see the module doc)."""
 
-    def __init__(self, app, engine: RoutingEngine, stores: Sequence[BatchedStore],
+    def __init__(self, app, bus: RouterBus, stores: Sequence[BatchedStore],
                  journal: Journal, bootstrap: Kafka, inboxes: dict[str, str], *,
                  batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0):
         self.app = app
         self.delay = delay  # HUB_ROUTER_DELAY_MS: a slow router, for drills and tests
-        self.engine = engine
+        self.bus = bus
+        self.delivered = bus.stores.delivered
         self.stores = list(stores)
         self.journal = journal
         self.bootstrap = bootstrap
@@ -73,7 +79,7 @@ class RouterRuntime:
         self.batch_within = batch_within
         self.scanned: set[int] = set()
         self.scan_reads: dict[int, int] = {}  # partition -> inbox records its last scan read
-        self.counts: Counter = Counter()  # what the engine counted in this batch
+        self.counts: Counter = Counter()  # what the handlers counted in this batch
         self.processed = 0
         self.batches = 0
         self.last_batch = time.monotonic()
@@ -122,10 +128,9 @@ class RouterRuntime:
                 await self._await_acks(pending)
                 pending = []
                 inbox = await self._inbox_of(message.partition, event.key)
-                outputs = self._decide(incoming, lambda i=incoming, found=inbox:
-                                       self.engine.erase(i, found))
+                outputs = self._handle(incoming, Erasure(incoming, inbox))
             else:
-                outputs = self._decide(incoming, lambda i=incoming: self.engine.process(i))
+                outputs = self._handle(incoming, incoming)
             if self.delay:
                 time.sleep(self.delay)  # blocks the event loop, as a slow rule would
             took = time.monotonic() - started
@@ -137,8 +142,7 @@ class RouterRuntime:
             if message.timestamp:  # the broker's record time, in seconds
                 EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
         for partition in ticked:
-            outputs = self._decide(None, lambda p=partition: self.engine.expire(p),
-                                   partition=partition)
+            outputs = self._handle(None, Tick(partition), partition=partition)
             pending += await self._send(outputs)
         self._checkpoint_state()
         pending += await self._send(self._changelog())
@@ -152,7 +156,7 @@ class RouterRuntime:
         record_counts(self.counts)
         self.counts.clear()
         if ticked:
-            HELD.set(self.engine.held_count())
+            HELD.set(self.bus.held_count())
         seen = self.seen
         for event in events:
             tp = (event.message.topic, event.message.partition)
@@ -164,36 +168,37 @@ class RouterRuntime:
             log.info("%s messages processed in %s batches", self.processed, self.batches)
 
     # ------------------------------------------------------------ steps
-    def _decide(self, incoming: Incoming | None, decide,
+    def _handle(self, incoming: Incoming | None, message: Input,
                 partition: int | None = None) -> list[Output]:
-        """The engine's outputs for one message; on an error, none of its changes and a
-        dead letter instead. The stores read and write the message's partition."""
+        """The outputs of one input (``incoming``: the record it came in, None for a tick);
+        on an error, none of its changes and a dead letter instead. The stores read and
+        write the message's partition."""
         for store in self._all_stores():
             store.partition = incoming.partition if incoming else partition
         mark = self.journal.mark()
         try:
-            outputs = decide()
-            self.counts.update(self.engine.take_counts())
+            outputs = self.bus.handle(message)
+            self.counts.update(self.bus.take_counts())
             return outputs
         except Exception as exc:  # the error boundary: one message, not the router
             self.journal.undo(mark)
-            self.engine.take_counts()  # what it counted did not happen
+            self.bus.take_counts()  # what it counted did not happen
             if incoming is None:
                 log.exception("expiring partition %s failed; tried again on the next tick",
                               partition)
                 return []
             log.exception("%s[%s]@%s could not be routed; dead-lettered", incoming.topic,
                           incoming.partition, incoming.offset)
-            letter = self.engine.dead_letter(
+            letter = self.bus.dead_letter(
                 incoming, [f"internal error of the router: {type(exc).__name__}: {exc}"],
                 "internal_error")
-            self.counts.update(self.engine.take_counts())
+            self.counts.update(self.bus.take_counts())
             return [letter]
         finally:
             self.journal.clear()
 
     def _all_stores(self) -> list[BatchedStore]:
-        delivered = self.engine.delivered
+        delivered = self.delivered
         if isinstance(delivered, DeliveredTable):
             return [*self.stores, delivered.store]
         return self.stores
@@ -201,7 +206,7 @@ class RouterRuntime:
     def _flush_delivered(self, partitions: Iterable[int]) -> None:
         """After the batch's outputs were acknowledged: write its deliveries, and the inbox
         checkpoints of the batch before (see :class:`DeliveredTable`)."""
-        delivered = self.engine.delivered
+        delivered = self.delivered
         if isinstance(delivered, DeliveredTable):
             for partition in partitions:
                 delivered.flush(partition)
@@ -231,7 +236,7 @@ class RouterRuntime:
     async def _await_acks(self, pending: list[tuple[Output, asyncio.Future]]) -> None:
         """Wait until the broker acknowledged every output; a refused one is sent again
         (the batch is not acknowledged before all are in)."""
-        delivered = self.engine.delivered
+        delivered = self.delivered
         checkpoints = isinstance(delivered, DeliveredTable)
         persisted: dict[tuple[str, int], int] = {}
         for attempt in range(len(SEND_RETRY_SECONDS) + 1):
@@ -267,7 +272,7 @@ class RouterRuntime:
         with a :class:`DeliveredTable`, only what came after its checkpoints, for every
         partition of the batch at the same time."""
         loop = asyncio.get_running_loop()
-        delivered = self.engine.delivered
+        delivered = self.delivered
         missing = sorted(set(event_of_partition) - self.scanned)
         if isinstance(delivered, DeliveredTable):  # all at once (a worker's start)
             await asyncio.gather(*(self._scan_from_checkpoints(p) for p in missing))
@@ -296,7 +301,7 @@ class RouterRuntime:
         return found
 
     async def _scan_from_checkpoints(self, partition: int) -> None:
-        delivered = self.engine.delivered
+        delivered = self.delivered
         started = time.monotonic()
         delivered.store.partition = partition
         starts = {topic: delivered.checkpoint(topic, partition) or 0
@@ -324,9 +329,9 @@ class RouterRuntime:
             self.scanned.discard(partition)
         self.seen = {tp: o for tp, o in self.seen.items() if tp[1] not in partitions}
         for partition in partitions:
-            self.engine.tracker.forget_partition(partition)
-            if isinstance(self.engine.delivered, DeliveredTable):
-                self.engine.delivered.forget(partition)
+            self.bus.stores.handovers.forget_partition(partition)
+            if isinstance(self.delivered, DeliveredTable):
+                self.delivered.forget(partition)
 
 
 class FlowGuard:

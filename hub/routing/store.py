@@ -9,7 +9,7 @@ partition of the message that made it, because a Faust table writes a key to the
 partition of the event being processed.
 
 :class:`Journal` is the undo log of one message: the runtime takes a mark before it hands a
-message to the engine and, when the engine raised, undoes everything written since, in
+message to its handler and, when the handler raised, undoes everything written since, in
 the stores and in the :class:`~hub.routing.delivered.DeliveredSet` alike. So a message that
 fails changes nothing: it is dead-lettered, and the router goes on.
 """

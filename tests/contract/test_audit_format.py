@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime
 
 from hub.audit import AUDIT_VERSION, audit_record
+from hub.core.reasons import AuditDecision, NoteKind, ReasonKind
 from hub.paths import PROJECT_ROOT
-from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind
 from tests.hub.test_engine_reasons import event
 
 AUDIT_DIR = PROJECT_ROOT / "schemas" / "audit"

@@ -11,8 +11,9 @@ from hub.analytics.facts import decode_fact
 from hub.clock import FixedClock
 from hub.contract.codec import get_codec
 from hub.metrics import record_counts
+from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredSet
-from hub.routing.engine import Incoming, RoutingEngine
+from hub.routing.messages import Incoming, Tick
 from hub.routing.rules import Router
 from tests.handover.flow import consent, handover, subject_of
 
@@ -30,7 +31,7 @@ class Harness:
 
     def new_engine(self):
         """An engine on the same tables (a restarted worker)."""
-        return RoutingEngine(AGENCIES, Router(AGENCIES), self.clock, timedelta(hours=24),
+        return new_bus(AGENCIES, Router(AGENCIES), self.clock, timedelta(hours=24),
                              DeliveredSet(timedelta(days=90)), {}, {},
                              self.tables["handovers"], self.tables["families"])
 
@@ -38,7 +39,7 @@ class Harness:
         out = []
         for e in envelopes:
             self.offset += 1
-            out += self.engine.process(Incoming(f"agency.{e.source}.outbox", 0, self.offset,
+            out += self.engine.handle(Incoming(f"agency.{e.source}.outbox", 0, self.offset,
                                                 get_codec().encode(e)))
         return out
 
@@ -74,9 +75,9 @@ def test_a_stall_is_sent_to_both_agencies_at_the_deadline_and_only_once():
     before = metric(h, "hub_handovers_stalled_total", municipality="kamen",
                     waiting_for="answer")
     h.clock.advance(days=1, minutes=4)
-    assert inbox(h.engine.expire(0)) == []  # one minute before the deadline
+    assert inbox(h.engine.handle(Tick(0))) == []  # one minute before the deadline
     h.clock.advance(minutes=2)
-    out = h.engine.expire(0)
+    out = h.engine.handle(Tick(0))
     assert inbox(out) == sorted([(f"agency.{KITA}.inbox", "handover.stalled"),
                                  (f"agency.{SCHOOL}.inbox", "handover.stalled")])
     notice = get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox")))
@@ -86,9 +87,9 @@ def test_a_stall_is_sent_to_both_agencies_at_the_deadline_and_only_once():
                   waiting_for="answer") == before + 1
     assert facts(out)[-1]["stalled"] == ["answer"]
     h.clock.advance(days=1)
-    assert inbox(h.engine.expire(0)) == []  # reported once
+    assert inbox(h.engine.handle(Tick(0))) == []  # reported once
     h.engine = h.new_engine()  # a restarted worker knows from its table
-    assert inbox(h.engine.expire(0)) == []
+    assert inbox(h.engine.handle(Tick(0))) == []
 
 
 def inbox_events(outputs):
@@ -113,11 +114,11 @@ def test_stall_notices_do_not_depend_on_the_order_the_exports_arrive_in():
                                     requested + timedelta(days=4))}
         for name in order:
             out += h.send(steps[name])
-            out += h.engine.expire(0)  # the worker's ticks between the two exports
+            out += h.engine.handle(Tick(0))  # the worker's ticks between the two exports
             h.clock.advance(minutes=3)
         for _ in range(3):  # past the hold window
             h.clock.advance(hours=12)
-            out += h.engine.expire(0)
+            out += h.engine.handle(Tick(0))
         return inbox_events(out)
 
     first, second = run(["request", "answer"]), run(["answer", "request"])
@@ -133,9 +134,9 @@ def test_a_request_never_answered_still_stalls_once_the_hold_window_passed():
     h.send(handover("requested", YOUTH, child, "UE-N1", NOW - timedelta(days=60),
                     recipient=SCHOOL))
     h.clock.advance(hours=23, minutes=59)
-    assert inbox(h.engine.expire(0)) == []  # an answer may still be on its way
+    assert inbox(h.engine.handle(Tick(0))) == []  # an answer may still be on its way
     h.clock.advance(minutes=2)
-    out = h.engine.expire(0)
+    out = h.engine.handle(Tick(0))
     assert inbox(out) == sorted([(f"agency.{YOUTH}.inbox", "handover.stalled"),
                                  (f"agency.{SCHOOL}.inbox", "handover.stalled")])
     notice = get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox")))
@@ -150,9 +151,9 @@ def test_completion_stalls_after_acceptance_and_an_answer_in_time_does_not_stall
     h.send(handover("requested", KITA, child, "UE-C1", requested, recipient=SCHOOL),
            handover("accepted", SCHOOL, child, "UE-C1", requested + timedelta(days=3)))
     h.clock.advance(days=1)
-    assert inbox(h.engine.expire(0)) == []
+    assert inbox(h.engine.handle(Tick(0))) == []
     h.clock.advance(hours=2)
-    out = h.engine.expire(0)
+    out = h.engine.handle(Tick(0))
     assert len(inbox(out)) == 2
     assert get_codec().decode(next(o.value for o in out if o.topic.endswith(".inbox"))) \
         .payload.waiting_for == "completion"
@@ -165,7 +166,7 @@ def test_a_stall_needs_consent_for_each_agency():
     h.send(handover("requested", KITA, child, "UE-K1", NOW - timedelta(days=20),
                     recipient=SCHOOL))
     h.clock.advance(days=1, minutes=1)  # the hold window since the hub learned of it
-    out = h.engine.expire(0)
+    out = h.engine.handle(Tick(0))
     assert inbox(out) == [(f"agency.{SCHOOL}.inbox", "handover.stalled")]
     # like any event that reached one recipient, the other is refused without waiting
     refused = [r for r in audit(out) if r["decision"] == "refused"]
@@ -179,7 +180,7 @@ def test_a_stall_notice_waits_for_a_consent_that_arrives_after_it():
     h.send(handover("requested", KITA, child, "UE-K2", NOW - timedelta(days=20),
                     recipient=SCHOOL))
     h.clock.advance(days=1, minutes=1)
-    out = h.engine.expire(0)  # the export with the family's consent is not imported yet
+    out = h.engine.handle(Tick(0))  # the export with the family's consent is not imported yet
     assert inbox(out) == []
     out = h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))
     assert sorted(t for t, kind in inbox(out) if kind == "handover.stalled") == \
@@ -274,7 +275,7 @@ def test_consents_in_force_are_counted_per_purpose():
     for n in range(3):
         h.send(consent(KITA, subject_of(f"counted-{n}"), [SCHOOL], NOW - timedelta(days=3),
                        consent_id=f"EW-C{n}"))
-    assert h.engine.active_consents() == {"uebergang_kita_schule": 3}
+    assert h.engine.stores.consents.active(h.clock.now()) == {"uebergang_kita_schule": 3}
     state = ConsentState("EW-1", "fruehe_hilfen", ("x",), NOW.date(), None, NOW)
     assert state.active_at(NOW)
     assert not replace(state, revoked_at=NOW - timedelta(hours=1)).active_at(NOW)

@@ -2,15 +2,19 @@
 the nodes' configuration, the ports, the replication factor `auto` resolves to, and the
 CLI's refusals that need no broker."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from hub.agencies import load_agencies
 from hub.broker.cluster import LocalCluster
 from hub.broker.local import LocalBroker
+from hub.broker.nodes import running_cluster
 from hub.errors import BrokerError, ConfigError
 from hub.settings import Settings
 from hub.topics import (
@@ -91,6 +95,36 @@ def test_a_made_cluster_keeps_its_ports(tmp_path):
     with pytest.raises(BrokerError, match="made with other nodes or ports"):
         LocalCluster(tmp_path, [111, 112, 113], [211, 212, 213]).start(
             progress=lambda m: None)
+
+
+def test_the_single_broker_is_refused_while_a_node_of_the_cluster_runs(tmp_path):
+    """The single broker knows whether a node of the cluster runs from hub.broker.nodes,
+    the same answer as the cluster's own status, without importing the cluster."""
+    cluster = LocalCluster(tmp_path, [101, 102, 103], [201, 202, 203])
+    cluster._write_layout()
+    assert running_cluster(tmp_path) is None and not cluster.any_running()
+    node = cluster.node(2)
+    node.dir.mkdir(parents=True)
+    # a process whose command line names the node's configuration, like a running node
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                             str(node.config_file)])
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        for _ in range(200):  # until the child runs the command (not a fork of pytest)
+            if str(node.config_file).encode() in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
+        node.state_file.write_text(json.dumps({"pid": proc.pid,
+                                               "bootstrap": node.bootstrap}))
+        assert cluster.any_running()
+        assert running_cluster(tmp_path) == (3, cluster.bootstrap)
+        with pytest.raises(BrokerError, match="the local 3-node cluster runs in"):
+            LocalBroker(tmp_path)._refuse_if_cluster_runs()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert running_cluster(tmp_path) is None and not cluster.any_running()
+    LocalBroker(tmp_path)._refuse_if_cluster_runs()
 
 
 def test_replication_auto_follows_the_brokers_up_to_three():

@@ -9,8 +9,9 @@ from connectors.ingest import convert_file
 from hub.agencies import load_agencies
 from hub.clock import FixedClock
 from hub.contract.codec import envelope_to_json, get_codec
+from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredSet
-from hub.routing.engine import Incoming, RoutingEngine
+from hub.routing.messages import Incoming, Tick
 from hub.routing.rules import Router
 from tests.district_samples import (
     CONSENT_FILES,
@@ -26,7 +27,7 @@ AGENCIES = load_agencies()
 
 
 def new_engine(clock):
-    return RoutingEngine(AGENCIES, Router(AGENCIES), clock, timedelta(hours=24),
+    return new_bus(AGENCIES, Router(AGENCIES), clock, timedelta(hours=24),
                          DeliveredSet(timedelta(days=90)), {}, {}, {})
 
 
@@ -37,7 +38,7 @@ def feed(engine, paths, key, offset=0):
         converted = convert_file(path, AGENCIES, key)
         for event in converted.events:
             offset += 1
-            outputs += engine.process(Incoming(converted.topic, 0, offset, codec.encode(event)))
+            outputs += engine.handle(Incoming(converted.topic, 0, offset, codec.encode(event)))
     return outputs
 
 
@@ -60,7 +61,7 @@ def test_the_district_examples_give_the_expected_inboxes(order, pseudonym_key):
         else EVENT_FILES + CONSENT_FILES
     outputs = feed(engine, paths, pseudonym_key)
     clock.advance(hours=25)  # the hold window ends: what still waits is refused
-    outputs += engine.expire(0)
+    outputs += engine.handle(Tick(0))
     inboxes, audit = by_topic(outputs)
     assert inbox_view(inboxes, pseudonym_key) == EXPECTED_INBOXES
     refusals = refusal_view(audit, pseudonym_key)
@@ -77,7 +78,7 @@ def test_a_held_event_waits_within_the_window(pseudonym_key):
     held = engine.held_count()
     assert held >= 5
     clock.advance(hours=23)
-    inboxes, audit = by_topic(engine.expire(0))
+    inboxes, audit = by_topic(engine.handle(Tick(0)))
     assert not [r for r in audit if r["decision"] != "held"]  # nothing decided yet
     # Emma's handover is overdue, but its stall notice comes only once the hold window has
     # passed since the hub learned of it (the answer may be in an export not read yet)
@@ -120,7 +121,7 @@ def test_a_revocation_reaches_held_events(pseudonym_key, tmp_path):
 
 def test_undecodable_and_misplaced_events_become_dead_letters(pseudonym_key):
     engine = new_engine(FixedClock(datetime(2026, 11, 24, 12, tzinfo=UTC)))
-    (letter,) = engine.process(Incoming("agency.jugendamt-kamen.outbox", 0, 7, b"{}"))
+    (letter,) = engine.handle(Incoming("agency.jugendamt-kamen.outbox", 0, 7, b"{}"))
     assert letter.topic == "hub.dlq"
     assert "got JSON" in decode_json(letter.value)["reasons"][0]
 

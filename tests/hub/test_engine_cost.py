@@ -12,8 +12,9 @@ from hub.clock import FixedClock
 from hub.consent.ledger import ConsentState
 from hub.contract.codec import get_codec
 from hub.handover.tracker import Handover
+from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredSet
-from hub.routing.engine import Incoming, RoutingEngine
+from hub.routing.messages import Incoming
 from hub.routing.rules import Router
 from tests.handover.flow import consent, handover, offer, subject_of
 
@@ -36,7 +37,7 @@ class Counting:
 class Harness:
     def __init__(self):
         self.families: dict = {}
-        self.engine = RoutingEngine(AGENCIES, Router(AGENCIES), FixedClock(NOW),
+        self.engine = new_bus(AGENCIES, Router(AGENCIES), FixedClock(NOW),
                                     timedelta(hours=24), DeliveredSet(timedelta(days=90)),
                                     {}, {}, {}, self.families)
         self.offset = 0
@@ -45,7 +46,7 @@ class Harness:
         out = []
         for e in envelopes:
             self.offset += 1
-            out += self.engine.process(Incoming(f"agency.{e.source}.outbox", 0, self.offset,
+            out += self.engine.handle(Incoming(f"agency.{e.source}.outbox", 0, self.offset,
                                                 get_codec().encode(e)))
         return out
 
@@ -79,7 +80,7 @@ def test_the_family_consents_are_decoded_once_per_event(decoded):
     h.send(consent(KITA, child, [KITA, SCHOOL, YOUTH], NOW - timedelta(days=1),
                    consent_id="EW-3"))  # learned: the new context reuses what was decoded
     assert decoded["consent"].calls - before == 3
-    assert len(h.engine.consents[child]) == 4
+    assert len(h.engine.stores.consents.table[child]) == 4
 
 
 def test_a_handover_event_costs_the_same_after_a_long_history(decoded):
@@ -98,7 +99,7 @@ def test_a_handover_event_costs_the_same_after_a_long_history(decoded):
         answer = "declined" if n % 4 == 0 else "accepted"
         h.send(handover(answer, b, child, f"UE-{n}", at + timedelta(days=1)))
     assert max(cost[250:]) <= max(cost[:10])
-    window = h.engine.tracker.window(child)
+    window = h.engine.stores.handovers.window(child)
     assert window.size() < 40  # 90 days and a day of 1,500 days of handovers
 
 
@@ -106,8 +107,8 @@ def test_held_events_are_decoded_once_and_decided_again_when_what_they_wait_for_
     h = Harness()
     child = subject_of("held-once")
     h.send(consent(KITA, child, [KITA, SCHOOL], NOW - timedelta(days=30)))
-    decode = Counting(h.engine.codec.decode)
-    h.engine.codec = type("Codec", (), {"decode": decode,
+    decode = Counting(h.engine.services.codec.decode)
+    h.engine.services.codec = type("Codec", (), {"decode": decode,
                                         "encode": staticmethod(get_codec().encode)})()
     answers = [handover("accepted", SCHOOL, child, f"UE-{n}", NOW - timedelta(days=1))
                for n in range(3)]
@@ -118,4 +119,4 @@ def test_held_events_are_decoded_once_and_decided_again_when_what_they_wait_for_
     out = h.send(handover("requested", KITA, child, "UE-1", NOW - timedelta(days=2), SCHOOL))
     assert decode.calls == 5  # the request; the held answers were decoded before
     assert sorted(inbox(out)) == sorted([f"agency.{KITA}.inbox", f"agency.{SCHOOL}.inbox"])
-    assert h.engine.held_count() == 3 and len(h.engine._held_envelopes) == 3
+    assert h.engine.held_count() == 3 and len(h.engine.stores.held.decoded) == 3

@@ -13,10 +13,11 @@ from hub.consent.ledger import ConsentState
 from hub.contract.codec import get_codec
 from hub.contract.models import PAYLOAD_MODELS, Envelope
 from hub.contract.vocabulary import EventType
+from hub.core.decisions import Decision, ReasonKind, Refusal
+from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredSet
-from hub.routing.engine import Incoming, RoutingEngine
-from hub.routing.reasons import ReasonKind
-from hub.routing.rules import Decision, Refusal, Router, RoutingContext
+from hub.routing.messages import Incoming, Tick
+from hub.routing.rules import Router, RoutingContext
 
 AGENCIES = load_agencies()
 OUTBOX = "agency.jugendamt-kamen.outbox"
@@ -104,7 +105,7 @@ class Reworded(Router):
 @pytest.mark.parametrize("router", [Router, Reworded])
 def test_the_metrics_label_and_the_fact_do_not_depend_on_the_wording(router):
     clock = FixedClock(NOW)
-    engine = RoutingEngine(AGENCIES, router(AGENCIES), clock, timedelta(hours=24),
+    engine = new_bus(AGENCIES, router(AGENCIES), clock, timedelta(hours=24),
                            DeliveredSet(timedelta(days=90)), {}, {}, {})
 
     def refusals_and_outcomes(out):
@@ -114,13 +115,14 @@ def test_the_metrics_label_and_the_fact_do_not_depend_on_the_wording(router):
                         if o.topic == "hub.facts" and o.key.startswith(b"event|")]
 
     revoked = consent(revoked=NOW - timedelta(days=1))
-    engine.consents["ab" * 32] = {"EW-1": revoked.to_json()}
-    out = engine.process(Incoming(OUTBOX, 0, 1, get_codec().encode(event())))
+    engine.stores.consents.table["ab" * 32] = {"EW-1": revoked.to_json()}
+    out = engine.handle(Incoming(OUTBOX, 0, 1, get_codec().encode(event())))
     assert refusals_and_outcomes(out) == (["consent_revoked"], [Outcome.ROUTED])
 
-    engine.consents.clear()  # no consent at all: held, then refused when the window ends
-    out = engine.process(Incoming(OUTBOX, 0, 2, get_codec().encode(event())))
+    # no consent at all: held, then refused when the window ends
+    engine.stores.consents.table.clear()
+    out = engine.handle(Incoming(OUTBOX, 0, 2, get_codec().encode(event())))
     assert refusals_and_outcomes(out) == ([], [Outcome.HELD])
     clock.advance(hours=25)
-    out = engine.expire(0)
+    out = engine.handle(Tick(0))
     assert refusals_and_outcomes(out) == (["no_consent"], [Outcome.REFUSED_NO_CONSENT])

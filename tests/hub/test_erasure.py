@@ -9,8 +9,8 @@ import pytest
 
 from hub.clock import FixedClock
 from hub.contract.codec import get_codec
-from hub.routing.engine import Incoming
 from hub.routing.erasure import REQUESTS_TOPIC, ErasureRequest, decode_request
+from hub.routing.messages import Erasure, Incoming
 from tests.exports import (
     CONSENT_COLUMNS,
     SCHOOL_COLUMNS,
@@ -47,14 +47,15 @@ def inbox_records(outputs):
 
 def erase(engine, subject, inbox, reference="VS-2026/0042", offset=100):
     request = ErasureRequest.new(subject, reference, NOW, "trust-office")
-    outputs = engine.erase(Incoming(REQUESTS_TOPIC, 0, offset, request.encode(),
-                                    subject.encode()), inbox)
+    outputs = engine.handle(Erasure(Incoming(REQUESTS_TOPIC, 0, offset, request.encode(),
+                                             subject.encode()), inbox))
     return request, outputs
 
 
 def state_text(engine) -> str:
-    tables = [engine.consents, engine.held, engine.served, engine.tracker.handovers,
-              engine.tracker.families]
+    stores = engine.stores
+    tables = [stores.consents.table, stores.held.table, stores.served.table,
+              stores.handovers.handovers, stores.handovers.families]
     return json.dumps([dict(t) for t in tables])
 
 
@@ -73,7 +74,7 @@ def test_an_erasure_forgets_the_child_and_tells_every_agency_that_received_event
     assert subject not in state_text(engine)
     assert engine.held_count() == 0
     for recipient, raw in inbox:  # what they had is forgotten: a new history starts afresh
-        assert not engine.delivered.has(recipient, get_codec().decode(raw).id, NOW)
+        assert not engine.stores.delivered.has(recipient, get_codec().decode(raw).id, NOW)
     ledger = [out for out in outputs if out.topic == "hub.consent"]
     assert sorted(out.key for out in ledger) == [f"{subject}|EW-1".encode(),
                                                  f"{subject}|EW-2".encode()]
@@ -106,8 +107,9 @@ def test_the_same_request_again_sends_no_second_notice(pseudonym_key, tmp_path):
     subject = get_codec().decode(inbox[0][1]).subject
     request, outputs = erase(engine, subject, inbox)
     notices = inbox_records(outputs)
-    again = engine.erase(Incoming(REQUESTS_TOPIC, 0, 100, request.encode(), subject.encode()),
-                         inbox + notices)  # read again: the notices are in the inboxes now
+    # read again: the notices are in the inboxes now
+    again = engine.handle(Erasure(Incoming(REQUESTS_TOPIC, 0, 100, request.encode(),
+                                           subject.encode()), inbox + notices))
     assert inbox_records(again) == []
 
 
@@ -138,7 +140,7 @@ def test_an_agency_cannot_send_an_erasure_notice(pseudonym_key, tmp_path):
     engine = new_engine(FixedClock(NOW))
     forged = example_envelope(EventType.SUBJECT_ERASED, source="jugendamt-kamen",
                               recipient="grundschule-kamen-mitte")
-    (letter,) = engine.process(Incoming("agency.jugendamt-kamen.outbox", 0, 1,
+    (letter,) = engine.handle(Incoming("agency.jugendamt-kamen.outbox", 0, 1,
                                         get_codec().encode(forged)))
     assert letter.topic == "hub.dlq"
     assert "sent by the hub only" in json.loads(letter.value)["reasons"][0]
@@ -151,7 +153,7 @@ def test_an_agency_cannot_send_an_erasure_notice(pseudonym_key, tmp_path):
 ])
 def test_a_bad_request_is_a_dead_letter_with_its_reason(value, reason):
     engine = new_engine(FixedClock(NOW))
-    (letter,) = engine.erase(Incoming(REQUESTS_TOPIC, 2, 5, value, b"abc"), [])
+    (letter,) = engine.handle(Erasure(Incoming(REQUESTS_TOPIC, 2, 5, value, b"abc"), []))
     assert letter.topic == "hub.dlq"
     assert reason in json.loads(letter.value)["reasons"][0]
     assert engine.take_counts()[("erasures", (("outcome", "invalid"),))] == 1
@@ -160,7 +162,8 @@ def test_a_bad_request_is_a_dead_letter_with_its_reason(value, reason):
 def test_a_request_keyed_by_another_pseudonym_is_refused():
     engine = new_engine(FixedClock(NOW))
     request = ErasureRequest.new("abc", "VS-1", NOW)
-    (letter,) = engine.erase(Incoming(REQUESTS_TOPIC, 2, 5, request.encode(), b"def"), [])
+    (letter,) = engine.handle(Erasure(Incoming(REQUESTS_TOPIC, 2, 5, request.encode(), b"def"),
+                                      []))
     assert "keyed by another pseudonym" in json.loads(letter.value)["reasons"][0]
 
 

@@ -1,5 +1,5 @@
 """The router's runtime without a broker: a batch writes each changed key once, a message
-the engine cannot handle is dead-lettered and changes nothing, the batch is done only when
+the handlers cannot handle is dead-lettered and changes nothing, the batch is done only when
 every output is acknowledged, and the pure core imports no metrics and no Kafka client."""
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from hub.routing.delivered import DeliveredSet
+from hub.routing.messages import Tick
 from hub.routing.runtime import RouterRuntime
 from hub.routing.store import BatchedStore, Journal
 
@@ -131,12 +133,20 @@ class App:
 
 @dataclass
 class Engine:
-    """Counts events per subject in ``state``; raises on a value of b"boom" after it has
-    changed the state (so that the change must be taken back)."""
+    """A bus (:class:`~hub.routing.bus.RouterBus`) that counts outbox records per subject in
+    ``state``; raises on a value of b"boom" after it has changed the state (so that the
+    change must be taken back)."""
 
     state: BatchedStore
     delivered: DeliveredSet
     counts: Counter = field(default_factory=Counter)
+
+    @property
+    def stores(self):
+        return SimpleNamespace(delivered=self.delivered)
+
+    def handle(self, message):
+        return [] if isinstance(message, Tick) else self.process(message)
 
     def process(self, incoming):
         subject = incoming.key.decode()
@@ -146,9 +156,6 @@ class Engine:
         if incoming.value == b"boom":
             raise ValueError("cannot route this")
         return [Out("agency.school.inbox", incoming.key, incoming.value)]
-
-    def expire(self, partition):
-        return []
 
     def take_counts(self):
         counts, self.counts = self.counts, Counter()
@@ -220,8 +227,11 @@ def test_outputs_never_acknowledged_stop_the_batch(monkeypatch):
 
 
 # ---------------------------------------------------------------- the pure core
-PURE = ["hub/routing/engine.py", "hub/routing/rules.py", "hub/routing/store.py",
-        "hub/consent", "hub/handover", "hub/audit.py", "hub/analytics/facts.py"]
+PURE = ["hub/routing/bus.py", "hub/routing/handlers", "hub/routing/deciding.py",
+        "hub/routing/outputs.py", "hub/routing/notices.py", "hub/routing/state.py",
+        "hub/routing/services.py", "hub/routing/messages.py", "hub/routing/rules.py",
+        "hub/routing/store.py", "hub/consent", "hub/handover", "hub/audit.py",
+        "hub/analytics/facts.py", "hub/core"]
 FORBIDDEN = ("hub.metrics", "prometheus_client", "faust", "kafka", "aiokafka", "mode")
 
 

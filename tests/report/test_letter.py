@@ -13,8 +13,8 @@ import pytest
 from hub.agencies import load_agencies
 from hub.consent.ledger import ConsentState
 from hub.report.letter import EMPTY, TITLE, Retention, build_letter, explain, when
-from hub.routing.engine import ERASURE_NOTICE, REVOCATION_NOTICE
 from hub.routing.erasure import erasure_summary, held_erased
+from hub.routing.notices import ERASURE_NOTICE, REVOCATION_NOTICE
 from hub.settings import AUDIT_RETENTION_DAYS
 from hub.topics import DAY_MS, plan_topics
 from tests.hub.test_cli import hub

@@ -12,6 +12,7 @@ from hub.agencies import load_agencies
 from hub.audit import ALREADY_DELIVERED, AUDIT_VERSION, audit_record, audit_records
 from hub.consent.ledger import ConsentState, check
 from hub.contract.vocabulary import EventType, Purpose
+from hub.core.reasons import AuditDecision, NoteKind, ReasonKind
 from hub.handover.tracker import Step, apply_step
 from hub.report.letter import build_letter, explain
 from hub.report.letter.legacy import RULES, read_reason
@@ -22,9 +23,8 @@ from hub.report.letter.sentences import (
     REASON_SENTENCES,
     explain_kind,
 )
-from hub.routing.engine import ERASURE_NOTICE, REVOCATION_NOTICE
 from hub.routing.erasure import erasure_params, erasure_summary, held_erased
-from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind
+from hub.routing.notices import ERASURE_NOTICE, REVOCATION_NOTICE
 from hub.routing.rules import Router
 from tests.handover import flow
 from tests.hub.test_engine_reasons import CASES, consent, ctx, event
@@ -212,6 +212,7 @@ def test_consents_are_shown_the_same_for_both_formats():
 
 def test_every_record_the_engine_writes_is_typed_and_reads_in_german(pseudonym_key):
     from hub.clock import FixedClock
+    from hub.routing.messages import Tick
     from tests.district_samples import CONSENT_FILES, EVENT_FILES
     from tests.hub.test_engine import by_topic, feed, new_engine
 
@@ -220,7 +221,7 @@ def test_every_record_the_engine_writes_is_typed_and_reads_in_german(pseudonym_k
     outputs = feed(engine, EVENT_FILES + CONSENT_FILES, pseudonym_key)
     outputs += feed(engine, EVENT_FILES, pseudonym_key, offset=1000)  # duplicates
     clock.advance(days=20)  # held events refused, a handover stalls
-    outputs += engine.expire(0)
+    outputs += engine.handle(Tick(0))
     _, audit = by_topic(outputs)
     assert {r["decision"] for r in audit} >= {"delivered", "refused", "held", "duplicate",
                                               "not_routed"}

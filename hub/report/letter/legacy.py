@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from hub.core.reasons import AuditDecision, NoteKind, ReasonKind
 from hub.report.letter.sentences import Reason, explain_kind
-from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind
 
 _Rule = tuple[re.Pattern, str, AuditDecision | None]
 """(the text's pattern, the reason kind, the decision the text implies, if it tells)."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from hub.core.reasons import AuditDecision, NoteKind, ReasonKind
 from hub.report import names
 from hub.report.letter.formats import day, purpose
-from hub.routing.reasons import AuditDecision, NoteKind, ReasonKind
 
 D = AuditDecision
 DECISIONS = {

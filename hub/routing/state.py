@@ -1,0 +1,171 @@
+"""The router's state, as typed stores over mappings (pure, no Kafka).
+
+Each store wraps one mapping that the Faust agent backs with a changelog table (a plain dict
+in tests and simulations), and is handed to the handlers that need it
+(:mod:`hub.routing.handlers`):
+
+- :class:`ConsentLedger`: subject -> consent id -> the consent's state;
+- :class:`HeldEvents`: subject -> the events waiting for what their decision depends on;
+- :class:`~hub.handover.tracking.HandoverTracker`: handover id -> the handover's state, and
+  subject -> the window of recent handovers that bounces and ping-pong are judged on;
+- :class:`ServedAgencies`: subject -> consent id -> the agencies that received events of
+  the child under that consent (they get a ``consent.revoked`` notice when it is withdrawn);
+- :class:`~hub.routing.delivered.DeliveredSet`: what each recipient already has.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hub.consent.ledger import ConsentState
+from hub.contract.models import Envelope
+from hub.core.decisions import Delivery
+from hub.handover.tracker import Deadlines
+from hub.handover.tracking import HandoverTracker
+from hub.routing.delivered import DeliveredSet
+from hub.routing.messages import Incoming
+
+HELD_DECODED_MAX = 50_000
+"""Held events kept decoded at most (a cache: the held table has them all)."""
+
+
+class ConsentLedger:
+    """Every family's consents: subject -> consent id -> :class:`ConsentState` (JSON)."""
+
+    def __init__(self, table: MutableMapping):
+        self.table = table
+
+    def of(self, subject: str) -> list[ConsentState]:
+        return [ConsentState.from_json(v) for v in (self.table.get(subject) or {}).values()]
+
+    def store(self, subject: str, state: ConsentState) -> None:
+        """Keep ``state`` as the newest of its consent id (the others are stored already)."""
+        stored = dict(self.table.get(subject) or {})
+        stored[state.consent_id] = state.to_json()
+        self.table[subject] = stored
+
+    def forget(self, subject: str) -> None:
+        if subject in self.table:
+            del self.table[subject]
+
+    def active(self, now: datetime, families: Iterable[Mapping | None] | None = None
+               ) -> dict[str, int]:
+        """purpose -> consents in force at ``now`` (valid, not withdrawn), over ``families``
+        (values of the table; all of them when None)."""
+        counts: dict[str, int] = {}
+        for states in list(self.table.values()) if families is None else families:
+            for raw in (states or {}).values():
+                state = ConsentState.from_json(raw)
+                if state.active_at(now):
+                    counts[state.purpose] = counts.get(state.purpose, 0) + 1
+        return counts
+
+
+class HeldEvents:
+    """Events that wait (subject -> entries: id, topic, partition, held_at, value), and the
+    ones among them kept decoded (event id -> envelope) while they are held."""
+
+    def __init__(self, table: MutableMapping):
+        self.table = table
+        self.decoded: dict[str, Envelope] = {}
+
+    def hold(self, envelope: Envelope, message: Incoming, now: datetime) -> None:
+        waiting = list(self.table.get(envelope.subject) or [])
+        if any(entry["id"] == envelope.id for entry in waiting):
+            return
+        waiting.append({"id": envelope.id, "topic": message.topic,
+                        "partition": message.partition, "held_at": now.isoformat(),
+                        "value": base64.b64encode(message.value).decode("ascii")})
+        self.table[envelope.subject] = waiting
+        if len(self.decoded) >= HELD_DECODED_MAX:  # e.g. partitions moved away
+            self.decoded.clear()
+        self.decoded[envelope.id] = envelope
+
+    def waiting(self, subject: str) -> list[dict]:
+        return self.table.get(subject) or []
+
+    def keep(self, subject: str, still: list[dict]) -> None:
+        """Only ``still`` of the subject's events wait further."""
+        self.table[subject] = still
+
+    def due(self, partition: int, limit: datetime) -> list[str]:
+        """The subjects with an event of ``partition`` held since ``limit`` or before."""
+        return [s for s, entries in list(self.table.items())
+                if any(e["partition"] == partition
+                       and datetime.fromisoformat(e["held_at"]) <= limit
+                       for e in entries or ())]
+
+    def envelope(self, entry: dict, decode: Callable[[bytes], Envelope]) -> Envelope:
+        """The held event of ``entry``, decoded once."""
+        return self.decoded.get(entry["id"]) or decode(self.raw(entry))
+
+    @staticmethod
+    def raw(entry: dict) -> bytes:
+        """The held event of ``entry``, encoded."""
+        return base64.b64decode(entry["value"])
+
+    def forget(self, subject: str, decode: Callable[[bytes], Envelope]) -> list[Envelope]:
+        """Drop the subject's held events; returns them."""
+        dropped = [self.decoded.pop(entry["id"], None) or decode(self.raw(entry))
+                   for entry in self.table.get(subject) or ()]
+        if subject in self.table:
+            del self.table[subject]
+        return dropped
+
+    def count(self) -> int:
+        return sum(len(entries) for entries in self.table.values())
+
+
+class ServedAgencies:
+    """Which agencies received events of a child under which consent: subject -> consent id
+    -> agencies."""
+
+    def __init__(self, table: MutableMapping):
+        self.table = table
+
+    def of(self, subject: str) -> dict[str, list[str]]:
+        return self.table.get(subject) or {}
+
+    def note(self, subject: str, deliveries: Iterable[Delivery]) -> None:
+        """Remember the recipients of ``deliveries`` (written only when an agency is new for
+        a consent)."""
+        served = self.of(subject)
+        new = [(d.consent_id, d.recipient) for d in deliveries
+               if d.recipient not in served.get(d.consent_id, ())]
+        if not new:
+            return
+        changed = {consent_id: list(agencies) for consent_id, agencies in served.items()}
+        for consent_id, recipient in new:
+            if recipient not in changed.setdefault(consent_id, []):
+                changed[consent_id].append(recipient)
+        self.table[subject] = changed
+
+    def forget(self, subject: str) -> None:
+        if subject in self.table:
+            del self.table[subject]
+
+
+@dataclass
+class RouterStores:
+    """The stores the handlers are handed (each takes those it needs)."""
+
+    consents: ConsentLedger
+    held: HeldEvents
+    handovers: HandoverTracker
+    delivered: DeliveredSet
+    served: ServedAgencies
+
+    @classmethod
+    def over(cls, delivered: DeliveredSet, consents: MutableMapping, held: MutableMapping,
+             handovers: MutableMapping, families: MutableMapping | None = None,
+             served: MutableMapping | None = None, *,
+             deadlines: dict[str, Deadlines], hold_window: timedelta) -> RouterStores:
+        """The stores over the router's tables (``families`` and ``served``: new dicts when
+        None)."""
+        return cls(ConsentLedger(consents), HeldEvents(held),
+                   HandoverTracker(handovers, {} if families is None else families,
+                                   deadlines, hold_window),
+                   delivered, ServedAgencies({} if served is None else served))
