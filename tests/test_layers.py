@@ -42,14 +42,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("adapters", (  # Kafka, files, HTTP, processes
         "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
-        "hub.faust_fixes", "hub.security.apply", "hub.report.load", "hub.deployment",
-        "hub.faust_io", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
+        "hub.faust", "hub.security.apply", "hub.report.load", "hub.deployment",
+        "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
         "connectors.delivery.inbox", "connectors.delivery.directory",
         "connectors.delivery.webhook",
     )),
     ("runtime", (  # long-running processes: the Faust worker and its agents, the demo
-        "hub.routing.agent", "hub.routing.runtime", "hub.routing.tables",
-        "hub.analytics.agent", "hub.worker", "hub.demo",
+        "hub.routing.agent", "hub.routing.runtime", "hub.analytics.agent", "hub.worker",
+        "hub.demo",
     )),
     ("commands", (  # one command each, registered on `hub` by hub.cli
         "hub.security.cli", "hub.deployment.cli", "connectors.delivery.cli",

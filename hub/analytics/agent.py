@@ -28,7 +28,7 @@ from hub.analytics.records import RECORD_OF_TOPIC, decode_record, encode_record
 from hub.clock import Clock
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
-from hub.faust_io import raw_topic
+from hub.faust.io import raw_topic
 from hub.kafka_io import Kafka, read_to_end
 from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS, EVENTS_PRODUCED
 

@@ -19,20 +19,21 @@ from datetime import timedelta
 
 import faust
 
-from hub import faust_fixes
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
-from hub.faust_io import raw_topic
+from hub.faust import patches
+from hub.faust.flow_guard import FlowGuard
+from hub.faust.io import raw_topic
+from hub.faust.tables import ChangelogTable
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
 from hub.routing.delivered import DeliveredTable
 from hub.routing.engine import RoutingEngine
 from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.rules import Router
-from hub.routing.runtime import TICK_TOPIC, FlowGuard, RouterRuntime
+from hub.routing.runtime import TICK_TOPIC, RouterRuntime
 from hub.routing.store import BatchedStore, Journal
-from hub.routing.tables import ChangelogTable
 
 __all__ = ["TICK_TOPIC", "register_router"]
 
@@ -66,7 +67,7 @@ to which their write buffers are charged too (half of it at most)."""
 
 def new_table(app: faust.App, name: str) -> ChangelogTable:
     """A table of the router, keyed and valued by JSON (Faust's default serialisation),
-    read and written by partition (:class:`~hub.routing.tables.ChangelogTable`)."""
+    read and written by partition (:class:`~hub.faust.tables.ChangelogTable`)."""
     on_disk = str(app.conf.store).startswith("rocksdb:")
     return ChangelogTable(app.Table(name, default=None,
                                     options=dict(ROCKSDB_OPTIONS) if on_disk else None))
@@ -106,7 +107,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0) -> RouterRuntime:
     if str(app.conf.store).startswith("rocksdb:"):
-        faust_fixes.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
+        patches.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}

@@ -17,8 +17,9 @@ recovers the table from it at start-up and on a takeover, and keeps standbys; bu
   (:meth:`persisted`), where Faust wrote it once per record.
 
 Keys and values are encoded by Faust's own serializer (JSON); :meth:`ChangelogTable.check`
-makes sure at start-up that this module's encoding is byte for byte Faust's, so a table
-written here reads back through Faust and the other way round.
+makes sure at start-up that the store has every internal used here
+(:func:`hub.faust.checks.check_faust`) and that this module's encoding is byte for byte
+Faust's, so a table written here reads back through Faust and the other way round.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ import json
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP
 from faust.utils import json as faust_json
 
+from hub.faust.checks import IncompatibleFaust, check_faust
 from hub.routing.store import DELETED
 
 
@@ -53,28 +57,22 @@ class ChangelogTable(MutableMapping):
     def __init__(self, table):
         self.table = table
         self.store = table.data
-        self.on_disk = hasattr(self.store, "_db_for_partition")
+        self.on_disk = isinstance(self.store, RocksDBStore)  # else memory (check)
         self.topic = table.changelog_topic.get_topic_name()
         self._queued: list[tuple[bytes, bytes | None, int]] = []
 
     # ------------------------------------------------------------ start-up
     def check(self) -> None:
-        """Refuse to run if this module would encode a key or value other than Faust, or
-        if the store lacks what is used here (see :mod:`hub.faust_fixes`)."""
-        from hub.faust_fixes import IncompatibleFaust
-
+        """Refuse to run if the store lacks what is used here (:mod:`hub.faust.checks`),
+        or if this module would encode a key or value other than Faust."""
+        check_faust(stores=[self.store])
         problems = []
         store = self.store
-        names = (("_db_for_partition", "set_persisted_offset") if self.on_disk
-                 else ("data", "_key_partition"))
-        problems += [f"the {self.table.name} store has no {name}" for name in names
-                     if not hasattr(store, name)]
         for sample in ("subject-ä|1", "recipient|4f1c-9a", 'a"b\\c', "tab\t",
                        ["x", 1.5, None, {"k": [True]}], {"a": {"b": "ü"}}):
-            if hasattr(store, "_encode_key") and store._encode_key(sample) != _encode(sample):
+            if store._encode_key(sample) != _encode(sample):
                 problems.append(f"Faust encodes the key {sample!r} differently")
-            if hasattr(store, "_encode_value") and \
-                    store._encode_value(sample) != _encode(sample):
+            if store._encode_value(sample) != _encode(sample):
                 problems.append(f"Faust encodes the value {sample!r} differently")
         if problems:
             raise IncompatibleFaust("the router reads and writes its tables in Faust's "
@@ -132,8 +130,6 @@ class ChangelogTable(MutableMapping):
         """The broker acknowledged the changelog up to ``offset`` of ``partition``: where a
         restarted worker starts reading it to bring its database up to date."""
         if self.on_disk:
-            from faust.types import TP
-
             self.store.set_persisted_offset(TP(self.topic, partition), offset)
 
     # ------------------------------------------------------------ mapping (not hot)
