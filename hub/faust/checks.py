@@ -63,7 +63,7 @@ CLASS_INTERNALS: tuple[Internal, ...] = (
     Internal(Consumer, "_add_gap", f"patched by {_GAP}"),
     Internal(Consumer, "_new_offset", f"patched by {_COMMIT}"),
     Internal(Consumer, "_commit_offsets", f"Faust's commit, held back by {_COMMIT}"),
-    Internal(Consumer, "perform_seek", f"patched by {_SEEK}; called by {_GUARD}"),
+    Internal(Consumer, "perform_seek", f"patched by {_SEEK}, called by {_GUARD}"),
     Internal(Consumer, "on_buffer_full", f"called by {_GUARD} to pause a partition"),
     Internal(Consumer, "on_buffer_drop", f"called by {_GUARD} to resume a partition"),
     Internal(Consumer, "seek_wait", f"called by {_GUARD} to read a partition again"),
@@ -143,10 +143,10 @@ def check_faust(consumer: object | None = None, stores: Iterable[object] = ()) -
     if faust.__version__ != FAUST_VERSION:
         problems.append(f"faust-streaming {faust.__version__} is installed, the hub needs "
                         f"{FAUST_VERSION}")
-    problems += [f"{i.label} is missing ({i.use})" for i in CLASS_INTERNALS
+    problems += [f"{i.label} is missing [{i.use}]" for i in CLASS_INTERNALS
                  if not hasattr(i.owner, i.name)]
     if consumer is not None:
-        problems += [f"the consumer has no {i.name} ({i.use})" for i in CONSUMER_INTERNALS
+        problems += [f"the consumer has no {i.name} [{i.use}]" for i in CONSUMER_INTERNALS
                      if not hasattr(consumer, i.name)]
     for store in stores:
         problems += store_problems(store)
@@ -171,5 +171,5 @@ def store_kind(store: object) -> type:
 
 def store_problems(store: object) -> list[str]:
     """What ``store`` lacks of the internals the hub uses for its kind of store."""
-    return [f"the {_LABELS[i.owner]} has no {i.name} ({i.use})"
+    return [f"the {_LABELS[i.owner]} has no {i.name} [{i.use}]"
             for i in STORE_INTERNALS[store_kind(store)] if not hasattr(store, i.name)]
