@@ -24,15 +24,33 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub.metrics import prime_worker_metrics
     from hub.routing.agent import TICK_TOPIC, register_router
     from hub.routing.rules import Router, RoutingRules
-    from hub.topics import router_partitions
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks) are neither compacted nor transactional
     patches.apply(lambda topic: topic.endswith(".outbox") or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
+    app = new_app(settings, agencies)
+    clock = clock_from_settings(settings)
+    register_router(
+        app, agencies, Router(agencies, RoutingRules.load()), clock,
+        settings.kafka, timedelta(hours=settings.hold_window_hours),
+        timedelta(days=settings.dedupe_retention_days),
+        delay=settings.router_delay_ms / 1000,
+    )
+    register_analytics(app, settings.kafka, clock, settings.analytics_k,
+                       settings.analytics_publish_seconds)
+    register_lag_gauge(app)
+    check_faust(app.consumer, [table.data for table in app.tables.values()])
+    return app
+
+
+def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
+    """The worker's Faust app, without agents: its broker, state folder and tuning."""
+    from hub.topics import router_partitions
+
     kafka = settings.kafka
     folder = state_dir(settings)
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
         broker_credentials=kafka.security.faust_credentials(),
@@ -66,18 +84,6 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # 20-40 s; 64 KiB is about 100 events
         consumer_max_fetch_size=64 * 1024,
     )
-    clock = clock_from_settings(settings)
-    register_router(
-        app, agencies, Router(agencies, RoutingRules.load()), clock,
-        kafka, timedelta(hours=settings.hold_window_hours),
-        timedelta(days=settings.dedupe_retention_days),
-        delay=settings.router_delay_ms / 1000,
-    )
-    register_analytics(app, kafka, clock, settings.analytics_k,
-                       settings.analytics_publish_seconds)
-    register_lag_gauge(app)
-    check_faust(app.consumer, [table.data for table in app.tables.values()])
-    return app
 
 
 def group_instance_id(settings: Settings, folder: Path) -> str:

@@ -128,6 +128,31 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     async def route(stream):
         await runtime.consume(stream)
 
+    register_state_count(app, engine, count_every)
+
+    @app.timer(interval=1.0)
+    async def tick():
+        """A tick a second on every partition: held events expire even without traffic."""
+        sent_at = str(time.time()).encode()
+        for partition in range(app.conf.topic_partitions):
+            await ticks.send(value=sent_at, partition=partition)
+
+    @app.timer(interval=guard.every)
+    async def keep_partitions_flowing():
+        await guard.check()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        runtime.revoked({tp.partition for tp in revoked
+                         if tp.topic.endswith(".outbox")
+                         or tp.topic in (TICK_TOPIC, REQUESTS_TOPIC)})
+
+    return runtime
+
+
+def register_state_count(app: faust.App, engine: RoutingEngine, count_every: float) -> None:
+    """A timer that sets the gauges of the engine's state every ``count_every`` seconds."""
+
     @app.timer(interval=count_every)
     async def count_state():
         """The consents in force per purpose, and the open and overdue handovers per town
@@ -156,22 +181,3 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
             n_open, n_overdue = handovers.get(town.value, (0, 0))
             HANDOVERS_OPEN.labels(municipality=town.value).set(n_open)
             HANDOVERS_OVERDUE.labels(municipality=town.value).set(n_overdue)
-
-    @app.timer(interval=1.0)
-    async def tick():
-        """A tick a second on every partition: held events expire even without traffic."""
-        sent_at = str(time.time()).encode()
-        for partition in range(app.conf.topic_partitions):
-            await ticks.send(value=sent_at, partition=partition)
-
-    @app.timer(interval=guard.every)
-    async def keep_partitions_flowing():
-        await guard.check()
-
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app, revoked, **kwargs):
-        runtime.revoked({tp.partition for tp in revoked
-                         if tp.topic.endswith(".outbox")
-                         or tp.topic in (TICK_TOPIC, REQUESTS_TOPIC)})
-
-    return runtime
