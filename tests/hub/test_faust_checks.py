@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import faust
 import mode
 import pytest
+from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport.consumer import Consumer
 
@@ -77,12 +78,12 @@ def test_a_consumer_without_its_bookkeeping_is_refused(internal):
 
 
 @pytest.mark.parametrize("kind, internal", [
-    (kind.__name__ if kind is not RocksDBStore else "rocksdb", internal)
-    for kind, internals in STORE_INTERNALS.items() for internal in internals],
+    *(("rocksdb", internal) for internal in STORE_INTERNALS[RocksDBStore]),
+    *(("memory", internal) for internal in STORE_INTERNALS[MemoryStore])],
     ids=lambda v: v if isinstance(v, str) else v.name)
 def test_a_table_store_without_what_the_tables_read_is_refused(kind, internal, tmp_path,
                                                                  monkeypatch):
-    table = new_table("rocksdb" if kind == "rocksdb" else "memory", tmp_path)
+    table = new_table(kind, tmp_path)
     take_away(monkeypatch, table.store, internal.name)
     assert f"has no {internal.name} [{internal.use}]" in refusal(stores=[table.store])
     with pytest.raises(IncompatibleFaust, match=f"has no {internal.name}"):
