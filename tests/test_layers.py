@@ -48,8 +48,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "connectors.delivery.webhook",
     )),
     ("runtime", (  # long-running processes: the Faust worker and its agents, the demo
-        "hub.routing.agent", "hub.routing.runtime", "hub.analytics.agent", "hub.worker",
-        "hub.demo",
+        "hub.routing.agent", "hub.routing.runtime", "hub.routing.tables",
+        "hub.analytics.agent", "hub.worker", "hub.demo",
     )),
     ("commands", (  # one command each, registered on `hub` by hub.cli
         "hub.security.cli", "hub.deployment.cli", "connectors.delivery.cli",

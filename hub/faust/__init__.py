@@ -12,7 +12,8 @@ Modules:
 - :mod:`~hub.faust.checks`: the list of internals and the start-up check;
 - :mod:`~hub.faust.patches`: the seven patches (installed by ``hub.worker.build_app``);
 - :mod:`~hub.faust.flow_guard`: the flow guard, a timer that gets stalled partitions going;
-- :mod:`~hub.faust.tables`: the router's tables, read and written in Faust's stores;
+- :mod:`~hub.faust.tables`: Faust's table stores, read and written by partition (for
+  the router's tables, :mod:`hub.routing.tables`);
 - :mod:`~hub.faust.worker`: Faust's worker with the two overridden hooks;
 - :mod:`~hub.faust.io`: raw topics, and the committed offsets for the lag gauge.
 
@@ -111,11 +112,12 @@ The overrides and direct reads
   shutdown (test_outage.py: SIGTERM stops the worker while the broker is away). It also
   overrides the public hook ``on_setup_root_logger`` to summarise the Kafka client's
   connection errors (:mod:`hub.connectivity`).
-- **The router's tables** (:class:`hub.faust.tables.ChangelogTable`) read and write
-  Faust's stores directly (RocksDB: ``_db_for_partition``, ``set_persisted_offset``;
-  memory: ``data``, ``_key_partition``) and write Faust's changelog format. Not a defect
-  workaround but a bypass of Faust's per-key path, which cost a good part of an event;
-  :meth:`~hub.faust.tables.ChangelogTable.check` compares the encoding with Faust's at
+- **The router's tables** (``hub.routing.tables.ChangelogTable``) read and write
+  Faust's stores directly through :class:`hub.faust.tables.TableStore` (RocksDB:
+  ``_db_for_partition``, ``set_persisted_offset``; memory: ``data``, ``_key_partition``)
+  and write Faust's changelog format. Not a defect workaround but a bypass of Faust's
+  per-key path, which cost a good part of an event;
+  :meth:`~hub.faust.tables.TableStore.check` compares the encoding with Faust's at
   start-up. *Can go:* if Faust gets a batch read and write by partition.
 - **The consumer lag gauge** (``hub.worker.register_lag_gauge``) reads the consumer's
   ``_committed_offset`` (:func:`hub.faust.io.committed_offsets`): Faust has no public

@@ -57,7 +57,7 @@ _GAP = "the gap fix (patches._add_gap)"
 _COMMIT = "the commit fix (patches._new_offset)"
 _SEEK = "the seek-before-resume fix (patches._seek_before_resume)"
 _GUARD = "the flow guard (flow_guard.FlowGuard)"
-_TABLES = "the router's tables (tables.ChangelogTable)"
+_TABLES = "the router's tables (tables.TableStore)"
 
 CLASS_INTERNALS: tuple[Internal, ...] = (
     Internal(Consumer, "_add_gap", f"patched by {_GAP}"),

@@ -25,7 +25,6 @@ from hub.contract.vocabulary import Municipality, Purpose
 from hub.faust import patches
 from hub.faust.flow_guard import FlowGuard
 from hub.faust.io import raw_topic
-from hub.faust.tables import ChangelogTable
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
 from hub.routing.delivered import DeliveredTable
@@ -34,6 +33,7 @@ from hub.routing.erasure import REQUESTS_TOPIC
 from hub.routing.rules import Router
 from hub.routing.runtime import TICK_TOPIC, RouterRuntime
 from hub.routing.store import BatchedStore, Journal
+from hub.routing.tables import ChangelogTable
 
 __all__ = ["TICK_TOPIC", "register_router"]
 
@@ -67,7 +67,7 @@ to which their write buffers are charged too (half of it at most)."""
 
 def new_table(app: faust.App, name: str) -> ChangelogTable:
     """A table of the router, keyed and valued by JSON (Faust's default serialisation),
-    read and written by partition (:class:`~hub.faust.tables.ChangelogTable`)."""
+    read and written by partition (:class:`~hub.routing.tables.ChangelogTable`)."""
     on_disk = str(app.conf.store).startswith("rocksdb:")
     return ChangelogTable(app.Table(name, default=None,
                                     options=dict(ROCKSDB_OPTIONS) if on_disk else None))

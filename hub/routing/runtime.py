@@ -82,7 +82,7 @@ class RouterRuntime:
         (decided, every output acknowledged)."""
         self.tables = {store.table.topic: store.table for store in self._all_stores()
                        if hasattr(store.table, "take_changelog")}
-        """Changelog topic -> the table (:class:`~hub.faust.tables.ChangelogTable`)."""
+        """Changelog topic -> the table (:class:`~hub.routing.tables.ChangelogTable`)."""
         self._trailing: list[tuple[Output, asyncio.Future]] = []
 
     # ------------------------------------------------------------ the loop

@@ -53,7 +53,7 @@ class BatchedStore(MutableMapping):
     def __init__(self, table: MutableMapping, journal: Journal | None = None):
         self.table = table
         self.journal = journal
-        # a ChangelogTable (hub.faust.tables) reads and writes by partition
+        # a ChangelogTable (hub.routing.tables) reads and writes by partition
         self._read = getattr(table, "read", None)
         self._write = getattr(table, "write", None)
         self.partition = 0

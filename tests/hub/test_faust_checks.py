@@ -24,7 +24,7 @@ from hub.faust.checks import (
     check_faust,
     store_kind,
 )
-from hub.faust.tables import ChangelogTable
+from hub.faust.tables import TableStore
 from hub.faust.worker import HubWorker
 from tests.support.faust_patches import faust_restored
 
@@ -49,10 +49,10 @@ def refusal(**kwargs) -> str:
     return message
 
 
-def new_table(store: str, folder) -> ChangelogTable:
+def new_table(store: str, folder) -> TableStore:
     app = faust.App(f"test-checks-{store}", broker="kafka://127.0.0.1:1",
                     store=f"{store}://", datadir=str(folder), web_enabled=False)
-    return ChangelogTable(app.Table("families", default=None))
+    return TableStore(app.Table("families", default=None))
 
 
 def test_the_installed_faust_passes(tmp_path):

@@ -9,8 +9,8 @@ import faust
 import pytest
 
 from hub.faust.checks import IncompatibleFaust
-from hub.faust.tables import ChangelogTable
 from hub.routing.store import DELETED, BatchedStore
+from hub.routing.tables import ChangelogTable
 
 
 def new_table(store: str, folder) -> ChangelogTable:
