@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 import faust
 
 from hub.agencies import AgencyDirectory, load_agencies
 from hub.errors import HubError
+from hub.faust.worker import HubWorker
 from hub.metrics import start_server
 from hub.settings import Settings
 
@@ -18,22 +17,41 @@ from hub.settings import Settings
 def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
     from datetime import timedelta
 
-    from hub import faust_fixes
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
     from hub.core.topics import TICK_TOPIC, is_outbox
+    from hub.faust import patches
+    from hub.faust.checks import check_faust
     from hub.metrics import prime_worker_metrics
     from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
-    from hub.topics import router_partitions
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks) are neither compacted nor transactional
-    faust_fixes.apply(lambda topic: is_outbox(topic) or topic == TICK_TOPIC)
+    patches.apply(lambda topic: is_outbox(topic) or topic == TICK_TOPIC)
     prime_worker_metrics([a.id for a in agencies.exchanging()])
+    app = new_app(settings, agencies)
+    clock = clock_from_settings(settings)
+    register_router(
+        app, agencies, Router(agencies, RoutingRules.load()), clock,
+        settings.kafka, timedelta(hours=settings.hold_window_hours),
+        timedelta(days=settings.dedupe_retention_days),
+        delay=settings.router_delay_ms / 1000,
+    )
+    register_analytics(app, settings.kafka, clock, settings.analytics_k,
+                       settings.analytics_publish_seconds)
+    register_lag_gauge(app)
+    check_faust(app.consumer, [table.data for table in app.tables.values()])
+    return app
+
+
+def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
+    """The worker's Faust app, without agents: its broker, state folder and tuning."""
+    from hub.topics import router_partitions
+
     kafka = settings.kafka
     folder = state_dir(settings)
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
         broker_credentials=kafka.security.faust_credentials(),
@@ -67,18 +85,6 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         # 20-40 s; 64 KiB is about 100 events
         consumer_max_fetch_size=64 * 1024,
     )
-    clock = clock_from_settings(settings)
-    register_router(
-        app, agencies, Router(agencies, RoutingRules.load()), clock,
-        kafka, timedelta(hours=settings.hold_window_hours),
-        timedelta(days=settings.dedupe_retention_days),
-        delay=settings.router_delay_ms / 1000,
-    )
-    register_analytics(app, kafka, clock, settings.analytics_k,
-                       settings.analytics_publish_seconds)
-    register_lag_gauge(app)
-    faust_fixes.check_faust(app.consumer)
-    return app
 
 
 def group_instance_id(settings: Settings, folder: Path) -> str:
@@ -165,6 +171,7 @@ def register_lag_gauge(app: faust.App, every: float = 5.0) -> None:
     offset (changelog partitions left out: they are read only to restore tables)."""
     import logging
 
+    from hub.faust.io import committed_offsets
     from hub.metrics import CONSUMER_LAG
 
     log = logging.getLogger(__name__)
@@ -176,7 +183,7 @@ def register_lag_gauge(app: faust.App, every: float = 5.0) -> None:
         tps = [tp for tp in consumer.assignment() if not tp.topic.endswith("-changelog")]
         try:
             ends = await consumer.highwaters(*tps) if tps else {}
-            committed = getattr(consumer, "_committed_offset", {})
+            committed = committed_offsets(consumer)
             never = [tp for tp in tps if committed.get(tp) is None]
             # nothing committed yet: the partition is read from its beginning
             starts = await consumer.earliest_offsets(*never) if never else {}
@@ -313,11 +320,6 @@ def run_worker(settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
-STOP_WITHIN = 25.0
-"""Seconds from the first SIGTERM or Ctrl-C until the worker exits, done or not (within
-Kubernetes' default grace period of 30 s)."""
-
-
 def register_broker_watch(app: faust.App, brokers: list[str], every: float = 2.0):
     """Probe the brokers every ``every`` seconds (:class:`hub.connectivity.BrokerWatch`)."""
     import asyncio
@@ -337,56 +339,3 @@ def register_broker_watch(app: faust.App, brokers: list[str], every: float = 2.0
         await asyncio.get_running_loop().run_in_executor(None, watch.check)
 
     return watch
-
-
-class HubWorker(faust.Worker):
-    """Faust's worker, with the Kafka client's connection errors summarised
-    (:mod:`hub.connectivity`) and a stop that never takes longer than
-    :data:`STOP_WITHIN` seconds: Faust's own stop commits what it can, but waits for the
-    broker as long as it takes (a worker stopped while its broker was gone ran on for
-    half an hour). After :data:`STOP_WITHIN` seconds, or at a second signal, the worker
-    exits without waiting further; what it did not commit is read again at the next
-    start, and the inboxes' records keep anything from being delivered twice."""
-
-    def __init__(self, app, watch, *args, **kwargs):
-        super().__init__(app, *args, **kwargs)
-        self.watch = watch
-        self._stop_asked: float | None = None
-
-    def on_setup_root_logger(self, logger, level: int) -> None:
-        from hub.connectivity import ClientNoise
-
-        super().on_setup_root_logger(logger, level)
-        noise = ClientNoise(self.watch)
-        for handler in logger.handlers:
-            handler.addFilter(noise)
-
-    def _on_sigint(self) -> None:
-        self._stopping("Ctrl-C")
-        super()._on_sigint()
-
-    def _on_sigterm(self) -> None:
-        self._stopping("SIGTERM")
-        super()._on_sigterm()
-
-    def _stopping(self, why: str) -> None:
-        import threading
-
-        if self._stop_asked is not None:
-            self._exit_now(f"{why} again: stopping at once")
-        self._stop_asked = time.monotonic()
-        print(f"hub run: {why}: stopping (committing what can be committed; the worker "
-              f"exits within {STOP_WITHIN:.0f} s whatever the broker does)",
-              file=sys.stderr, flush=True)
-        timer = threading.Timer(STOP_WITHIN, self._exit_now,
-                                args=(f"not stopped after {STOP_WITHIN:.0f} s",))
-        timer.daemon = True
-        timer.start()
-
-    def _exit_now(self, why: str) -> None:
-        down = ", ".join(sorted(self.watch.down_since)) or None
-        print(f"hub run: {why}" + (f" (Kafka unreachable: {down})" if down else "")
-              + "; exiting without waiting for the broker. What was not committed is read "
-              "again at the next start and not delivered twice.", file=sys.stderr,
-              flush=True)
-        os._exit(1)

@@ -35,8 +35,9 @@ def pseudonym_key(key_file) -> PseudonymKey:
 
 @pytest.fixture
 def restore_faust():
-    """For a test that installs :mod:`hub.faust_fixes` (or patches Faust otherwise): Faust's
-    classes and the fixes' state are put back as they were once the test is done."""
+    """For a test that installs :mod:`hub.faust.patches` (or patches Faust otherwise):
+    Faust's classes and the patches' state are put back as they were once the test is
+    done."""
     with faust_restored():
         yield
 

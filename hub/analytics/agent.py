@@ -28,7 +28,7 @@ from hub.analytics.records import RECORD_OF_TOPIC, decode_record, encode_record
 from hub.clock import Clock
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import DecodeError
-from hub.faust_io import raw_topic
+from hub.faust.io import raw_topic
 from hub.kafka_io import Kafka, read_to_end
 from hub.metrics import ANALYTICS_CELLS, ANALYTICS_FACTS, DEAD_LETTERS, EVENTS_PRODUCED
 
@@ -128,6 +128,41 @@ async def carry_out_erasure(bootstrap: Kafka, aggregator: Aggregator, send: Send
     return True
 
 
+async def take_fact(aggregator: Aggregator, message, kind: str, fact_id: str, dlq,
+                    clock: Clock) -> None:
+    """A fact (or its tombstone) of ``hub.facts`` into the aggregator; one it does not
+    understand is dead-lettered."""
+    if message.value is None:
+        aggregator.remove(kind, fact_id)
+        return
+    fact = decode_fact(message.value)
+    if fact is not None and aggregator.apply(fact):
+        ANALYTICS_FACTS.labels(kind=fact.kind, result="applied").inc()
+        return
+    ANALYTICS_FACTS.labels(kind=kind or "unknown", result="invalid").inc()
+    DEAD_LETTERS.labels(stage="analytics", reason="invalid_fact").inc()
+    await dlq.send(key=FACTS_TOPIC.encode(), value=worker_dead_letter(
+        "analytics", message.topic, message.partition, message.offset,
+        message.value, ["not a fact the aggregator understands"], at=clock.now(),
+        key=message.key))
+    EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
+
+
+def register_publish(app: faust.App, aggregator: Aggregator, state: dict, outputs: dict,
+                     clock: Clock, publish_every: float) -> None:
+    """A timer that publishes the changed cells every ``publish_every`` seconds, once the
+    aggregator is rebuilt (``state["ready"]``)."""
+
+    @app.timer(interval=publish_every)
+    async def publish():
+        if not state["ready"]:
+            return
+        for topic, key, record in aggregator.publish(clock.now()):
+            await outputs[topic].send(key=key, value=encode_record(topic, record))
+            ANALYTICS_CELLS.labels(topic=topic).inc()
+            EVENTS_PRODUCED.labels(topic=topic, type="cell").inc()
+
+
 def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
                        publish_every: float) -> Aggregator:
     aggregator = Aggregator(k)
@@ -172,29 +207,9 @@ def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
                             await carry_out_erasure(bootstrap, aggregator, send_fact, key,
                                                     message.offset, message.value)
                 continue
-            if message.value is None:
-                aggregator.remove(kind, fact_id)
-                continue
-            fact = decode_fact(message.value)
-            if fact is not None and aggregator.apply(fact):
-                ANALYTICS_FACTS.labels(kind=fact.kind, result="applied").inc()
-                continue
-            ANALYTICS_FACTS.labels(kind=kind or "unknown", result="invalid").inc()
-            DEAD_LETTERS.labels(stage="analytics", reason="invalid_fact").inc()
-            await dlq.send(key=FACTS_TOPIC.encode(), value=worker_dead_letter(
-                "analytics", message.topic, message.partition, message.offset,
-                message.value, ["not a fact the aggregator understands"], at=clock.now(),
-                key=message.key))
-            EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
+            await take_fact(aggregator, message, kind, fact_id, dlq, clock)
 
-    @app.timer(interval=publish_every)
-    async def publish():
-        if not state["ready"]:
-            return
-        for topic, key, record in aggregator.publish(clock.now()):
-            await outputs[topic].send(key=key, value=encode_record(topic, record))
-            ANALYTICS_CELLS.labels(topic=topic).inc()
-            EVENTS_PRODUCED.labels(topic=topic, type="cell").inc()
+    register_publish(app, aggregator, state, outputs, clock, publish_every)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

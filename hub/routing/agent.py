@@ -20,18 +20,19 @@ from datetime import timedelta
 
 import faust
 
-from hub import faust_fixes
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
 from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC, is_outbox, is_router_input
-from hub.faust_io import raw_topic
+from hub.faust import patches
+from hub.faust.flow_guard import FlowGuard
+from hub.faust.io import raw_topic
 from hub.kafka_io import Kafka
 from hub.metrics import CONSENTS_ACTIVE, HANDOVERS_OPEN, HANDOVERS_OVERDUE
 from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredTable
 from hub.routing.rules import Router
-from hub.routing.runtime import FlowGuard, RouterRuntime
+from hub.routing.runtime import RouterRuntime
 from hub.routing.state import RouterStores
 from hub.routing.store import BatchedStore, Journal
 from hub.routing.tables import ChangelogTable
@@ -131,7 +132,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0) -> RouterRuntime:
     if str(app.conf.store).startswith("rocksdb:"):
-        faust_fixes.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
+        patches.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}
@@ -152,15 +153,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
     async def route(stream):
         await runtime.consume(stream)
 
-    @app.timer(interval=count_every)
-    async def count_state():
-        """The consents in force per purpose, and the open and overdue handovers per town
-        (every purpose and town, so that a count can drop to 0). The state is read a
-        chunk at a time, so that routing goes on while a large state is counted; when
-        the stores change under the count (a rebalance or a stop closes a partition's
-        store between two chunks), the gauges keep their values until the next count."""
-        await interruptible("counting the state",
-                            lambda: count_state(app, bus.stores, clock), count_every)
+    register_state_count(app, bus.stores, clock, count_every)
 
     @app.timer(interval=1.0)
     async def tick():
@@ -178,3 +171,18 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
         runtime.revoked({tp.partition for tp in revoked if is_router_input(tp.topic)})
 
     return runtime
+
+
+def register_state_count(app: faust.App, stores: RouterStores, clock: Clock,
+                         count_every: float) -> None:
+    """A timer that sets the gauges of the router's state every ``count_every`` seconds."""
+
+    @app.timer(interval=count_every)
+    async def count_state_timer():
+        """The consents in force per purpose, and the open and overdue handovers per town
+        (every purpose and town, so that a count can drop to 0). The state is read a
+        chunk at a time, so that routing goes on while a large state is counted; when
+        the stores change under the count (a rebalance or a stop closes a partition's
+        store between two chunks), the gauges keep their values until the next count."""
+        await interruptible("counting the state",
+                            lambda: count_state(app, stores, clock), count_every)

@@ -10,11 +10,12 @@ import pytest
 from faust.transport.consumer import Consumer
 from intervaltree import IntervalTree
 
-from hub import faust_fixes
+from hub.faust import patches
+from hub.faust.checks import IncompatibleFaust, check_faust
+from hub.faust.flow_guard import FlowGuard, stalled_partition
 from hub.metrics import READ_AGAIN
-from hub.routing.runtime import stalled_partition
 
-# the tests here install hub.faust_fixes or patch Faust; Faust is put back after each
+# the tests here install hub.faust.patches or patch Faust; Faust is put back after each
 pytestmark = pytest.mark.usefixtures("restore_faust")
 
 
@@ -43,10 +44,10 @@ def test_moving_or_finished_partitions_are_left_alone():
 
 
 def test_the_commit_stops_at_a_record_that_never_reached_the_stream():
-    assert faust_fixes.first_uncommitted_missing([720, 721], committed=719)
-    assert not faust_fixes.first_uncommitted_missing([719, 720], committed=719)
-    assert not faust_fixes.first_uncommitted_missing([], committed=719)
-    assert not faust_fixes.first_uncommitted_missing([5], committed=None)
+    assert patches.first_uncommitted_missing([720, 721], committed=719)
+    assert not patches.first_uncommitted_missing([719, 720], committed=719)
+    assert not patches.first_uncommitted_missing([], committed=719)
+    assert not patches.first_uncommitted_missing([5], committed=None)
 
 
 class Bookkeeping:
@@ -60,7 +61,7 @@ class Bookkeeping:
 
 
 def test_faust_commits_up_to_a_dropped_record_on_outboxes_only():
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    patches.apply(lambda topic: topic.endswith(".outbox"))
     outbox = faust.types.TP("agency.x.outbox", 0)
     facts = faust.types.TP("hub.facts", 0)
     book = Bookkeeping()
@@ -82,18 +83,18 @@ def test_a_gap_is_noted_for_the_guard_as_faust_names_partitions():
     asserts that it is given its own TP type, so the guard must only ever see TPs."""
     from aiokafka.structs import TopicPartition
 
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
-    faust_fixes.GAPS.clear()
+    patches.apply(lambda topic: topic.endswith(".outbox"))
+    patches.GAPS.clear()
     book = Bookkeeping()
     asyncio.run(Consumer._add_gap(book, TopicPartition("agency.z.outbox", 2), 10, 12))
     asyncio.run(Consumer._add_gap(book, TopicPartition("agency.z.outbox", 2), 20, 25))
-    ((tp, span),) = faust_fixes.GAPS.items()
+    ((tp, span),) = patches.GAPS.items()
     assert type(tp) is faust.types.TP and span == (10, 25)
-    faust_fixes.GAPS.clear()
+    patches.GAPS.clear()
 
 
 def test_a_gap_on_an_outbox_is_counted_and_not_taken_as_done():
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    patches.apply(lambda topic: topic.endswith(".outbox"))
     counter = READ_AGAIN.labels(topic="agency.y.outbox", cause="gap")
     before = counter._value.get()
     book = Bookkeeping()
@@ -103,27 +104,26 @@ def test_a_gap_on_an_outbox_is_counted_and_not_taken_as_done():
 
 
 def test_the_worker_refuses_a_faust_whose_internals_it_was_not_written_for(monkeypatch):
-    faust_fixes.check_faust()  # the pinned version passes
+    check_faust()  # the pinned version passes
     monkeypatch.setattr(faust, "__version__", "0.16.0")
-    with pytest.raises(faust_fixes.IncompatibleFaust, match="0.16.0 is installed"):
-        faust_fixes.check_faust()
+    with pytest.raises(IncompatibleFaust, match="0.16.0 is installed"):
+        check_faust()
     monkeypatch.undo()
     monkeypatch.delattr(Consumer, "_add_gap")
-    with pytest.raises(faust_fixes.IncompatibleFaust, match="Consumer._add_gap is missing"):
-        faust_fixes.check_faust()
+    with pytest.raises(IncompatibleFaust, match="Consumer._add_gap is missing"):
+        check_faust()
     monkeypatch.undo()
-    with pytest.raises(faust_fixes.IncompatibleFaust,
+    with pytest.raises(IncompatibleFaust,
                        match="the consumer has no _read_offset"):
-        faust_fixes.check_faust(Bookkeeping())
+        check_faust(Bookkeeping())
 
 
 def test_a_partition_that_is_only_slow_is_not_read_again():
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     tp = faust.types.TP("agency.x.outbox", 2)
-    runtime = SimpleNamespace(last_batch=100.0, seen={})
+    runtime = SimpleNamespace(in_batch=False, last_batch=100.0, seen={})
     guard = FlowGuard(app=None, every=5.0, runtime=runtime)
     # records handed to the router wait behind other partitions' while it is busy
     runtime.seen = {("agency.x.outbox", 2): 718}
@@ -148,10 +148,10 @@ def test_a_partition_that_is_only_slow_is_not_read_again():
 def test_another_agents_slow_partition_is_left_alone():
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     facts = faust.types.TP("hub.facts", 0)
-    guard = FlowGuard(app=None, every=5.0, runtime=SimpleNamespace(last_batch=0.0, seen={}))
+    runtime = SimpleNamespace(in_batch=False, last_batch=0.0, seen={})
+    guard = FlowGuard(app=None, every=5.0, runtime=runtime)
     # the analytics agent works through facts it was handed; the router is idle
     assert not guard._stuck(facts, committed=40636, read=41000, read_moved=False, now=100.0)
     assert guard._stuck(facts, committed=40636, read=40635, read_moved=False, now=100.0)
@@ -205,7 +205,7 @@ class GuardedConsumer:
 
 def run_checks(guard, clock, monkeypatch, times):
     for t in times:
-        monkeypatch.setattr("hub.routing.runtime.time.monotonic", lambda t=t: t)
+        monkeypatch.setattr("hub.faust.flow_guard.time.monotonic", lambda t=t: t)
         clock.append(t)
         asyncio.run(guard.check())
 
@@ -213,12 +213,11 @@ def run_checks(guard, clock, monkeypatch, times):
 def test_the_guard_reads_a_stuck_partition_again_through_the_consumers_thread(monkeypatch):
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     tp = faust.types.TP("agency.x.outbox", 1)
     consumer = GuardedConsumer({tp: (719, 718, 924)})
     guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
-                      runtime=SimpleNamespace(last_batch=0.0, seen={}))
+                      runtime=SimpleNamespace(in_batch=False, last_batch=0.0, seen={}))
     run_checks(guard, [], monkeypatch, [100, 105, 110])
     assert consumer.seeks == [] and consumer.pauses == []  # not yet 15 s
     run_checks(guard, [], monkeypatch, [116])
@@ -236,11 +235,10 @@ def test_the_guard_seeks_only_once_the_records_on_their_way_arrived(monkeypatch)
     until the read offset stood still."""
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     tp = faust.types.TP("agency.x.outbox", 1)
     consumer = GuardedConsumer({tp: (13589, 14079, 20934)})
-    runtime = SimpleNamespace(last_batch=0.0, seen={("agency.x.outbox", 1): 14079})
+    runtime = SimpleNamespace(in_batch=False, last_batch=0.0, seen={("agency.x.outbox", 1): 14079})
     guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
                       runtime=runtime)
     run_checks(guard, [], monkeypatch, [100, 105, 110, 116])
@@ -260,11 +258,10 @@ def test_a_slow_backlog_is_never_read_again_and_a_failing_check_does_not_stop_th
         monkeypatch):
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     tp = faust.types.TP("agency.x.outbox", 1)
     consumer = GuardedConsumer({tp: (100, 500, 20000)})
-    runtime = SimpleNamespace(last_batch=0.0, seen={})
+    runtime = SimpleNamespace(in_batch=False, last_batch=0.0, seen={})
     guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
                       runtime=runtime)
     times = []
@@ -289,20 +286,19 @@ def test_records_that_did_not_reach_the_stream_are_read_again_at_once(monkeypatc
     without waiting for the commit to stand still; a gap already read again is left."""
     from types import SimpleNamespace
 
-    from hub.routing.runtime import FlowGuard
 
     tp = faust.types.TP("agency.x.outbox", 3)
     other = faust.types.TP("agency.x.outbox", 4)
     consumer = GuardedConsumer({tp: (2145, 2183, 3400), other: (2300, 2400, 3400)})
     guard = FlowGuard(SimpleNamespace(consumer=consumer), every=5.0, stalled_after=15.0,
-                      runtime=SimpleNamespace(last_batch=0.0, seen={}))
-    faust_fixes.GAPS.clear()
-    faust_fixes.GAPS[tp] = (2146, 2183)
-    faust_fixes.GAPS[other] = (2200, 2250)  # committed past it since: nothing to do
+                      runtime=SimpleNamespace(in_batch=False, last_batch=0.0, seen={}))
+    patches.GAPS.clear()
+    patches.GAPS[tp] = (2146, 2183)
+    patches.GAPS[other] = (2200, 2250)  # committed past it since: nothing to do
     run_checks(guard, [], monkeypatch, [100])
     assert consumer.pauses == [tp] and consumer.seeks == []
     run_checks(guard, [], monkeypatch, [105])
-    assert consumer.seeks == [{tp: 2145}] and not faust_fixes.GAPS
+    assert consumer.seeks == [{tp: 2145}] and not patches.GAPS
 
 
 class Restart:
@@ -326,7 +322,7 @@ class Restart:
                 calls.append("seek")
                 return {outbox: 1690}
 
-        TheConsumer.perform_seek = faust_fixes._perform_seek
+        TheConsumer.perform_seek = patches._perform_seek
         self.app = type("App", (), {"consumer": TheConsumer(), "consumer_generation_id": 3,
                                     "conf": type("Conf", (), {"broker_request_timeout": 5})})
 
@@ -338,7 +334,7 @@ def test_stream_partitions_are_sought_while_paused_not_after_they_are_resumed():
     """Faust resumes the stream partitions and then seeks them; a batch fetched in between
     reaches the stream after the seek set the read offsets back, so records that arrived
     look like a gap and are read again. The hub seeks first and leaves Faust's seek out."""
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    patches.apply(lambda topic: topic.endswith(".outbox"))
     calls: list = []
 
     async def fausts_order(self, generation_id=0):  # as faust/tables/recovery.py does it
@@ -347,7 +343,7 @@ def test_stream_partitions_are_sought_while_paused_not_after_they_are_resumed():
         calls.append("streams run")
 
     restart = Restart(calls)
-    asyncio.run(faust_fixes._seek_before_resume(fausts_order)(restart, 3))
+    asyncio.run(patches._seek_before_resume(fausts_order)(restart, 3))
     assert calls == ["seek", "resume", "streams run"]
     assert restart.app.consumer._read_offset == {faust.types.TP("agency.x.outbox", 0): 1690}
     # any other seek (the guard's, Faust's own when its flow stops) still seeks
@@ -355,13 +351,13 @@ def test_stream_partitions_are_sought_while_paused_not_after_they_are_resumed():
     assert calls[-1] == "seek"
     # after a new rebalance began, Faust's step is left to itself (it returns early)
     calls.clear()
-    asyncio.run(faust_fixes._seek_before_resume(fausts_order)(restart, 2))
+    asyncio.run(patches._seek_before_resume(fausts_order)(restart, 2))
     assert calls == ["resume", "seek", "streams run"]
     # both of Faust's steps that resume streams are the hub's
     from faust.tables.recovery import Recovery
 
-    assert Recovery.on_recovery_completed is not faust_fixes._original_recovery_completed
-    assert Recovery._resume_streams is not faust_fixes._original_resume_streams
+    assert Recovery.on_recovery_completed is not patches._original_recovery_completed
+    assert Recovery._resume_streams is not patches._original_resume_streams
 
 
 def test_the_kafka_client_is_never_handed_an_empty_or_a_live_set_of_partitions(monkeypatch):
@@ -374,13 +370,13 @@ def test_the_kafka_client_is_never_handed_an_empty_or_a_live_set_of_partitions(m
         handed.append(partitions)
         return {"records": "of these partitions"}
 
-    monkeypatch.setattr(faust_fixes, "_original_thread_getmany", kafka_client)
+    monkeypatch.setattr(patches, "_original_thread_getmany", kafka_client)
     outbox = faust.types.TP("agency.x.outbox", 0)
     active = {outbox}
-    assert asyncio.run(faust_fixes._getmany(None, active, 1.0))
+    assert asyncio.run(patches._getmany(None, active, 1.0))
     active.clear()  # Faust pauses it while the client waits
     assert handed == [frozenset({outbox})]
-    assert asyncio.run(faust_fixes._getmany(None, set(), 1.0)) == {}  # nothing asked
+    assert asyncio.run(patches._getmany(None, set(), 1.0)) == {}  # nothing asked
     assert len(handed) == 1
-    asyncio.run(faust_fixes._getmany(None, None, 1.0))  # Faust's "every partition"
+    asyncio.run(patches._getmany(None, None, 1.0))  # Faust's "every partition"
     assert handed[-1] is None

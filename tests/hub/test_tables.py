@@ -8,7 +8,7 @@ import asyncio
 import faust
 import pytest
 
-from hub.faust_fixes import IncompatibleFaust
+from hub.faust.checks import IncompatibleFaust
 from hub.routing.store import DELETED, BatchedStore
 from hub.routing.tables import ChangelogTable
 
@@ -107,9 +107,9 @@ def test_a_stopping_worker_lets_its_databases_go_without_a_full_collection_per_t
 
     from faust.stores.rocksdb import Store
 
-    from hub import faust_fixes
+    from hub.faust import patches
 
-    faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
+    patches.apply(lambda topic: topic.endswith(".outbox"))
     collections = []
     monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args))
     store = type("Stopping", (), {"logger": logging.getLogger("test"),
@@ -124,11 +124,11 @@ def test_every_table_database_shares_one_memory_budget(tmp_path):
     buffers; the worker gives them one cache, to which the write buffers are charged."""
     from faust.stores.rocksdb import RocksDBOptions
 
-    from hub import faust_fixes
+    from hub.faust import patches
     from hub.routing.agent import ROCKSDB_OPTIONS
 
-    faust_fixes.share_rocksdb_memory(8 * 1024**2)
-    shared = faust_fixes._shared_memory
+    patches.share_rocksdb_memory(8 * 1024**2)
+    shared = patches._shared_memory
     dbs = [RocksDBOptions(**ROCKSDB_OPTIONS).open(tmp_path / f"table-{n}.db") for n in (0, 1)]
     before = shared["cache"].get_usage()
     for n, db in enumerate(dbs):

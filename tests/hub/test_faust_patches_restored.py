@@ -1,29 +1,30 @@
-"""A test that installs hub.faust_fixes gives Faust back as it found it (the
+"""A test that installs hub.faust.patches gives Faust back as it found it (the
 ``restore_faust`` fixture), so that no test depends on which ran before it."""
 
 import faust
 from faust.stores.rocksdb import RocksDBOptions
 from faust.transport.consumer import Consumer
 
-from hub import faust_fixes
+from hub.faust import patches
+from hub.faust.checks import CLASS_INTERNALS
 from tests.support.faust_patches import faust_restored
 
 
 def faust_state() -> tuple:
-    classes = {cls: dict(vars(cls)) for cls in faust_fixes._CLASS_ATTRIBUTES}
-    return (classes, faust_fixes._gapless, dict(faust_fixes._shared_memory),
-            dict(faust_fixes.GAPS))
+    classes = {i.owner: dict(vars(i.owner)) for i in CLASS_INTERNALS}
+    return (classes, patches._gapless, dict(patches._shared_memory),
+            dict(patches.GAPS))
 
 
 def test_the_fixes_installed_in_a_test_are_taken_out_after_it():
     before = faust_state()
     with faust_restored():
-        faust_fixes.apply(lambda topic: topic.endswith(".outbox"))
-        faust_fixes.share_rocksdb_memory(1024**2)
-        faust_fixes.GAPS[faust.types.TP("agency.x.outbox", 0)] = (3, 9)
+        patches.apply(lambda topic: topic.endswith(".outbox"))
+        patches.share_rocksdb_memory(1024**2)
+        patches.GAPS[faust.types.TP("agency.x.outbox", 0)] = (3, 9)
         Consumer.added_by_a_test = True
-        assert Consumer._add_gap is faust_fixes._add_gap
-        assert RocksDBOptions.as_options is faust_fixes._as_options_sharing_memory
+        assert Consumer._add_gap is patches._add_gap
+        assert RocksDBOptions.as_options is patches._as_options_sharing_memory
     assert faust_state() == before
     assert not hasattr(Consumer, "added_by_a_test")
 

@@ -1,0 +1,126 @@
+"""A Faust table's store read and written by partition, past Faust's per-key machinery: the
+part of the router's tables (:class:`hub.routing.tables.ChangelogTable`) that reads and
+writes Faust's private store state.
+
+A Faust table reads a key through several layers (mapping, serializer registry, store,
+``current_event()``, a ``contains`` lookup before the ``get``) and writes one through
+more (``send_soon`` through the producer buffer, a callback per record that writes the
+persisted offset into RocksDB). On the router's hot path that was a good part of the cost
+of an event. :class:`TableStore` keeps the table's data where Faust keeps it (its store: a
+RocksDB database per partition, or memory), so Faust still recovers the table from its
+changelog at start-up and on a takeover, and keeps standbys; but a read of a key is one
+look-up in the partition's database (the partition is the message's, given by the
+caller), a missing key costs one look-up too, and a write goes into the store at once.
+
+Keys and values are encoded by Faust's own serializer (JSON); :meth:`TableStore.check`
+makes sure at start-up that the store has every internal used here
+(:func:`hub.faust.checks.check_faust`) and that this module's encoding is byte for byte
+Faust's, so a table written here reads back through Faust and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP
+from faust.utils import json as faust_json
+
+from hub.faust.checks import IncompatibleFaust, check_faust
+
+
+def encode(obj: Any) -> bytes:
+    """Faust's JSON codec (``faust.utils.json``: orjson when installed, else the standard
+    library's or simplejson with Faust's encoder); a plain string key (printable ASCII, no
+    quote or backslash: pseudonyms, ids) is quoted directly, as every JSON encoder does."""
+    if obj.__class__ is str and obj.isascii() and obj.isprintable() \
+            and '"' not in obj and "\\" not in obj:
+        return b'"' + obj.encode() + b'"'
+    data = faust_json.dumps(obj)
+    return data if isinstance(data, bytes) else data.encode()
+
+
+class TableStore:
+    """The store of one Faust table (``app.Table``, JSON keys and values), read and written
+    by partition."""
+
+    def __init__(self, table):
+        self.table = table
+        self.store = table.data
+        self.on_disk = isinstance(self.store, RocksDBStore)  # else memory (check)
+        self.topic = table.changelog_topic.get_topic_name()
+
+    def check(self) -> None:
+        """Refuse to run if the store lacks what is used here (:mod:`hub.faust.checks`),
+        or if this module would encode a key or value other than Faust."""
+        check_faust(stores=[self.store])
+        problems = []
+        store = self.store
+        for sample in ("subject-ä|1", "recipient|4f1c-9a", 'a"b\\c', "tab\t",
+                       ["x", 1.5, None, {"k": [True]}], {"a": {"b": "ü"}}):
+            if store._encode_key(sample) != encode(sample):
+                problems.append(f"Faust encodes the key {sample!r} differently")
+            if store._encode_value(sample) != encode(sample):
+                problems.append(f"Faust encodes the value {sample!r} differently")
+        if problems:
+            raise IncompatibleFaust("the router reads and writes its tables in Faust's "
+                                    "format, but " + "; ".join(problems))
+
+    def read(self, key, partition: int, default=None):
+        """The value of ``key`` in ``partition``'s part of the table."""
+        if self.on_disk:
+            raw = self.store._db_for_partition(partition).get(encode(key))
+            return default if raw is None else json.loads(raw)
+        return self.store.data.get(key, default)
+
+    def put(self, key, value, partition: int) -> tuple[bytes, bytes]:
+        """Store ``value`` under ``key`` in ``partition``; returns both encoded, as the
+        changelog record carries them."""
+        key_bytes, value_bytes = encode(key), encode(value)
+        if self.on_disk:
+            self.store._db_for_partition(partition).put(key_bytes, value_bytes)
+        else:
+            self.store.data[key] = value
+            self.store._key_partition[key] = partition
+        return key_bytes, value_bytes
+
+    def remove(self, key, partition: int) -> bytes:
+        """Remove ``key`` from ``partition``; returns the key encoded."""
+        key_bytes = encode(key)
+        if self.on_disk:
+            self.store._db_for_partition(partition).delete(key_bytes)
+        else:
+            self.store.data.pop(key, None)
+            self.store._key_partition.pop(key, None)
+        return key_bytes
+
+    def find(self, partition: int, needle: str) -> Iterator[tuple[Any, Any]]:
+        """(key, value) of every entry of ``partition`` whose encoded value contains
+        ``needle`` (a pseudonym): a scan of the partition's database that decodes only the
+        matches. For rare work (an erasure), not the hot path."""
+        if self.on_disk:
+            wanted = needle.encode()
+            for key, raw in self.store._db_for_partition(partition).items():
+                if raw is not None and wanted in raw:
+                    yield json.loads(key), json.loads(raw)
+            return
+        where = self.store._key_partition
+        for key, value in list(self.store.data.items()):
+            if where.get(key, partition) == partition and needle in json.dumps(value):
+                yield key, value
+
+    def persisted(self, partition: int, offset: int) -> None:
+        """The broker acknowledged the changelog up to ``offset`` of ``partition``: where a
+        restarted worker starts reading it to bring its database up to date."""
+        if self.on_disk:
+            self.store.set_persisted_offset(TP(self.topic, partition), offset)
+
+    def items(self):
+        """Every partition's (key, value) pairs; from memory, a copy (the table may change
+        while they are read)."""
+        return self.table.items() if self.on_disk else list(self.store.data.items())
+
+    def keys(self):
+        return self.table.keys() if self.on_disk else list(self.store.data)
