@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.ingest import Conversion, publish  # noqa: E402
+from connectors.ingest import Conversion  # noqa: E402
+from connectors.publish import publish  # noqa: E402
 from hub.agencies import load_agencies  # noqa: E402
 from hub.contract.codec import get_codec  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402

@@ -1,4 +1,6 @@
-"""``hub ingest FILE``: read an agency export, pseudonymise, publish to the agency's outbox.
+"""``hub ingest FILE``: read an agency export and convert it: pseudonymised events, and each
+child's linkage encodings (:mod:`connectors.encodings`); :mod:`connectors.publish` sends
+them to the agency's outbox and ``hub.linkage``.
 
 The file is checked as a whole first (encoding, delimiter, header, format); then rows are
 streamed. Bad rows are reported (file, row, every problem), counted and dead-lettered
@@ -12,34 +14,35 @@ reports every event the broker did not acknowledge.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.consent import COLUMNS as CONSENT_COLUMNS
 from connectors.consent import latest_states
+from connectors.encodings import encode, linkage_key
 from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
 from connectors.facts import (
+    Person,
     Problem,
     RowError,
     build_consent_envelope,
     build_envelope,
-    public_reasons,
 )
 from connectors.formats import FORMATS
-from connectors.progress import ProgressBar
 from connectors.pseudonym import UnusableName, legacy_pseudonym, pseudonym
 from connectors.rows import RowReader
 from hub.agencies import Agency, AgencyDirectory
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
-from hub.deadletter import connector_dead_letter, outbox_headers
 from hub.errors import InputError
-from hub.metrics import CONNECTOR_ROWS
 from hub.settings import PseudonymKey
 from hub.wording import counted
 
 CONSENT = "consent"
+ENCODED_REMEMBERED = 4096
+"""The children a conversion remembers having sent the encodings of (the latest ones)."""
 FORMAT_NAMES = (*FORMATS, CONSENT)
 
 MAX_MESSAGE_BYTES = 1_000_000
@@ -99,6 +102,8 @@ class Outcome:
     envelope: Envelope | None = None
     problems: tuple[str, ...] = ()
     value: bytes | None = None  # the encoded event (kind "event")
+    encodings: bytes | None = None  # the child's linkage encodings, with its first event
+    person: Person | None = field(default=None, repr=False)  # for the encodings only
 
 
 @dataclass
@@ -187,44 +192,57 @@ class Conversion:
         self.topic = agency.outbox
         self.agencies = agencies
         self.key = key
+        self.linkage_key = linkage_key(key)
         self.summary = Summary()
 
     def outcomes(self) -> Iterator[Outcome]:
         """Every row's outcome, in file order for event exports; counted in ``summary``.
         An event comes encoded (``value``); one larger than ``max_message_bytes`` is a
-        rejected row."""
+        rejected row. A child's first event in the file brings its linkage encodings."""
         source = self._consent_outcomes() if self.format == CONSENT else self._event_outcomes()
         codec = get_codec()
         seen: set[int] = set()  # 128-bit event ids: about 60 bytes a row
+        encoded: OrderedDict[str, None] = OrderedDict()  # children sent lately (bounded)
         for outcome in source:
             if outcome.kind == "event":
                 id_int = uuid.UUID(outcome.envelope.id).int
                 if id_int in seen:
                     outcome = Outcome(outcome.line, "duplicate")
                 else:
-                    outcome = self._encoded(outcome, codec)
+                    outcome = self._encoded(outcome, codec, encoded)
                 seen.add(id_int)
             self.summary.count(outcome)
             yield outcome
 
-    def _encoded(self, outcome: Outcome, codec) -> Outcome:
-        value = codec.encode(outcome.envelope)
-        size = len(value) + len(outcome.envelope.subject)  # the key is the subject
+    def _encoded(self, outcome: Outcome, codec, encoded: OrderedDict[str, None]) -> Outcome:
+        envelope = outcome.envelope
+        value = codec.encode(envelope)
+        size = len(value) + len(envelope.subject)  # the key is the subject
         if size > self.max_message_bytes:
             return Outcome(outcome.line, "rejected",
                            problems=(too_large(size, self.max_message_bytes),))
-        return Outcome(outcome.line, "event", outcome.envelope, value=value)
+        encodings = None
+        if envelope.subject in encoded:
+            encoded.move_to_end(envelope.subject)
+        else:  # sent again for a child not seen for a while: harmless, memory stays flat
+            encoded[envelope.subject] = None
+            if len(encoded) > ENCODED_REMEMBERED:
+                encoded.popitem(last=False)
+            p = outcome.person
+            encodings = encode(self.linkage_key, p.given_name, p.family_name,
+                               p.birth_date).to_bytes()
+        return Outcome(outcome.line, "event", envelope, value=value, encodings=encodings)
 
     def _event_outcomes(self) -> Iterator[Outcome]:
         to_facts = FORMATS[self.format].to_facts
         for row in self.export.rows():
             try:
-                envelope = build_envelope(to_facts(RowReader(row), self.agency_id), self.key,
-                                          self.agencies)
+                facts = to_facts(RowReader(row), self.agency_id)
+                envelope = build_envelope(facts, self.key, self.agencies)
             except RowError as exc:
                 yield Outcome(row.line, "rejected", problems=tuple(exc.problems))
                 continue
-            yield Outcome(row.line, "event", envelope)
+            yield Outcome(row.line, "event", envelope, person=facts.person)
 
     def _consent_outcomes(self) -> Iterator[Outcome]:
         for line, facts, problems in latest_states(self.export, self.agency_id):
@@ -238,7 +256,7 @@ class Conversion:
                 except RowError as exc:
                     yield Outcome(line, "rejected", problems=tuple(exc.problems))
                     continue
-                yield Outcome(line, "event", envelope)
+                yield Outcome(line, "event", envelope, person=facts.person)
 
     def pseudonym_changes(self) -> Iterator[PseudonymChange]:
         """Every row whose pseudonym differs from the one that releases before names in
@@ -310,97 +328,3 @@ def convert_file(path: Path, agencies: AgencyDirectory, key: PseudonymKey,
         elif outcome.kind == "rejected":
             rejected.append(outcome)
     return ConvertedFile(conversion, events, rejected)
-
-
-def publish(conversion: Conversion, producer, report: Callable[[str], None] = print,
-            progress: ProgressBar | None = None) -> Summary:
-    """Stream the file's events to the outbox and its rejected rows to the dead-letter topic;
-    flush, and list every event the broker did not acknowledge in the summary.
-
-    An event larger than ``conversion.max_message_bytes`` (see ``outbox_limits``) or than
-    the producer sends is a rejected row with a dead letter, found before sending. One the
-    broker refuses anyway (the topic's limit was lowered during the import) is listed as
-    unacknowledged with its size: a re-run reads the new limit and rejects it as a row."""
-    from kafka.errors import KafkaError, MessageSizeTooLargeError
-
-    summary = conversion.summary
-    conversion.max_message_bytes = min(conversion.max_message_bytes, message_limit(producer))
-    acked, failed, sent = [0], [0], 0
-
-    def on_success(_metadata) -> None:
-        acked[0] += 1
-
-    # kafka-python calls an errback with its bound arguments first, the exception last
-    def on_error(line: int, what: str, size: int, exc: Exception) -> None:
-        failed[0] += what != "dead letter"
-        if isinstance(exc, MessageSizeTooLargeError):
-            summary.unacknowledged.append(
-                f"row {line} ({what}, {size} bytes): the broker answered \"message too "
-                "large\" (the outbox's max.message.bytes was lowered during the import, and "
-                "kafka-python then fails the records after it too); a re-run reads the new "
-                "limit first and rejects only the rows above it")
-        else:
-            summary.unacknowledged.append(f"row {line} ({what}): {exc}")
-
-    def dead_letter(line: int, problems) -> None:
-        # through the agency's own outbox: the router moves it to hub.dlq
-        value = connector_dead_letter(conversion.agency_id, conversion.path.name, line,
-                                      public_reasons(problems))
-        try:
-            future = producer.send(conversion.topic, key=conversion.agency_id.encode(),
-                                   value=value, headers=outbox_headers("connector"))
-        except MessageSizeTooLargeError as exc:
-            on_error(line, "dead letter", len(value), exc)
-        else:
-            future.add_errback(on_error, line, "dead letter", len(value))
-
-    def flush() -> None:
-        # kafka-python 3.0.12: when the broker refuses a batch as too large, the producer
-        # splits it and flush() gives up on the split batch ("Future not done"); the
-        # halves are waited for by flushing again
-        for attempt in range(8):
-            try:
-                producer.flush()
-                return
-            except KafkaError as exc:  # what is still open is listed as unacknowledged
-                if "Future not done" not in str(exc) or attempt == 7:
-                    summary.unacknowledged.append(f"the producer failed: {exc}")
-                    return
-
-    def reject(line: int, problems) -> None:
-        outcome = Outcome(line, "rejected", problems=tuple(problems))
-        report(f"rejected: {conversion.describe_rejection(outcome)}")
-        dead_letter(line, problems)
-
-    for outcome in conversion.outcomes():
-        if progress:
-            progress.advance()
-        if outcome.kind == "event":
-            envelope = outcome.envelope
-            try:
-                future = producer.send(conversion.topic, key=envelope.subject.encode(),
-                                       value=outcome.value)
-            except MessageSizeTooLargeError:  # the producer's own check, before sending
-                size = len(outcome.value) + len(envelope.subject)
-                summary.rejected += 1
-                reject(outcome.line, [too_large(size, conversion.max_message_bytes)])
-                continue
-            sent += 1
-            future.add_callback(on_success)
-            future.add_errback(on_error, outcome.line, f"event {envelope.id}",
-                               len(outcome.value) + len(envelope.subject))
-        elif outcome.kind == "rejected":
-            reject(outcome.line, outcome.problems)
-    flush()
-    if progress:
-        progress.finish()
-    summary.published = acked[0]
-    pending = sent - summary.published - failed[0]
-    if pending > 0:
-        summary.unacknowledged.append(f"{pending} events without an answer from the broker")
-    labels = {"published": summary.published, "rejected": summary.rejected,
-              "duplicate": summary.duplicates, "superseded": summary.superseded,
-              "unacknowledged": len(summary.unacknowledged)}
-    for result, n in labels.items():
-        CONNECTOR_ROWS.labels(agency=conversion.agency_id, result=result).inc(n)
-    return summary

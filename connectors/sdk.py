@@ -13,6 +13,8 @@ the German words of the exports (``Übergabe angefragt``, ``Frühe Hilfen``, ``K
                             date(2025, 2, 14)), town="Kamen", purpose="Frühe Hilfen",
                             recipient="gesundheitsamt-kreis-unna", handover_id="UE-KAM-0020")
 
+Before a child's first event, the connector sends the child's linkage encodings to
+``hub.linkage`` (:mod:`connectors.encodings`: keyed tokens, never the names).
 A call returns once the broker has acknowledged the event (acks=all, idempotent producer);
 problems raise :class:`~connectors.facts.RowError` listing every problem, or
 :class:`~hub.errors.BrokerError` when the broker does not answer; invalid ``HUB_`` settings
@@ -22,12 +24,14 @@ raise :class:`~hub.errors.ConfigError` naming the variable, as the ``hub`` comma
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors import vocabulary
+from connectors.encodings import encode, linkage_key
 from connectors.facts import (
     ConsentFacts,
     EventFacts,
@@ -36,11 +40,12 @@ from connectors.facts import (
     build_consent_envelope,
     build_envelope,
 )
-from connectors.ingest import message_limit, outbox_limits, too_large
+from connectors.ingest import ENCODED_REMEMBERED, message_limit, outbox_limits, too_large
 from hub.agencies import AgencyDirectory, load_agencies
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType, Municipality, Purpose
+from hub.core.topics import LINKAGE_TOPIC
 from hub.errors import BrokerError, InputError
 from hub.kafka_io import producer
 from hub.settings import PseudonymKey, Settings, load_settings
@@ -82,6 +87,8 @@ class AgencyConnector:
         self.max_message_bytes = max_message_bytes
         self._reconnect = reconnect
         self._codec = get_codec()
+        self._linkage_key = linkage_key(key)
+        self._encoded: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def from_settings(cls, agency_id: str, settings: Settings | None = None) -> AgencyConnector:
@@ -136,7 +143,8 @@ class AgencyConnector:
         )
         if problems:
             raise RowError(problems)
-        return self._send(build_envelope(EventFacts(**facts_kwargs), self.key, self.agencies))
+        envelope = build_envelope(EventFacts(**facts_kwargs), self.key, self.agencies)
+        return self._send(envelope, person)
 
     def publish_consent(self, *, consent_id: str, granted: bool, person: Person, town: str,
                         purpose: str, recipients: list[str], valid_from: date,
@@ -152,9 +160,9 @@ class AgencyConnector:
         facts = ConsentFacts(self.agency.id, consent_id, granted, person, municipality,
                              canonical_purpose, tuple(recipients), valid_from, valid_to,
                              recorded_on)
-        return self._send(build_consent_envelope(facts, self.key, self.agencies))
+        return self._send(build_consent_envelope(facts, self.key, self.agencies), person)
 
-    def _send(self, envelope: Envelope) -> Envelope:
+    def _send(self, envelope: Envelope, person: Person) -> Envelope:
         value = self._codec.encode(envelope)
         size = len(value) + len(envelope.subject)
         limit = message_limit(self.producer)
@@ -162,9 +170,15 @@ class AgencyConnector:
             limit = min(limit, self.max_message_bytes)
         if size > limit:
             raise RowError([too_large(size, limit)])
+        key = envelope.subject.encode()
         try:
-            future = self.producer.send(self.agency.outbox, key=envelope.subject.encode(),
-                                        value=value)
+            if envelope.subject not in self._encoded:  # once per child, before its event
+                encodings = encode(self._linkage_key, person.given_name, person.family_name,
+                                   person.birth_date).to_bytes()
+                self.producer.send(LINKAGE_TOPIC, key=key, value=encodings).get(
+                    timeout=self.ack_timeout)
+                self._remember_encoded(envelope.subject)
+            future = self.producer.send(self.agency.outbox, key=key, value=value)
             future.get(timeout=self.ack_timeout)
         except MessageSizeTooLargeError:
             self._renew_producer()
@@ -175,6 +189,13 @@ class AgencyConnector:
             raise BrokerError(f"event {envelope.id} was not acknowledged by the broker: "
                               f"{exc}") from exc
         return envelope
+
+    def _remember_encoded(self, subject: str) -> None:
+        """The latest children whose encodings were sent (bounded: one sent again later is
+        harmless)."""
+        self._encoded[subject] = None
+        if len(self._encoded) > ENCODED_REMEMBERED:
+            self._encoded.popitem(last=False)
 
     def _renew_producer(self) -> None:
         if self._reconnect is None:

@@ -31,11 +31,14 @@ class TopicSpec:
     why: str = ""  # why its records are kept as long as they are (``why`` in the file)
 
     def deletion(self) -> str:
-        """How its records go: "compacted" (the latest per key; a tombstone deletes a key)
-        or after a retention ("90 days")."""
-        if "compact" in self.config.get("cleanup.policy", "delete"):
+        """How its records go: "compacted" (the latest per key; a tombstone deletes a key),
+        after a retention ("90 days"), or both ("compacted, 730 days")."""
+        policy = self.config.get("cleanup.policy", "delete")
+        if "compact" in policy and "delete" not in policy:
             return "compacted"
         days = int(self.config.get("retention.ms", "-1")) / DAY_MS
+        if "compact" in policy:
+            return f"compacted, {days:g} days"
         if days >= 1:
             return f"{days:g} day{'s' * (days != 1)}"
         return f"{days * 24:g} hour{'s' * (days * 24 != 1)}"

@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("adapters", (  # Kafka, files, HTTP, processes
         "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
         "hub.faust", "hub.security.apply", "hub.report.load", "hub.deployment",
+        "connectors.publish",
         "hub.topic_admin", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
         "connectors.delivery.inbox", "connectors.delivery.directory",
         "connectors.delivery.webhook",

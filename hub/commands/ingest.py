@@ -37,8 +37,9 @@ def add_parser(sub) -> None:
 
 
 def cmd_ingest(args) -> int:
-    from connectors.ingest import Conversion, outbox_limits, publish
+    from connectors.ingest import Conversion, outbox_limits
     from connectors.progress import ProgressBar
+    from connectors.publish import publish
     from hub.agencies import load_agencies
     from hub.kafka_io import existing_topics, missing_topic, producer
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hub.core.topics import LINKAGE_TOPIC
+from hub.errors import InputError
 from hub.settings import load_settings
 
 
@@ -23,6 +25,11 @@ def add_parser(sub) -> None:
 def cmd_tail(args) -> int:
     from hub.tail import Tail, print_records
 
+    refused = [t for t in args.topics if t == LINKAGE_TOPIC]
+    if refused:
+        raise InputError(f"{LINKAGE_TOPIC} holds the children's linkage encodings: only the "
+                         "workers' linkage stage reads them, they are never shown "
+                         "(docs/privacy.md, \"Linkage encodings\")")
     settings = load_settings()
     records = Tail(settings.kafka, args.topics, args.from_beginning, args.max,
                    args.timeout)

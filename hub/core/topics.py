@@ -12,6 +12,7 @@ FACTS_TOPIC = "hub.facts"  # what the router tells the analytics (hub.analytics.
 DLQ_TOPIC = "hub.dlq"  # dead letters (hub.deadletter)
 TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
 REQUESTS_TOPIC = "hub.requests"  # erasure requests (hub erase), read by the router
+LINKAGE_TOPIC = "hub.linkage"  # the connectors' linkage encodings: only the workers read it
 
 AGENCY_PREFIX = "agency."
 OUTBOX_SUFFIX = ".outbox"

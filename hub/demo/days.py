@@ -24,7 +24,8 @@ from hub.settings import Settings
 def publish_day(sim, day: int, folder: Path, agencies, key, producer) -> list[str]:
     """Write the agencies' exports of ``day`` and publish them through the connectors;
     returns the rejections (file, row, problems)."""
-    from connectors.ingest import Conversion, publish
+    from connectors.ingest import Conversion
+    from connectors.publish import publish
 
     target = folder / "exports" / sim.date_of(day).isoformat()
     target.mkdir(parents=True, exist_ok=True)

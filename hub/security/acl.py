@@ -14,13 +14,15 @@ Principals and what they may do:
 - ``User:<agency id>``, one per agency that exchanges events (its connector: ``hub ingest``,
   the SDK, ``hub deliver``): write its own outbox and read its configuration (its
   ``max.message.bytes``, so that an event too large is a row error before sending), read its
-  own inbox, use consumer groups named ``<agency id>.<anything>``. Nothing on other
-  agencies' topics, nothing on ``hub.``.
+  own inbox, use consumer groups named ``<agency id>.<anything>``, and write (never read)
+  ``hub.linkage``, the linkage encodings of the children it publishes events of. Nothing on
+  other agencies' topics, nothing else on ``hub.``.
 - ``User:analyst``: every agency of kind statistics, and anyone else reading the anonymous
   analytics: read ``analytics.`` topics, consumer groups ``analyst.<anything>``.
 - ``User:operator``: everything, including creating and deleting topics (``hub topics
   apply``, ``hub dlq replay``); the only principal that may create or delete the planned
-  topics.
+  topics. One exception: a DENY keeps the operator from reading ``hub.linkage``: only the
+  workers' linkage stage reads the encodings (docs/privacy.md, "Linkage encodings").
 
 Kafka's authorizer lets READ, WRITE, DELETE and ALTER imply DESCRIBE, ALTER_CONFIGS imply
 DESCRIBE_CONFIGS, and ALL imply everything; :func:`allows` answers with the same rules.
@@ -38,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.agencies import Agency
+from hub.core.topics import LINKAGE_TOPIC
 from hub.errors import ConfigError
 from hub.topics import TopicSpec
 
@@ -187,6 +190,8 @@ def derive_acls(agencies: Iterable[Agency], topic_plan: Iterable[TopicSpec],
         acls += _grant(me, CLUSTER, LITERAL, CLUSTER_NAME, IDEMPOTENT_WRITE)
         acls += _grant(me, TOPIC, LITERAL, agency.inbox, READ, DESCRIBE)
         acls += _grant(me, GROUP, PREFIXED, f"{agency.id}.", READ)
+        if LINKAGE_TOPIC in planned:  # the encodings of its children, write only
+            acls += _grant(me, TOPIC, LITERAL, LINKAGE_TOPIC, WRITE)
 
     for agency in exchanging:
         acls += _grant(HUB, TOPIC, LITERAL, agency.outbox, READ, DESCRIBE)
@@ -205,6 +210,8 @@ def derive_acls(agencies: Iterable[Agency], topic_plan: Iterable[TopicSpec],
 
     acls += _grant(OPERATOR, CLUSTER, LITERAL, CLUSTER_NAME, ALL)
     acls += _grant(OPERATOR, TOPIC, LITERAL, WILDCARD, ALL)
+    if LINKAGE_TOPIC in planned:  # only the workers' linkage stage reads the encodings
+        acls.append(Acl(OPERATOR, TOPIC, LITERAL, LINKAGE_TOPIC, READ, permission="DENY"))
     # inspecting the workers' and connectors' consumer groups, resetting their offsets
     acls += _grant(OPERATOR, GROUP, LITERAL, WILDCARD, ALL)
     return sorted(set(acls))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kafka.errors import MessageSizeTooLargeError
 from kafka.future import Future
 
+from hub.core.topics import LINKAGE_TOPIC
 from hub.deadletter import DEAD_LETTER_HEADER
 
 
@@ -40,7 +41,9 @@ class RecordFuture(Future):
 class RecordingProducer:
     def __init__(self, max_request_size: int = 1048576, refuse_above: int | None = None):
         self.config = {"max_request_size": max_request_size}
-        self.refuse_above = refuse_above  # the "broker" fails larger values in the future
+        # the "broker" fails larger values of the outbox in the future (its max.message.bytes
+        # lowered during an import; hub.linkage has a limit of its own)
+        self.refuse_above = refuse_above
         self.sent: list[Sent] = []
 
     def send(self, topic, value=None, key=None, headers=None, partition=None,
@@ -49,7 +52,8 @@ class RecordingProducer:
         if size > self.config["max_request_size"]:
             raise MessageSizeTooLargeError(f"The message is {size} bytes when serialized")
         future = RecordFuture()
-        if self.refuse_above is not None and len(value or b"") > self.refuse_above:
+        if self.refuse_above is not None and len(value or b"") > self.refuse_above \
+                and topic != LINKAGE_TOPIC:
             return future.failure(MessageSizeTooLargeError())
         self.sent.append(Sent(topic, key, value, list(headers or [])))
         return future.success(None)
@@ -61,7 +65,12 @@ class RecordingProducer:
         pass
 
     def events(self) -> list[Sent]:
-        return [s for s in self.sent if not s.is_dead_letter]
+        """What went to the outbox as events (not the dead letters, not the encodings)."""
+        return [s for s in self.sent if not s.is_dead_letter and s.topic != LINKAGE_TOPIC]
+
+    def encodings(self) -> list[Sent]:
+        """The linkage encodings sent (to ``hub.linkage``)."""
+        return [s for s in self.sent if s.topic == LINKAGE_TOPIC]
 
     def dead_letters(self) -> list[dict]:
         return [json.loads(s.value) for s in self.sent if s.is_dead_letter]

@@ -318,3 +318,22 @@ def test_every_example_export(agencies, pseudonym_key):
 ])
 def test_life_phase_from_age(birth, at, phase):
     assert life_phase(birth, at) == phase
+
+
+def test_each_child_brings_its_linkage_encodings_once(convert, pseudonym_key, agencies,
+                                                      tmp_path):
+    from connectors.ingest import Conversion
+    from hub.contract.linkage import Encodings
+
+    path = write_export(tmp_path / "jugendamt-kamen_export.csv", [
+        youth_office_row(),
+        youth_office_row(Vorgangsnummer="JA-2", Ereignis="Angebot angenommen",
+                         Angebot="Sprachförderung", Zielstelle="", **{"Uebergabe-ID": ""}),
+        youth_office_row(Vorgangsnummer="JA-3", Vorname="Ida"),
+    ])
+    outcomes = [o for o in Conversion(path, agencies, pseudonym_key).outcomes()
+                if o.kind == "event"]
+    assert [o.encodings is not None for o in outcomes] == [True, False, True]
+    first = Encodings.from_bytes(outcomes[0].encodings)
+    assert first.given.exact != Encodings.from_bytes(outcomes[2].encodings).given.exact
+    assert "Tom" not in repr(outcomes[0])  # the person is never shown

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from connectors.delivery.csvfile import render_csv
 from connectors.export_file import open_export
-from connectors.ingest import FORMAT_NAMES, Conversion, publish
+from connectors.ingest import FORMAT_NAMES, Conversion
+from connectors.publish import publish
 from connectors.rows import parse_date
 from hub.agencies import load_agencies
 from hub.contract.codec import get_codec

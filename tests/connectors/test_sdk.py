@@ -92,3 +92,22 @@ def test_from_settings_reads_the_outbox_limit_and_publishes(topics):
            for r in read_to_end(topics.bootstrap, "agency.jugendamt-kamen.outbox")
            if r.value and not r.headers}
     assert envelope.id in ids
+
+
+def test_the_encodings_go_once_per_child_before_its_first_event(pseudonym_key):
+    from connectors.encodings import encode
+    from hub.contract.linkage import Encodings
+    from tests.connectors.recording import RecordingProducer
+
+    producer = RecordingProducer()
+    connector = AgencyConnector("jugendamt-kamen", pseudonym_key, producer)
+    for record in ("R1", "R2"):
+        connector.publish("offer.made", record_id=record, on=date(2026, 11, 2), person=MIA,
+                          town="kamen", purpose="fruehe_hilfen", offer="Familienhebamme")
+    assert [s.topic for s in producer.sent] == [
+        "hub.linkage", "agency.jugendamt-kamen.outbox", "agency.jugendamt-kamen.outbox"]
+    (sent,) = producer.encodings()
+    assert sent.key == producer.events()[0].key
+    assert Encodings.from_bytes(sent.value) == encode(pseudonym_key, "Mia", "Schröder",
+                                                      date(2025, 2, 14))
+    assert b"Mia" not in sent.value and b"2025" not in sent.value

@@ -97,6 +97,22 @@ def test_ingest_route_and_tail(worker, topics, unique_export, pseudonym_key):
     lines = [json.loads(line) for line in tail.stdout.splitlines()]
     assert school.id in {line["id"] for line in lines}
 
+    # the connector sent each child's linkage encodings to hub.linkage, keyed by its
+    # pseudonym; they are never shown (hub tail refuses the topic)
+    from hub.contract.linkage import Encodings
+    from hub.kafka_io import read_to_end
+
+    children = {e.subject for e in events}
+    sent = {r.key.decode(): r.value for r in read_to_end(topics.bootstrap, "hub.linkage",
+                                                          "unna-hub-test")
+            if r.key and r.key.decode() in children}
+    assert set(sent) == children
+    for value in sent.values():
+        Encodings.from_bytes(value)
+        assert f"Tom{tag}".encode() not in value and b"Beispiel" not in value
+    refused = topics.hub("tail", "hub.linkage", "--from-beginning", "--timeout", "1")
+    assert refused.returncode == 1 and "never shown" in refused.stderr and not refused.stdout
+
     # the rejected row is a dead letter with its reasons, without any value of the row
     letters = [decode_dead_letter(json.dumps(r.value).encode())
                for r in read_all(topics.bootstrap, "hub.dlq") if r.value]

@@ -109,9 +109,10 @@ def latest_state_with(bootstrap: str, subject: str) -> dict[str, list[bytes]]:
 
     needle = subject.encode()
     compacted = sorted(t for t in existing_topics(bootstrap)
-                       if t in ("hub.consent", "hub.facts") or t.startswith("analytics.")
-                       or t.endswith("-changelog"))
-    assert "hub.consent" in compacted and any(t.endswith("-changelog") for t in compacted)
+                       if t in ("hub.consent", "hub.facts", "hub.linkage")
+                       or t.startswith("analytics.") or t.endswith("-changelog"))
+    assert {"hub.consent", "hub.linkage"} <= set(compacted)
+    assert any(t.endswith("-changelog") for t in compacted)
     found = {}
     for topic in compacted:
         latest: dict[bytes, bytes | None] = {}
@@ -131,6 +132,7 @@ def test_an_erased_child_is_forgotten_and_every_recipient_is_told(worker, topics
     before = wait_for(lambda: (lambda f: f if "hub.facts" in f else None)(
         latest_state_with(topics.bootstrap, subject)), 60, "the child's facts")
     assert "hub.consent" in before and any(t.endswith("-changelog") for t in before)
+    assert "hub.linkage" in before  # the connector sent the child's linkage encodings
 
     reference = f"VS-2026/{tag}"
     result = topics.hub("erase", "--subject", subject, "--reference", reference, "--yes",

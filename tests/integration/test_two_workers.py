@@ -17,7 +17,8 @@ from urllib.request import urlopen
 
 import pytest
 
-from connectors.ingest import Conversion, publish
+from connectors.ingest import Conversion
+from connectors.publish import publish
 from hub.agencies import load_agencies
 from hub.kafka_io import producer
 from hub.tail import Tail

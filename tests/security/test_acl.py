@@ -74,10 +74,11 @@ def test_an_agency_writes_only_its_own_outbox_and_reads_only_its_own_inbox(acls,
     for agency in agencies.exchanging():
         me = agency_principal(agency.id)
         for spec in plan:
-            assert allows(acls, me, TOPIC, spec.name, WRITE) == (spec.name == agency.outbox)
+            assert allows(acls, me, TOPIC, spec.name, WRITE) == (
+                spec.name in (agency.outbox, "hub.linkage"))
             assert allows(acls, me, TOPIC, spec.name, READ) == (spec.name == agency.inbox)
             assert allows(acls, me, TOPIC, spec.name, DESCRIBE) == (
-                spec.name in (agency.outbox, agency.inbox))
+                spec.name in (agency.outbox, agency.inbox, "hub.linkage"))
             assert allows(acls, me, TOPIC, spec.name, "DESCRIBE_CONFIGS") == (
                 spec.name == agency.outbox)  # its max.message.bytes, read before sending
             for operation in (CREATE, DELETE, "ALTER", "ALTER_CONFIGS"):
@@ -102,11 +103,22 @@ def test_an_agency_uses_only_its_own_consumer_groups(acls, agencies):
 
 
 def test_an_agency_gets_nothing_of_the_hub(acls, agencies, plan):
+    """Only the linkage encodings of its own children go there: written, never read."""
     for agency in agencies.exchanging():
         me = agency_principal(agency.id)
         for spec in plan:
             if spec.name.startswith(("hub.", "analytics.")):
-                assert not any(allows(acls, me, TOPIC, spec.name, op) for op in OPERATIONS)
+                allowed = {op for op in OPERATIONS if allows(acls, me, TOPIC, spec.name, op)}
+                assert allowed == ({WRITE, DESCRIBE} if spec.name == "hub.linkage" else set())
+
+
+def test_only_the_workers_read_the_linkage_encodings(acls, everyone, agencies):
+    """The operator may do everything else, but a DENY keeps it from the encodings."""
+    assert who_may(acls, everyone, READ, "hub.linkage") == {HUB}
+    assert who_may(acls, everyone, WRITE, "hub.linkage") == {
+        HUB, OPERATOR, *(agency_principal(a.id) for a in agencies.exchanging())}
+    assert allows(acls, OPERATOR, TOPIC, "hub.linkage", CREATE)
+    assert allows(acls, OPERATOR, TOPIC, "hub.linkage", DELETE)
 
 
 @pytest.mark.parametrize("topic", ["hub.consent", "hub.audit", "hub.facts"])
@@ -178,6 +190,7 @@ def test_adding_an_agency_adds_exactly_its_acls(agencies, acls):
         Acl(me, TOPIC, LITERAL, new.inbox, READ), Acl(me, TOPIC, LITERAL, new.inbox, DESCRIBE),
         Acl(me, GROUP, PREFIXED, f"{new.id}.", READ),
         Acl(me, CLUSTER, LITERAL, CLUSTER_NAME, IDEMPOTENT_WRITE),
+        Acl(me, TOPIC, LITERAL, "hub.linkage", WRITE),
         Acl(HUB, TOPIC, LITERAL, new.outbox, READ), Acl(HUB, TOPIC, LITERAL, new.outbox, DESCRIBE),
         Acl(HUB, TOPIC, LITERAL, new.inbox, READ), Acl(HUB, TOPIC, LITERAL, new.inbox, WRITE),
         Acl(HUB, TOPIC, LITERAL, new.inbox, DESCRIBE),

@@ -15,7 +15,7 @@ from hub.consent.ledger import ledger_key
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType
 from hub.core.reasons import NoteKind
-from hub.core.topics import CONSENT_TOPIC, FACTS_TOPIC
+from hub.core.topics import CONSENT_TOPIC, FACTS_TOPIC, LINKAGE_TOPIC
 from hub.errors import DecodeError
 from hub.routing.deciding import HUB_SOURCE
 from hub.routing.erasure import (
@@ -43,6 +43,8 @@ def handle_erasure(erasure: Erasure, stores: RouterStores,
     consents = stores.consents.of(subject)
     out = [Output(CONSENT_TOPIC, ledger_key(subject, state.consent_id), None,
                   type="tombstone") for state in consents]
+    # the child's linkage encodings, which its agencies' connectors sent
+    out.append(Output(LINKAGE_TOPIC, subject.encode(), None, type="tombstone"))
     served = stores.served.of(subject)
     held = stores.held.forget(subject, services.codec.decode)
     out += [audit(services, envelope, ERASED, now, reason=held_erased(request.reference),
