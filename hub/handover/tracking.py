@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from hub.contract.models import Envelope
-from hub.handover.tracker import (
+from hub.handover.machine import (
     ANSWER,
     COMPLETION,
     DECLINED,

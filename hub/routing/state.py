@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from hub.consent.ledger import ConsentState
 from hub.contract.models import Envelope
 from hub.core.decisions import Delivery
-from hub.handover.tracker import Deadlines
+from hub.handover.machine import Deadlines
 from hub.handover.tracking import HandoverTracker
 from hub.routing.delivered import DeliveredSet
 from hub.routing.messages import Incoming

@@ -11,7 +11,7 @@ from dataclasses import replace
 from hub.audit import ANOMALY
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType
-from hub.handover.tracker import STEP_OF, Handover
+from hub.handover.machine import STEP_OF, Handover
 from hub.handover.tracking import Tracked
 from hub.routing.deciding import carry_out, context, hold, reconsider
 from hub.routing.messages import AgencyEvent, Output
