@@ -1,4 +1,5 @@
-"""The handover tracker with its state: which handovers exist, their steps, their deadlines.
+"""The handover tracker with its state: which handovers exist, their steps, their deadlines
+(each step is judged by the state machine, :mod:`hub.handover.machine`).
 
 :class:`HandoverTracker` keeps two mappings (Faust tables in the worker, dicts in tests):
 ``handovers`` (handover id -> :class:`Handover` as JSON) and ``families`` (subject -> the
