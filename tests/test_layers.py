@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.report", "hub.security.acl", "hub.topics", "hub.simulation", "hub.linkage",
     )),
     ("adapters", (  # Kafka, files, HTTP, processes
-        "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
+        "hub.kafka_io", "hub.tail", "hub.operator_views", "hub.broker", "hub.connectivity",
         "hub.faust", "hub.security.apply", "hub.report.load", "hub.deployment",
         "hub.topic_admin", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
         "connectors.delivery.inbox", "connectors.delivery.directory",
