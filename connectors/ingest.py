@@ -18,14 +18,14 @@ from pathlib import Path
 
 from connectors.consent import COLUMNS as CONSENT_COLUMNS
 from connectors.consent import latest_states
-from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
-from connectors.facts import (
+from connectors.envelopes import (
     Problem,
     RowError,
     build_consent_envelope,
     build_envelope,
     public_reasons,
 )
+from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
 from connectors.formats import FORMATS
 from connectors.progress import ProgressBar
 from connectors.pseudonym import UnusableName, legacy_pseudonym, pseudonym

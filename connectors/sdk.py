@@ -14,7 +14,7 @@ the German words of the exports (``Übergabe angefragt``, ``Frühe Hilfen``, ``K
                             recipient="gesundheitsamt-kreis-unna", handover_id="UE-KAM-0020")
 
 A call returns once the broker has acknowledged the event (acks=all, idempotent producer);
-problems raise :class:`~connectors.facts.RowError` listing every problem, or
+problems raise :class:`~connectors.envelopes.RowError` listing every problem, or
 :class:`~hub.errors.BrokerError` when the broker does not answer; invalid ``HUB_`` settings
 raise :class:`~hub.errors.ConfigError` naming the variable, as the ``hub`` command does.
 """
@@ -28,7 +28,7 @@ from datetime import date
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors import vocabulary
-from connectors.facts import (
+from connectors.envelopes import (
     ConsentFacts,
     EventFacts,
     Person,

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("agency formats", (  # the agencies' side of the contract: exports, German words, CSV
         "connectors", "connectors.vocabulary", "connectors.pseudonym", "connectors.rows",
-        "connectors.facts", "connectors.formats", "connectors.consent",
+        "connectors.envelopes", "connectors.formats", "connectors.consent",
         "connectors.export_file", "connectors.phonetics", "connectors.encodings",
         "connectors.delivery",
         "connectors.delivery.csvfile", "connectors.delivery.batchfiles",
