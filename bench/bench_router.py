@@ -115,7 +115,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from connectors.facts import (  # noqa: E402
+from connectors.envelopes import (  # noqa: E402
     ConsentFacts,
     EventFacts,
     Person,

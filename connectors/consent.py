@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from connectors import vocabulary
+from connectors.envelopes import ConsentFacts, RowError, value_problem
 from connectors.export_file import ExportFile
-from connectors.facts import ConsentFacts, RowError, value_problem
 from connectors.rows import RowReader
 
 COLUMNS = ("Einwilligungs-ID", "Vorname", "Nachname", "Geburtsdatum", "Wohnort", "Zweck",

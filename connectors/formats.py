@@ -1,6 +1,6 @@
 """The export formats of the agency kinds: which columns, and what one row means.
 
-Each format turns one row into :class:`~connectors.facts.EventFacts` (the consent export is
+Each format turns one row into :class:`~connectors.envelopes.EventFacts` (the consent export is
 handled by :mod:`connectors.consent`, since it publishes each consent's latest state).
 The columns listed are required; other columns are ignored and column order is free.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors import vocabulary
-from connectors.facts import EventFacts, RowError
+from connectors.envelopes import EventFacts, RowError
 from connectors.rows import RowReader
 
 

@@ -22,14 +22,14 @@ from pathlib import Path
 from connectors.consent import COLUMNS as CONSENT_COLUMNS
 from connectors.consent import latest_states
 from connectors.encodings import encode, linkage_key
-from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
-from connectors.facts import (
+from connectors.envelopes import (
     Person,
     Problem,
     RowError,
     build_consent_envelope,
     build_envelope,
 )
+from connectors.export_file import ExportFile, agency_from_filename, open_export, read_columns
 from connectors.formats import FORMATS
 from connectors.pseudonym import UnusableName, legacy_pseudonym, pseudonym
 from connectors.rows import RowReader

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.facts import public_reasons
+from connectors.envelopes import public_reasons
 from connectors.ingest import Conversion, Outcome, Summary, message_limit, too_large
 from connectors.progress import ProgressBar
 from hub.core.topics import LINKAGE_TOPIC

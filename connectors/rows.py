@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from connectors import vocabulary
+from connectors.envelopes import Person, Problem, RowError, name_problems, value_problem
 from connectors.export_file import ExportRow
-from connectors.facts import Person, Problem, RowError, name_problems, value_problem
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """Control characters (NUL, tab, line breaks, ...): no value of an export has them inside."""
@@ -30,7 +30,7 @@ class RowReader:
     """Typed values of one row; every problem is collected, :meth:`check` raises them all.
 
     A problem names the column, and quotes the value at fault only when the row is intact
-    and the value short and plain (:func:`~connectors.facts.shown`): never a name or birth
+    and the value short and plain (:func:`~connectors.envelopes.shown`): never a name or birth
     date, and nothing of a row whose fields are shifted (too few or too many fields)."""
 
     row: ExportRow

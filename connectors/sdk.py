@@ -16,7 +16,7 @@ the German words of the exports (``Übergabe angefragt``, ``Frühe Hilfen``, ``K
 Before a child's first event, the connector sends the child's linkage encodings to
 ``hub.linkage`` (:mod:`connectors.encodings`: keyed tokens, never the names).
 A call returns once the broker has acknowledged the event (acks=all, idempotent producer);
-problems raise :class:`~connectors.facts.RowError` listing every problem, or
+problems raise :class:`~connectors.envelopes.RowError` listing every problem, or
 :class:`~hub.errors.BrokerError` when the broker does not answer; invalid ``HUB_`` settings
 raise :class:`~hub.errors.ConfigError` naming the variable, as the ``hub`` command does.
 """
@@ -32,7 +32,7 @@ from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors import vocabulary
 from connectors.encodings import encode, linkage_key
-from connectors.facts import (
+from connectors.envelopes import (
     ConsentFacts,
     EventFacts,
     Person,

@@ -7,6 +7,8 @@ two modules import each other (directly or round a longer cycle), and no two pac
 either: ``hub.routing`` may use ``hub.consent``, then nothing of ``hub.consent`` uses
 ``hub.routing``. A package whose modules sit in several layers (``hub.security``: its
 client in the base, its ACLs among the rules, its command on top) counts once per layer.
+``connectors`` uses only the hub's shared part (core, base, contract, the Kafka clients),
+and that part uses nothing of ``connectors``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("agency formats", (  # the agencies' side of the contract: exports, German words, CSV
         "connectors", "connectors.vocabulary", "connectors.pseudonym", "connectors.rows",
-        "connectors.facts", "connectors.formats", "connectors.consent",
+        "connectors.envelopes", "connectors.formats", "connectors.consent",
         "connectors.export_file", "connectors.phonetics", "connectors.encodings",
         "connectors.delivery",
         "connectors.delivery.csvfile", "connectors.delivery.batchfiles",
@@ -50,7 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.report", "hub.security.acl", "hub.topics", "hub.simulation", "hub.linkage",
     )),
     ("adapters", (  # Kafka, files, HTTP, processes
-        "hub.kafka_io", "hub.tail", "hub.records", "hub.broker", "hub.connectivity",
+        "hub.kafka_io", "hub.tail", "hub.operator_views", "hub.broker", "hub.connectivity",
         "hub.faust", "hub.security.apply", "hub.report.load", "hub.deployment",
         "connectors.publish",
         "hub.topic_admin", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
@@ -241,6 +243,83 @@ def test_no_package_cycles():
             f"{graph[a][b][0]} imports {graph[a][b][1]}"
             for a in cycle for b in cycle if b in graph[a])
         for cycle in cycles)
+
+
+# What ``connectors`` may use of ``hub`` (docs/design.md, "connectors and hub"): the hub's
+# shared part, i.e. the layers below the agency formats and the Kafka clients. That part
+# uses nothing of ``connectors``; the rest of the hub may use ``connectors`` as the layers
+# allow. So no loop runs between the two packages.
+HUB_SHARED_LAYERS = ("core", "base", "contract")
+HUB_SHARED_MODULES = ("hub.kafka_io",)
+
+
+def in_hub_shared_part(module: str) -> bool:
+    layer = layer_of(module)
+    return module in HUB_SHARED_MODULES or (
+        layer is not None and LAYERS[layer][0] in HUB_SHARED_LAYERS)
+
+
+def package_root(module: str) -> str:
+    return module.split(".")[0]
+
+
+def hub_used_by_connectors(modules: dict[str, str]) -> dict[str, str]:
+    """Every module of ``hub`` that ``connectors`` uses, directly or through other modules
+    of ``hub`` -> the module of ``connectors`` it is used from."""
+    known = set(modules)
+    used: dict[str, str] = {}
+    todo = [(target, module) for module, source in modules.items()
+            if package_root(module) == "connectors"
+            for target, _ in imports_of(module, source, known)
+            if package_root(target) == "hub" and target in known]
+    while todo:
+        module, via = todo.pop()
+        if module in used:
+            continue
+        used[module] = via
+        todo += [(target, via) for target, _ in imports_of(module, modules[module], known)
+                 if package_root(target) == "hub" and target in known]
+    return used
+
+
+def connectors_beyond_the_shared_part(modules: dict[str, str]) -> list[str]:
+    """What breaks the rule: a module of ``hub`` outside the shared part that ``connectors``
+    uses, or a module of the shared part that imports ``connectors``."""
+    known = set(modules)
+    beyond = [f"{describe(module)}, used from {via}"
+              for module, via in sorted(hub_used_by_connectors(modules).items())
+              if not in_hub_shared_part(module)]
+    beyond += [f"{module.replace('.', '/')}.py:{line}: {module} imports {target}"
+               for module, source in sorted(modules.items())
+               if package_root(module) == "hub" and in_hub_shared_part(module)
+               for target, line in imports_of(module, source, known)
+               if package_root(target) == "connectors"]
+    return beyond
+
+
+def test_connectors_use_only_the_hubs_shared_part():
+    beyond = connectors_beyond_the_shared_part(sources())
+    assert not beyond, (
+        "connectors imports from hub only hub.core, the base and contract layers and "
+        "hub.kafka_io, and those import nothing of connectors (docs/design.md, connectors "
+        "and hub):\n" + "\n".join(f"  {line}" for line in beyond))
+
+
+def test_connectors_beyond_the_shared_part_are_found():
+    modules = {"connectors.sdk": "from hub.kafka_io import producer", "hub.kafka_io": "",
+               "hub.tail": "", "hub.errors": "", "hub.routing.rules": "",
+               "connectors.formats": "from hub.errors import HubError"}
+    assert connectors_beyond_the_shared_part(modules) == []
+    modules["hub.kafka_io"] = "from hub.tail import Tail"  # through the shared part
+    assert connectors_beyond_the_shared_part(modules) == [
+        "hub.tail (adapters), used from connectors.sdk"]
+    modules["hub.kafka_io"] = ""
+    modules["hub.errors"] = "def f():\n    from connectors.formats import FORMATS\n"
+    assert connectors_beyond_the_shared_part(modules) == [
+        "hub/errors.py:2: hub.errors imports connectors.formats"]
+    modules["hub.errors"] = ""
+    modules["hub.routing.rules"] = "from connectors.formats import FORMATS"  # the rest: fine
+    assert connectors_beyond_the_shared_part(modules) == []
 
 
 def test_a_package_cycle_is_found():

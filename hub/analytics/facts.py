@@ -27,7 +27,7 @@ from hub.contract.models import Envelope
 from hub.contract.vocabulary import LifePhase, Municipality
 from hub.core.decisions import Decision, ReasonKind
 from hub.core.topics import FACTS_TOPIC as FACTS_TOPIC  # named in hub.core.topics
-from hub.handover.tracker import Handover
+from hub.handover.machine import Handover
 
 MUNICIPALITIES = frozenset(m.value for m in Municipality)
 LIFE_PHASES = frozenset(p.value for p in LifePhase)

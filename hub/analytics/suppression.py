@@ -170,72 +170,16 @@ def suppress(
     returning).
     """
     rows_t, columns_t = tuple(rows), tuple(columns)
-    _check_labels(rows_t, "rows")
-    _check_labels(columns_t, "columns")
-    check_k(k)
-    known_rows, known_columns = set(rows_t), set(columns_t)
-    for (r, c), value in counts.items():
-        if r not in known_rows or c not in known_columns:
-            raise ValueError(f"count for unknown cell {(r, c)!r}")
-        _check_count(value, f"count of {(r, c)!r}")
-
-    m, n = len(rows_t), len(columns_t)
-    grid: dict[_Pos, int] = {}
-    for i, r in enumerate(rows_t):
-        for j, c in enumerate(columns_t):
-            grid[(i, j)] = counts.get((r, c), 0)
-    for i in range(m):
-        grid[(i, n)] = sum(grid[(i, j)] for j in range(n))
-    for j in range(n):
-        grid[(m, j)] = sum(grid[(i, j)] for i in range(m))
-    grid[(m, n)] = sum(grid[(i, n)] for i in range(m))
-    if row_totals is not None:
-        _check_total_keys(row_totals, rows_t, "row_totals")
-        for i, r in enumerate(rows_t):
-            grid[(i, n)] = _check_count(row_totals[r], f"row total of {r!r}")
-    if column_totals is not None:
-        _check_total_keys(column_totals, columns_t, "column_totals")
-        for j, c in enumerate(columns_t):
-            grid[(m, j)] = _check_count(column_totals[c], f"column total of {c!r}")
-    if grand_total is not None:
-        grid[(m, n)] = _check_count(grand_total, "grand total")
-
+    _check_table(counts, rows_t, columns_t, k)
+    grid = _extended_grid(counts, rows_t, columns_t, row_totals, column_totals, grand_total)
     reasons: dict[_Pos, Suppression] = {
         pos: Suppression.PRIMARY for pos, value in sorted(grid.items()) if is_primary(value, k)
     }
     if complementary:
-        _protect(grid, reasons, m, n)
+        _protect(grid, reasons, len(rows_t), len(columns_t))
         if _bridges(reasons):  # self-check; _protect only stops when there are none
             raise RuntimeError("complementary suppression left a recoverable value")
-
-    def shown(pos: _Pos) -> int | None:
-        return None if pos in reasons else grid[pos]
-
-    cell_reasons: dict[Cell, Suppression] = {}
-    row_total_reasons: dict[str, Suppression] = {}
-    column_total_reasons: dict[str, Suppression] = {}
-    for (i, j), why in sorted(reasons.items()):
-        if i < m and j < n:
-            cell_reasons[(rows_t[i], columns_t[j])] = why
-        elif i < m:
-            row_total_reasons[rows_t[i]] = why
-        elif j < n:
-            column_total_reasons[columns_t[j]] = why
-    return PublishedTable(
-        rows=rows_t,
-        columns=columns_t,
-        cells={
-            (r, c): shown((i, j)) for i, r in enumerate(rows_t) for j, c in enumerate(columns_t)
-        },
-        row_totals={r: shown((i, n)) for i, r in enumerate(rows_t)},
-        column_totals={c: shown((m, j)) for j, c in enumerate(columns_t)},
-        grand_total=shown((m, n)),
-        k=k,
-        cell_reasons=cell_reasons,
-        row_total_reasons=row_total_reasons,
-        column_total_reasons=column_total_reasons,
-        grand_total_reason=reasons.get((m, n)),
-    )
+    return _published(grid, reasons, rows_t, columns_t, k)
 
 
 def recoverable_cells(table: PublishedTable) -> set[Cell]:
@@ -272,6 +216,91 @@ def recoverable_totals(table: PublishedTable) -> set[tuple[str, str | None]]:
 
 
 # --- internals -------------------------------------------------------------------------------
+
+
+def _check_table(
+    counts: Mapping[Cell, int], rows: tuple[str, ...], columns: tuple[str, ...], k: int
+) -> None:
+    """The labels, ``k`` and every count of a table to suppress; ValueError otherwise."""
+    _check_labels(rows, "rows")
+    _check_labels(columns, "columns")
+    check_k(k)
+    known_rows, known_columns = set(rows), set(columns)
+    for (r, c), value in counts.items():
+        if r not in known_rows or c not in known_columns:
+            raise ValueError(f"count for unknown cell {(r, c)!r}")
+        _check_count(value, f"count of {(r, c)!r}")
+
+
+def _extended_grid(
+    counts: Mapping[Cell, int],
+    rows: tuple[str, ...],
+    columns: tuple[str, ...],
+    row_totals: Mapping[str, int] | None,
+    column_totals: Mapping[str, int] | None,
+    grand_total: int | None,
+) -> dict[_Pos, int]:
+    """The table with its margins as one grid (positions as ``_Pos``): the cells, the totals,
+    each the sum of its line unless given explicitly."""
+    m, n = len(rows), len(columns)
+    grid: dict[_Pos, int] = {}
+    for i, r in enumerate(rows):
+        for j, c in enumerate(columns):
+            grid[(i, j)] = counts.get((r, c), 0)
+    for i in range(m):
+        grid[(i, n)] = sum(grid[(i, j)] for j in range(n))
+    for j in range(n):
+        grid[(m, j)] = sum(grid[(i, j)] for i in range(m))
+    grid[(m, n)] = sum(grid[(i, n)] for i in range(m))
+    if row_totals is not None:
+        _check_total_keys(row_totals, rows, "row_totals")
+        for i, r in enumerate(rows):
+            grid[(i, n)] = _check_count(row_totals[r], f"row total of {r!r}")
+    if column_totals is not None:
+        _check_total_keys(column_totals, columns, "column_totals")
+        for j, c in enumerate(columns):
+            grid[(m, j)] = _check_count(column_totals[c], f"column total of {c!r}")
+    if grand_total is not None:
+        grid[(m, n)] = _check_count(grand_total, "grand total")
+    return grid
+
+
+def _published(
+    grid: dict[_Pos, int],
+    reasons: dict[_Pos, Suppression],
+    rows: tuple[str, ...],
+    columns: tuple[str, ...],
+    k: int,
+) -> PublishedTable:
+    """The grid as a :class:`PublishedTable`: every position in ``reasons`` withheld."""
+    m, n = len(rows), len(columns)
+
+    def shown(pos: _Pos) -> int | None:
+        return None if pos in reasons else grid[pos]
+
+    cell_reasons: dict[Cell, Suppression] = {}
+    row_total_reasons: dict[str, Suppression] = {}
+    column_total_reasons: dict[str, Suppression] = {}
+    for (i, j), why in sorted(reasons.items()):
+        if i < m and j < n:
+            cell_reasons[(rows[i], columns[j])] = why
+        elif i < m:
+            row_total_reasons[rows[i]] = why
+        elif j < n:
+            column_total_reasons[columns[j]] = why
+    return PublishedTable(
+        rows=rows,
+        columns=columns,
+        cells={(r, c): shown((i, j)) for i, r in enumerate(rows) for j, c in enumerate(columns)},
+        row_totals={r: shown((i, n)) for i, r in enumerate(rows)},
+        column_totals={c: shown((m, j)) for j, c in enumerate(columns)},
+        grand_total=shown((m, n)),
+        k=k,
+        cell_reasons=cell_reasons,
+        row_total_reasons=row_total_reasons,
+        column_total_reasons=column_total_reasons,
+        grand_total_reason=reasons.get((m, n)),
+    )
 
 
 def _check_labels(labels: tuple[str, ...], what: str) -> None:

@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_audit(args) -> int:
-    from hub.records import family_history, format_history
+    from hub.operator_views import family_history, format_history
 
     if args.letter and not args.out:
         raise InputError("--letter writes an HTML file: name it with --out, e.g. "
@@ -48,7 +48,7 @@ def cmd_audit(args) -> int:
     if out:
         from hub.agencies import load_agencies
         from hub.clock import clock_from_settings
-        from hub.records import family_consents
+        from hub.operator_views import family_consents
         from hub.report.letter import LOCAL_TIME, Retention, build_letter
 
         consents = family_consents(settings.kafka, args.subject)

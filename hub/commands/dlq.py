@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_dlq(args) -> int:
-    from hub.records import dead_letters, replay
+    from hub.operator_views import dead_letters, replay
 
     settings = load_settings()
     letters = dead_letters(settings.kafka, timeout=args.timeout)

@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 def cmd_erase(args) -> int:
     from hub.clock import clock_from_settings
-    from hub.records import request_erasure
+    from hub.operator_views import request_erasure
     from hub.routing.erasure import ErasureRequest
 
     settings = load_settings()

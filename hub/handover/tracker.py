@@ -1,310 +1,235 @@
-"""The handover state machine, deadlines, bounces and ping-pong (pure, no Kafka).
+"""The handover tracker with its state: which handovers exist, their steps, their deadlines
+(each step is judged by the state machine, :mod:`hub.handover.machine`).
 
-One handover (by its id) goes requested -> accepted | declined -> completed. Steps out of
-order or from the wrong agency are anomalies with a reason; they never raise. A step that
-does not come before its deadline (per purpose: an answer within 14 days of the request,
-completion within 90 days by default) is a stall, reported once per step; not before the
-hold window has passed since the hub learned of the handover, either: the step may have been
-taken in time and still be on its way in another agency's export.
+:class:`HandoverTracker` keeps two mappings (Faust tables in the worker, dicts in tests):
+``handovers`` (handover id -> :class:`Handover` as JSON) and ``families`` (subject -> the
+family's window for bounces and ping-pong, see :mod:`hub.handover.window`: what the rules
+still need, not every handover the family ever had). A request or a decline judges only
+the handovers it can change, so the cost of a handover event does not grow with the
+family's history. Handover events are keyed by the child's pseudonym, so one family's
+handovers live on one partition and are only touched while that partition's events or
+ticks are processed. Which handovers still wait for a step is indexed in memory per
+partition (rebuilt from the table when a partition is first ticked).
 
-Per family: a request to another agency after a decline is a *bounce*; three or more
-handovers of one family between the same two agencies within 90 days are *ping-pong*.
+A ``families`` value in the former shape (the list of the family's handover ids) is
+rebuilt into a window from the ``handovers`` table the first time the family is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from hub.core.reasons import NoteKind, ReasonParams
-
-REQUESTED, ACCEPTED, DECLINED, COMPLETED = "requested", "accepted", "declined", "completed"
-ANSWER, COMPLETION = "answer", "completion"
-STEP_OF = {"handover.requested": REQUESTED, "handover.accepted": ACCEPTED,
-           "handover.declined": DECLINED, "handover.completed": COMPLETED}
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    answer: timedelta = timedelta(days=14)
-    completion: timedelta = timedelta(days=90)
-
-    @classmethod
-    def from_config(cls, raw: Mapping | None) -> dict[str, Deadlines]:
-        """``{purpose: {answer_days: N, completion_days: M}, default: {...}}`` -> per purpose."""
-        raw = raw or {}
-        default = raw.get("default") or {}
-
-        def make(entry: Mapping) -> Deadlines:
-            merged = {**default, **entry}
-            return cls(timedelta(days=float(merged.get("answer_days", 14))),
-                       timedelta(days=float(merged.get("completion_days", 90))))
-
-        table = {purpose: make(entry or {}) for purpose, entry in raw.items()
-                 if purpose != "default"}
-        table["default"] = make({})
-        return table
-
-
-@dataclass(frozen=True)
-class Handover:
-    handover_id: str
-    subject: str
-    purpose: str
-    municipality: str
-    requester: str | None = None
-    recipient: str | None = None
-    requested_at: datetime | None = None
-    answer: str | None = None  # accepted | declined
-    answered_at: datetime | None = None
-    completed_at: datetime | None = None
-    stalled: tuple[str, ...] = ()  # steps already reported as stalled
-    # what the hub needs to speak about the handover later (stalls, analytics)
-    life_phase: str = ""
-    key_id: str = ""
-    partition: int = 0
-    bounce: bool = False
-    ping_pong: bool = False
-    learned_at: datetime | None = None  # the hub's clock when it first heard of it
-
-    @property
-    def state(self) -> str:
-        if self.completed_at:
-            return COMPLETED
-        return self.answer or (REQUESTED if self.requested_at else "unknown")
-
-    def to_json(self) -> dict:
-        def iso(value):
-            return value.isoformat() if value else None
-        return {"handover_id": self.handover_id, "subject": self.subject,
-                "purpose": self.purpose, "municipality": self.municipality,
-                "requester": self.requester, "recipient": self.recipient,
-                "requested_at": iso(self.requested_at), "answer": self.answer,
-                "answered_at": iso(self.answered_at), "completed_at": iso(self.completed_at),
-                "stalled": list(self.stalled), "life_phase": self.life_phase,
-                "key_id": self.key_id, "partition": self.partition, "bounce": self.bounce,
-                "ping_pong": self.ping_pong, "learned_at": iso(self.learned_at)}
-
-    @classmethod
-    def from_json(cls, data: Mapping) -> Handover:
-        def dt(value):
-            return datetime.fromisoformat(value) if value else None
-        return cls(data["handover_id"], data["subject"], data["purpose"],
-                   data["municipality"], data["requester"], data["recipient"],
-                   dt(data["requested_at"]), data["answer"], dt(data["answered_at"]),
-                   dt(data["completed_at"]), tuple(data["stalled"]),
-                   data.get("life_phase", ""), data.get("key_id", ""),
-                   data.get("partition", 0), data.get("bounce", False),
-                   data.get("ping_pong", False), dt(data.get("learned_at")))
-
-
-@dataclass(frozen=True)
-class Step:
-    """One handover event, as the tracker needs it."""
-
-    handover_id: str
-    step: str  # requested | accepted | declined | completed
-    sender: str
-    subject: str
-    purpose: str
-    municipality: str
-    at: datetime
-    recipient: str | None = None  # for requests
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    handover_id: str
-    reason: str  # for people (the audit)
-    kind: NoteKind  # for the audit's readers (the access letter)
-    params: ReasonParams = field(default_factory=dict)  # what ``reason`` names
-
-
-@dataclass(frozen=True)
-class Stall:
-    handover: Handover
-    waiting_for: str  # answer | completion
-    deadline: datetime
+from hub.contract.models import Envelope
+from hub.handover.machine import (
+    ANSWER,
+    COMPLETION,
+    DECLINED,
+    REQUESTED,
+    STEP_OF,
+    Anomaly,
+    Deadlines,
+    Handover,
+    Stall,
+    Step,
+    apply_step,
+    due_stalls,
+    mark_stalled,
+    notice_from,
+    open_and_overdue,
+    waiting_deadline,
+)
+from hub.handover.window import FamilyWindow, micros
 
 
 @dataclass
-class Outcome:
-    handover: Handover
+class Tracked:
+    """What one handover event did to its handover."""
+
+    handover: Handover | None = None  # the new state; None when nothing changed
     anomalies: list[Anomaly] = field(default_factory=list)
+    updated: list[Handover] = field(default_factory=list)
+    """Other handovers of the family whose bounce or ping-pong flag changed."""
+    bounces: list[Handover] = field(default_factory=list)
+    """Handovers (this or others of the family) that just became a bounce."""
+    ping_pong: list[Handover] = field(default_factory=list)
+    """Handovers that just became ping-pong."""
 
 
-def is_repeat(h: Handover | None, step: Step) -> bool:
-    """The same step again, as it was recorded (a re-sent record or a re-imported export):
-    not an anomaly, and nothing changes."""
-    if h is None:
-        return False
-    if step.step == REQUESTED:
-        return (h.requested_at == step.at and h.requester == step.sender
-                and h.recipient == step.recipient)
-    if step.step in (ACCEPTED, DECLINED):
-        return h.answer == step.step and h.answered_at == step.at
-    return step.step == COMPLETED and h.completed_at == step.at
+class HandoverTracker:
+    def __init__(self, handovers: MutableMapping, families: MutableMapping,
+                 deadlines: Mapping[str, Deadlines], slack: timedelta = timedelta(hours=24)):
+        """``slack``: how much older than the family's newest request (or the hub clock) a
+        request may arrive and still be judged exactly (the router's hold window)."""
+        self.handovers = handovers
+        self.families = families
+        self.deadlines = deadlines
+        self.slack = slack
+        self._waiting: dict[int, dict[str, datetime]] = {}  # partition -> id -> next due
 
+    def get(self, handover_id: str | None) -> Handover | None:
+        raw = self.handovers.get(handover_id) if handover_id else None
+        return Handover.from_json(raw) if raw else None
 
-def apply_step(current: Handover | None, step: Step) -> Outcome:
-    """The handover after ``step``; anomalies say what did not fit (the step still counts
-    where it can, so that later steps are judged against what really happened). A repeat
-    of a recorded step changes nothing."""
-    if is_repeat(current, step):
-        return Outcome(current)
-    h = current or Handover(step.handover_id, step.subject, step.purpose, step.municipality)
-    problems: list[tuple[NoteKind, str, ReasonParams]] = []
-    if step.step == REQUESTED:
-        if h.requested_at:
-            problems.append((NoteKind.REQUESTED_AGAIN, f"requested again by {step.sender}",
-                             {"by": step.sender}))
+    def requester(self, handover_id: str | None) -> str | None:
+        raw = self.handovers.get(handover_id) if handover_id else None
+        return raw.get("requester") if raw else None
+
+    def observe(self, envelope: Envelope, partition: int, now: datetime | None = None
+                ) -> Tracked:
+        """Apply a handover event (handover.requested/accepted/declined/completed);
+        ``now`` (the hub's clock) bounds what the family's window keeps."""
+        kind = STEP_OF.get(envelope.type.value)
+        handover_id = envelope.correlation_id or getattr(envelope.payload, "handover_id", None)
+        if kind is None or not handover_id:
+            return Tracked()
+        step = Step(handover_id, kind, envelope.source, envelope.subject,
+                    envelope.purpose.value, envelope.municipality.value, envelope.time,
+                    envelope.recipient if kind == REQUESTED else None)
+        current = self.get(handover_id)
+        outcome = apply_step(current, step)
+        h = outcome.handover
+        if h is current:
+            return Tracked()
+        result = Tracked(anomalies=outcome.anomalies)
+        h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
+                    partition=partition)
+        if current is None and now is not None:
+            h = replace(h, learned_at=now)
+        first_request = kind == REQUESTED and (current is None or current.requested_at is None)
+        declined = (kind == DECLINED and h.answer == DECLINED and h.requested_at is not None
+                    and (current is None or current.answer is None))
+        if first_request or declined:
+            h = self._reflag(h, first_request, result, now)
+        result.handover = self._store(h)
+        return result
+
+    def window(self, subject: str) -> FamilyWindow:
+        """The family's window (rebuilt from a former list of handover ids)."""
+        raw = self.families.get(subject)
+        if isinstance(raw, list):  # the former shape: every handover id of the family
+            window = FamilyWindow(None, self.slack)
+            family = [x for x in map(self.get, raw) if x and x.requested_at and x.requester]
+            for x in sorted(family, key=lambda x: (x.requested_at, x.handover_id)):
+                window.add_request(x.handover_id, x.requester, x.recipient,
+                                   micros(x.requested_at), _declined_at(x))
+            return window
+        return FamilyWindow(raw, self.slack)
+
+    def _reflag(self, h: Handover, first_request: bool, result: Tracked,
+                now: datetime | None) -> Handover:
+        """Judge the bounces and ping-pong that ``h``'s request or decline can change;
+        stores the other handovers whose flags change and returns ``h`` with its flags."""
+        window = self.window(h.subject)
+        if first_request:
+            changes = window.add_request(h.handover_id, h.requester, h.recipient,
+                                         micros(h.requested_at), _declined_at(h))
         else:
-            if h.answer or h.completed_at:
-                problems.append((NoteKind.REQUEST_AFTER_STEP,
-                                 f"request arrived after the {h.state} step",
-                                 {"step": h.state}))
-            h = replace(h, requester=step.sender, recipient=step.recipient,
-                        requested_at=step.at)
-        return Outcome(h, _anomalies(h, problems))
-    if h.requested_at is None:
-        problems.append((NoteKind.STEP_BEFORE_REQUEST,
-                         f"{step.step} before the handover was requested", {"step": step.step}))
-    elif h.recipient and step.sender != h.recipient:
-        problems.append((NoteKind.WRONG_AGENCY,
-                         f"{step.step} by {step.sender}, but {h.recipient} was asked",
-                         {"step": step.step, "by": step.sender, "asked": h.recipient}))
-    if step.step in (ACCEPTED, DECLINED):
-        if h.answer:
-            problems.append((NoteKind.ANSWERED_TWICE,
-                             f"{step.step} after it was already {h.answer}",
-                             {"step": step.step, "answer": h.answer}))
-        else:
-            h = replace(h, answer=step.step, answered_at=step.at)
-    elif step.step == COMPLETED:
-        h = _complete(h, step, problems)
-    return Outcome(h, _anomalies(h, problems))
-
-
-def _complete(h: Handover, step: Step, problems: list) -> Handover:
-    """``h`` completed by ``step``; what did not fit is added to ``problems``."""
-    if h.completed_at:
-        problems.append((NoteKind.COMPLETED_TWICE, "completed twice", {}))
+            changes = window.add_decline(h.handover_id, h.requester, h.recipient,
+                                         micros(h.requested_at), micros(h.answered_at),
+                                         h.bounce)
+        window.prune(None if now is None else micros(now))
+        self.families[h.subject] = window.state
+        for hid, (bounce, ping_pong) in changes.items():
+            x = h if hid == h.handover_id else self.get(hid)
+            if x is None:
+                continue
+            bounce = x.bounce if bounce is None else bounce
+            ping_pong = x.ping_pong if ping_pong is None else ping_pong
+            if (x.bounce, x.ping_pong) == (bounce, ping_pong):
+                continue
+            flagged = replace(x, bounce=bounce, ping_pong=ping_pong)
+            if bounce and not x.bounce:
+                result.bounces.append(flagged)
+            if ping_pong and not x.ping_pong:
+                result.ping_pong.append(flagged)
+            if hid == h.handover_id:
+                h = flagged
+            else:
+                result.updated.append(self._store(flagged))
         return h
-    if h.answer == DECLINED:
-        problems.append((NoteKind.COMPLETED_AFTER_DECLINE, "completed after it was declined",
-                         {}))
-    elif h.answer is None:
-        problems.append((NoteKind.COMPLETED_UNACCEPTED, "completed without being accepted",
-                         {}))
-    return replace(h, completed_at=step.at)
 
 
-def _anomalies(h: Handover, problems: list[tuple[NoteKind, str, ReasonParams]]
-               ) -> list[Anomaly]:
-    return [Anomaly(h.handover_id, text, kind, params) for kind, text, params in problems]
+    def due(self, partition: int, now: datetime) -> list[Stall]:
+        """The stalls of ``partition`` due at ``now`` (each reported once: call
+        :meth:`stalled` for them)."""
+        waiting = self._waiting.get(partition)
+        if waiting is None:
+            waiting = self._waiting[partition] = {}
+            # lazily: a list of every handover of every partition (hundreds of thousands
+            # after a long backlog) made a restarted worker's memory jump by hundreds of MiB
+            for raw in self.handovers.values():
+                if raw and raw.get("partition", 0) == partition:
+                    self._index(Handover.from_json(raw))
+        stalls: list[Stall] = []
+        for handover_id in [i for i, due in waiting.items() if due < now]:
+            h = self.get(handover_id)
+            if h is None:
+                waiting.pop(handover_id, None)
+                continue
+            stalls += due_stalls(h, self.deadlines, now, self.slack)
+        return stalls
 
+    def stalled(self, stall: Stall) -> Handover:
+        """Record that ``stall`` was reported."""
+        h = self.get(stall.handover.handover_id) or stall.handover
+        return self._store(mark_stalled(h, [stall]))
 
-def is_open(h: Handover) -> bool:
-    """Requested, and neither declined nor completed."""
-    return bool(h.requested_at) and not h.completed_at and h.answer != DECLINED
+    def forget_subject(self, subject: str, partition: int) -> list[Handover]:
+        """Remove every handover of ``subject`` (they live on ``partition``) and the
+        family's window (an erasure); returns the handovers removed."""
+        found = []
+        find = getattr(self.handovers, "find", None)  # a store: the partition's matches
+        for handover_id, raw in list(find(subject) if find else self.handovers.items()):
+            if raw and raw.get("subject") == subject:
+                found.append(Handover.from_json(raw))
+                del self.handovers[handover_id]
+                self._waiting.get(partition, {}).pop(handover_id, None)
+        if subject in self.families:
+            del self.families[subject]
+        return found
 
+    def forget_partition(self, partition: int) -> None:
+        """The partition moved to another worker: drop its in-memory index."""
+        self._waiting.pop(partition, None)
 
-def waiting_deadline(h: Handover, deadlines: Mapping[str, Deadlines]) -> datetime | None:
-    """The deadline of the step an open handover waits for (answer, or completion once
-    accepted); None when it waits for nothing."""
-    if not is_open(h):
-        return None
-    d = deadlines.get(h.purpose) or deadlines["default"]
-    return h.requested_at + (d.answer if h.answer is None else d.completion)
+    def open_and_overdue(self, partitions: set[int], now: datetime,
+                         raws: Iterable[Mapping | None] | None = None
+                         ) -> dict[str, tuple[int, int]]:
+        """``municipality -> (open, overdue)`` over the handovers of ``partitions`` among
+        ``raws`` (values of the handovers mapping; all of them when None)."""
+        raws = list(self.handovers.values()) if raws is None else raws
+        return open_and_overdue(
+            (Handover.from_json(raw) for raw in raws
+             if raw and raw.get("partition", 0) in partitions), self.deadlines, now)
 
+    # ---------------------------------------------------------------- internals
+    def _store(self, h: Handover) -> Handover:
+        self.handovers[h.handover_id] = h.to_json()
+        self._index(h)
+        return h
 
-def notice_from(h: Handover, hold: timedelta) -> datetime | None:
-    """The earliest time a stall of ``h`` may be reported: the hold window after the hub
-    learned of the handover (None: no wait, a state from before this was recorded)."""
-    return h.learned_at + hold if h.learned_at else None
-
-
-def open_and_overdue(handovers: Iterable[Handover], deadlines: Mapping[str, Deadlines],
-                     now: datetime) -> dict[str, tuple[int, int]]:
-    """``municipality -> (open handovers, of them past the deadline of their step)``."""
-    counts: dict[str, tuple[int, int]] = {}
-    for h in handovers:
-        due = waiting_deadline(h, deadlines)
+    def _index(self, h: Handover) -> None:
+        """Keep ``h`` in its partition's index while a step of it can still stall."""
+        waiting = self._waiting.get(h.partition)
+        if waiting is None:
+            return  # the index is built on the partition's first tick
+        due = self._next_due(h)
         if due is None:
-            continue
-        n_open, n_overdue = counts.get(h.municipality, (0, 0))
-        counts[h.municipality] = (n_open + 1, n_overdue + (now > due))
-    return counts
+            waiting.pop(h.handover_id, None)
+        else:
+            waiting[h.handover_id] = due
+
+    def _next_due(self, h: Handover) -> datetime | None:
+        """When ``h`` stalls next; None when it waits for nothing not reported yet."""
+        due = waiting_deadline(h, self.deadlines)
+        step = ANSWER if h.answer is None else COMPLETION
+        if due is None or step in h.stalled:
+            return None
+        since = notice_from(h, self.slack)
+        return due if since is None else max(due, since)
 
 
-def due_stalls(h: Handover, deadlines: Mapping[str, Deadlines], now: datetime,
-               hold: timedelta = timedelta(0)) -> list[Stall]:
-    """The steps of ``h`` whose deadline passed at ``now`` and that were not reported yet,
-    once ``hold`` has passed since the hub learned of ``h`` (a step taken in time may come
-    in another agency's export within the hold window)."""
-    if not h.requested_at:
-        return []
-    since = notice_from(h, hold)
-    if since is not None and now < since:
-        return []
-    d = deadlines.get(h.purpose) or deadlines["default"]
-    stalls = []
-    answer_due = h.requested_at + d.answer
-    if h.answer is None and now > answer_due and ANSWER not in h.stalled:
-        stalls.append(Stall(h, ANSWER, answer_due))
-    completion_due = h.requested_at + d.completion
-    if h.answer == ACCEPTED and not h.completed_at and now > completion_due \
-            and COMPLETION not in h.stalled:
-        stalls.append(Stall(h, COMPLETION, completion_due))
-    return stalls
-
-
-def mark_stalled(h: Handover, stalls: Sequence[Stall]) -> Handover:
-    return replace(h, stalled=tuple(dict.fromkeys((*h.stalled, *(s.waiting_for
-                                                                  for s in stalls)))))
-
-
-def is_bounce(history: Sequence[Handover], request: Step) -> bool:
-    """The first request by the same agency for the same family to another agency after
-    an agency declined it (each decline bounces once)."""
-    def asked_since(declined: Handover) -> bool:
-        return any(g.handover_id not in (declined.handover_id, request.handover_id)
-                   and g.requester == request.sender and g.requested_at
-                   and declined.answered_at <= g.requested_at <= request.at
-                   for g in history)
-
-    return any(h.answer == DECLINED and h.requester == request.sender and h.answered_at
-               and h.recipient != request.recipient and h.handover_id != request.handover_id
-               and h.answered_at <= request.at and not asked_since(h)
-               for h in history)
-
-
-def is_ping_pong(history: Sequence[Handover], request: Step,
-                 window: timedelta = timedelta(days=90), times: int = 3) -> bool:
-    """``times`` or more handovers of one family between the same two agencies (either
-    direction) within ``window``, this request included."""
-    pair = frozenset((request.sender, request.recipient))
-    recent = [h for h in history
-              if h.handover_id != request.handover_id and h.requested_at
-              and frozenset((h.requester, h.recipient)) == pair
-              and abs(request.at - h.requested_at) <= window]
-    return len(recent) + 1 >= times
-
-
-def family_flags(family: Sequence[Handover]) -> dict[str, tuple[bool, bool]]:
-    """``handover id -> (bounce, ping_pong)`` for every requested handover of one family,
-    judged in the order of the request times (not of arrival: the answer of one agency and
-    the next request of another come through different outboxes, in any order).
-
-    The specification: the tracker gets the same flags one handover at a time from a
-    pruned window of the family (:mod:`hub.handover.window`)."""
-    requested = sorted((h for h in family if h.requested_at and h.requester),
-                       key=lambda h: (h.requested_at, h.handover_id))
-    flags = {}
-    for i, h in enumerate(requested):
-        earlier = requested[:i]
-        as_step = Step(h.handover_id, REQUESTED, h.requester, h.subject, h.purpose,
-                       h.municipality, h.requested_at, h.recipient)
-        flags[h.handover_id] = (is_bounce(earlier, as_step), is_ping_pong(earlier, as_step))
-    return flags
+def _declined_at(h: Handover) -> int | None:
+    return micros(h.answered_at) if h.answer == DECLINED and h.answered_at else None

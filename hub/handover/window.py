@@ -1,6 +1,6 @@
 """Bounces and ping-pong of one family, judged one handover at a time (pure, no Kafka).
 
-:func:`hub.handover.tracker.family_flags` is the specification: every requested handover
+:func:`hub.handover.machine.family_flags` is the specification: every requested handover
 of a family, in the order of the request times (ties by handover id), is a *bounce* when an
 earlier handover of the same requester was declined by another agency than the one it asks
 now and the requester asked nobody since that decline, and *ping-pong* when at least two

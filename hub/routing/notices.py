@@ -11,7 +11,7 @@ from hub.agencies import AgencyDirectory
 from hub.consent.ledger import ConsentState
 from hub.contract.models import ConsentRevoked, Envelope, HandoverStalled, SubjectErased
 from hub.contract.vocabulary import EventType, LifePhase, Municipality
-from hub.handover.tracker import Handover, Stall
+from hub.handover.machine import Handover, Stall
 from hub.routing.deciding import HUB_SOURCE
 from hub.routing.erasure import ErasureRequest
 

@@ -13,7 +13,7 @@ from hub.core.decisions import Decision
 from hub.core.reasons import AuditDecision, NoteKind, ReasonParams
 from hub.core.topics import AUDIT_TOPIC, DLQ_TOPIC, FACTS_TOPIC
 from hub.deadletter import relayed_dead_letter, worker_dead_letter
-from hub.handover.tracker import Handover
+from hub.handover.machine import Handover
 from hub.routing.delivered import DELIVERED_AT_HEADER, DeliveredSet
 from hub.routing.messages import Incoming, Output
 from hub.routing.services import Services

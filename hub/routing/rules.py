@@ -33,7 +33,7 @@ from hub.contract.vocabulary import EventType, Purpose
 from hub.core.decisions import Decision, Delivery, ReasonKind, Refusal
 from hub.core.reasons import NoteKind
 from hub.errors import ConfigError
-from hub.handover.tracker import Deadlines
+from hub.handover.machine import Deadlines
 from hub.paths import DEPLOY_DIR
 from hub.yamlfile import read_yaml
 

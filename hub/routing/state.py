@@ -6,7 +6,7 @@ in tests and simulations), and is handed to the handlers that need it
 
 - :class:`ConsentLedger`: subject -> consent id -> the consent's state;
 - :class:`HeldEvents`: subject -> the events waiting for what their decision depends on;
-- :class:`~hub.handover.tracking.HandoverTracker`: handover id -> the handover's state, and
+- :class:`~hub.handover.tracker.HandoverTracker`: handover id -> the handover's state, and
   subject -> the window of recent handovers that bounces and ping-pong are judged on;
 - :class:`ServedAgencies`: subject -> consent id -> the agencies that received events of
   the child under that consent (they get a ``consent.revoked`` notice when it is withdrawn);
@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from hub.consent.ledger import ConsentState
 from hub.contract.models import Envelope
 from hub.core.decisions import Delivery
-from hub.handover.tracker import Deadlines
-from hub.handover.tracking import HandoverTracker
+from hub.handover.machine import Deadlines
+from hub.handover.tracker import HandoverTracker
 from hub.routing.delivered import DeliveredSet
 from hub.routing.messages import Incoming
 

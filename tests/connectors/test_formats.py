@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from connectors.facts import life_phase
+from connectors.envelopes import life_phase
 from connectors.ingest import convert_file
 from hub.agencies import load_agencies
 from hub.contract.vocabulary import EventType

@@ -185,7 +185,7 @@ def test_after_a_refusal_the_sdk_carries_on_with_a_new_producer(pseudonym_key):
         connector.publish_consent(**consent_kwargs())
     assert connector.producer is second
     connector.publish_consent(**consent_kwargs(consent_id="EW-2"))
-    assert len(second.events()) == 1 and not first.sent
+    assert len(second.events()) == 1 and not first.events()
 
 
 # ----------------------------------------------------------------------- the real broker

@@ -47,7 +47,7 @@ def publish(connector, **overrides):
 def test_a_granted_consent_is_the_event_an_export_of_it_gives(pseudonym_key, tmp_path):
     producer = RecordingProducer()
     envelope = publish(AgencyConnector(AGENCY, pseudonym_key, producer))
-    (sent,) = producer.sent
+    (sent,) = producer.events()
     assert sent.topic == f"agency.{AGENCY}.outbox"
     assert sent.key == pseudonym(pseudonym_key, "Tom", "Beispiel", date(2020, 9, 2)).encode()
     assert get_codec().decode(sent.value) == envelope
@@ -66,7 +66,7 @@ def test_a_withdrawn_consent_is_the_withdrawal_an_export_of_it_gives(pseudonym_k
     producer = RecordingProducer()
     envelope = publish(AgencyConnector(AGENCY, pseudonym_key, producer), granted=False,
                        recorded_on=date(2026, 10, 1))
-    (sent,) = producer.sent
+    (sent,) = producer.events()
     assert envelope.type.value == "consent.revoked"
     assert envelope.payload.effective_at.date() == date(2026, 10, 1)
     assert sent.value == get_codec().encode(
@@ -79,7 +79,7 @@ def test_the_contracts_words_give_the_same_event_as_the_exports(pseudonym_key):
     german = publish(connector)
     canonical = publish(connector, town="kamen", purpose="uebergang_kita_schule")
     assert german == canonical
-    assert producer.sent[0] == producer.sent[1]
+    assert producer.events()[0] == producer.events()[1]
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [

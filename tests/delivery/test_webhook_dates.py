@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.delivery.webhook import event_body
-from connectors.facts import EventFacts, Person, build_envelope
+from connectors.envelopes import EventFacts, Person, build_envelope
 from hub.agencies import load_agencies
 from hub.contract.codec import get_codec
 from hub.contract.vocabulary import EventType

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.handover.tracker import DECLINED, Deadlines, Handover, family_flags
-from hub.handover.tracking import HandoverTracker
+from hub.handover.machine import DECLINED, Deadlines, Handover, family_flags
+from hub.handover.tracker import HandoverTracker
 from hub.handover.window import FamilyWindow, micros
 from tests.handover.flow import handover, subject_of
 

@@ -11,7 +11,7 @@ from hub.agencies import load_agencies
 from hub.clock import FixedClock
 from hub.consent.ledger import ConsentState
 from hub.contract.codec import get_codec
-from hub.handover.tracker import Handover
+from hub.handover.machine import Handover
 from hub.routing.bus import new_bus
 from hub.routing.delivered import DeliveredSet
 from hub.routing.messages import Incoming

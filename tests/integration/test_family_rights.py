@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from hub.records import family_consents, family_history
+from hub.operator_views import family_consents, family_history
 from hub.tail import Tail
 from tests.exports import CONSENT_COLUMNS, consent_row, write_export, youth_office_row
 from tests.support.waiting import wait_for

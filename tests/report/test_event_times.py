@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.audit import DELIVERED, audit_record
-from hub.records import event_when, format_history
+from hub.operator_views import event_when, format_history
 from hub.report.letter import when
 from tests.contract.examples import example_envelope
 from tests.report.test_letter import CHILD, letter, record, rows

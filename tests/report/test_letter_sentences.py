@@ -13,7 +13,7 @@ from hub.audit import ALREADY_DELIVERED, AUDIT_VERSION, audit_record, audit_reco
 from hub.consent.ledger import ConsentState, check
 from hub.contract.vocabulary import EventType, Purpose
 from hub.core.reasons import AuditDecision, NoteKind, ReasonKind
-from hub.handover.tracker import Step, apply_step
+from hub.handover.machine import Step, apply_step
 from hub.report.letter import build_letter, explain
 from hub.report.letter.legacy import RULES, read_reason
 from hub.report.letter.sentences import (

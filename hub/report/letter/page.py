@@ -77,7 +77,7 @@ def build_letter(subject: str, audit_records: Iterable[dict],
                  retention: Retention | None = None) -> str:
     """The access letter for the child ``subject`` as HTML.
 
-    ``audit_records``: dicts as :func:`hub.records.family_history` returns them (records of
+    ``audit_records``: dicts as :func:`hub.operator_views.family_history` returns them (records of
     another subject are dropped); ``consents``: the subject's consent states; ``agencies``:
     an :class:`~hub.agencies.AgencyDirectory` (or a mapping id -> name) for display names;
     ``today``: the date of the letter, against which a consent is in force or not;

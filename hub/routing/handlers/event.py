@@ -1,7 +1,7 @@
 """An agency's event (any but a consent; pure): decided with what the router knows of the
 family, held when that is not enough yet, delivered, refused or not routed, audited and
 told to the analytics. A handover step also moves its handover on
-(:mod:`hub.handover.tracking`); a request that makes a handover's requester known decides
+(:mod:`hub.handover.tracker`); a request that makes a handover's requester known decides
 the family's held answers again."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import replace
 from hub.audit import ANOMALY
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType
-from hub.handover.tracker import STEP_OF, Handover
-from hub.handover.tracking import Tracked
+from hub.handover.machine import STEP_OF, Handover
+from hub.handover.tracker import Tracked
 from hub.routing.deciding import carry_out, context, hold, reconsider
 from hub.routing.messages import AgencyEvent, Output
 from hub.routing.outputs import audit, dead_letter, handover_fact_output

@@ -4,7 +4,7 @@ the hub's ``handover.stalled`` notice (consent permitting, like any event)."""
 
 from __future__ import annotations
 
-from hub.handover.tracker import Stall
+from hub.handover.machine import Stall
 from hub.routing.deciding import carry_out, context, hold, reconsider
 from hub.routing.messages import Incoming, Output, Tick
 from hub.routing.notices import stall_notice

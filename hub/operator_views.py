@@ -1,5 +1,6 @@
 """The operators' and the trust office's views of the hub's own topics: the audit trail and
-the consents of one family, and the dead letters (list, replay)."""
+the consents of one family, and the dead letters (list, replay); and the erasure request
+they send, with the router's answer (``hub audit``, ``hub dlq``, ``hub erase``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.handover.tracker import (
+from hub.handover.machine import (
     ANSWER,
     COMPLETION,
     Deadlines,
