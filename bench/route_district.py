@@ -102,7 +102,7 @@ def compare(before: list, after: list, ignore: set[str]) -> bool:
     for topic in sorted(set(a) | set(b)):
         x, y = a.get(topic, []), b.get(topic, [])
         same = audit(x) == audit(y) if topic == "hub.audit" else x == y
-        note = f" (ignoring {', '.join(sorted(ignore))})" if topic == "hub.audit" else ""
+        note = f" (ignoring {', '.join(sorted(ignore))})" if topic == "hub.audit" and ignore else ""
         print(f"{topic}: {len(x)} and {len(y)} records, {'identical' if same else 'DIFFERENT'}"
               f"{note}")
         same_everywhere &= same
