@@ -36,6 +36,7 @@ from connectors.rows import RowReader
 from hub.agencies import Agency, AgencyDirectory
 from hub.contract.codec import get_codec
 from hub.contract.models import Envelope
+from hub.core.topics import LINKAGE_TOPIC
 from hub.errors import InputError
 from hub.settings import PseudonymKey
 from hub.wording import counted
@@ -193,6 +194,7 @@ class Conversion:
         self.agencies = agencies
         self.key = key
         self.linkage_key = linkage_key(key)
+        self.linkage_topic: str | None = LINKAGE_TOPIC  # None: no encodings are made or sent
         self.summary = Summary()
 
     def outcomes(self) -> Iterator[Outcome]:
@@ -222,7 +224,9 @@ class Conversion:
             return Outcome(outcome.line, "rejected",
                            problems=(too_large(size, self.max_message_bytes),))
         encodings = None
-        if envelope.subject in encoded:
+        if self.linkage_topic is None:
+            pass
+        elif envelope.subject in encoded:
             encoded.move_to_end(envelope.subject)
         else:  # sent again for a child not seen for a while: harmless, memory stays flat
             encoded[envelope.subject] = None

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from connectors.envelopes import public_reasons
 from connectors.ingest import Conversion, Outcome, Summary, message_limit, too_large
 from connectors.progress import ProgressBar
-from hub.core.topics import LINKAGE_TOPIC
 from hub.deadletter import connector_dead_letter, outbox_headers
 from hub.metrics import CONNECTOR_ROWS
 
@@ -77,7 +76,8 @@ class _Publication:
         from kafka.errors import MessageSizeTooLargeError
 
         try:
-            future = self.producer.send(LINKAGE_TOPIC, key=key, value=encodings)
+            future = self.producer.send(self.conversion.linkage_topic, key=key,
+                                        value=encodings)
         except MessageSizeTooLargeError as exc:
             self.on_error(line, "linkage encodings", len(encodings), exc)
         else:

@@ -47,7 +47,7 @@ from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType, Municipality, Purpose
 from hub.core.topics import LINKAGE_TOPIC
 from hub.errors import BrokerError, InputError
-from hub.kafka_io import producer
+from hub.kafka_io import existing_topics, missing_topic, producer
 from hub.settings import PseudonymKey, Settings, load_settings
 
 __all__ = ["AgencyConnector", "Person", "RowError"]
@@ -100,6 +100,8 @@ class AgencyConnector:
         agency = agencies.get(agency_id)
         if agency is None or not agency.exchanges_events:
             return cls(agency_id, key, None, agencies)  # raises: not an agency with an outbox
+        if LINKAGE_TOPIC not in existing_topics(settings.kafka):
+            raise missing_topic(settings.kafka, LINKAGE_TOPIC)
         limits = outbox_limits(settings.kafka, agency.outbox)
         if limits.note:
             logging.getLogger(__name__).warning("%s", limits.note)

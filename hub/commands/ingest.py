@@ -60,8 +60,10 @@ def cmd_ingest(args) -> int:
         progress.finish()
         summary = conversion.summary
     else:
-        if conversion.topic not in existing_topics(settings.kafka):
-            raise missing_topic(settings.kafka, conversion.topic)
+        existing = existing_topics(settings.kafka)
+        for topic in (conversion.topic, conversion.linkage_topic):
+            if topic not in existing:
+                raise missing_topic(settings.kafka, topic)
         limits = outbox_limits(settings.kafka, conversion.topic)
         if limits.note:
             report(f"note: {limits.note}")

@@ -220,6 +220,7 @@ def test_a_producer_limit_below_the_event_against_the_real_broker(kafka, consent
     create_topic(kafka.bootstrap, topic)
     conversion = Conversion(consent_file, AGENCIES, pseudonym_key)
     conversion.topic = topic
+    conversion.linkage_topic = None  # a test topic of its own: no encodings
     kp = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", enable_idempotence=True,
                        max_request_size=size[3] - 1 + RECORD_OVERHEAD)
     reports: list[str] = []
@@ -255,6 +256,7 @@ def test_a_topic_limit_below_the_event_is_read_before_sending(kafka, consent_fil
     conversion = Conversion(consent_file, AGENCIES, pseudonym_key,
                             max_message_bytes=limits.max_message_bytes)
     conversion.topic = topic
+    conversion.linkage_topic = None  # a test topic of its own: no encodings
     reports: list[str] = []
     kp = producer(kafka.bootstrap, "test-oversized", batch_size=limits.batch_size)
     try:
@@ -283,6 +285,7 @@ def test_a_limit_lowered_during_the_import_loses_no_row_silently(kafka, consent_
     create_topic(kafka.bootstrap, topic, **{"max.message.bytes": str(size[3] + 20)})
     conversion = Conversion(consent_file, AGENCIES, pseudonym_key)
     conversion.topic = topic
+    conversion.linkage_topic = None  # a test topic of its own: no encodings
     kp = producer(kafka.bootstrap, "test-oversized-lowered")
     try:
         summary = publish(conversion, kp, report=lambda message: None)
