@@ -89,6 +89,20 @@ ANALYTICS_CELLS = Counter(
     "hub_analytics_cells_published_total", "Analytics cells published (new or changed), "
     "by topic.", ["topic"],
 )
+LINKAGE_DECISIONS = Counter(
+    "hub_linkage_decisions_total", "Linkage decisions about pseudonyms seen for the first "
+    "time, by outcome (same_child, possible_match, new_child), and the trust office's reviews "
+    "(review_confirm, review_reject, review_unlink); invalid: encodings or reviews that could "
+    "not be read.", ["outcome"],
+)
+LINKAGE_PENDING = Gauge(
+    "hub_linkage_pending", "Possible matches waiting for the trust office (hub linkage "
+    "pending).",
+)
+LINKAGE_OLDEST_PENDING = Gauge(
+    "hub_linkage_oldest_pending_seconds", "How long the oldest possible match has waited for "
+    "the trust office (seconds; 0 without one).",
+)
 
 PROCESSING_SECONDS = Histogram(
     "hub_event_processing_seconds",
@@ -137,7 +151,12 @@ def prime_worker_metrics(recipients: list[str]) -> None:
                           for r in ("undecodable", "source_mismatch")),
           {"stage": "analytics", "reason": "invalid_fact"},
           {"stage": "connector", "reason": "rejected_row"},
-          {"stage": "deliver", "reason": "undecodable"})
+          {"stage": "deliver", "reason": "undecodable"},
+          {"stage": "linkage", "reason": "invalid_encodings"},
+          {"stage": "linkage", "reason": "invalid_review"})
+    prime(LINKAGE_DECISIONS, *({"outcome": o} for o in (
+        "same_child", "possible_match", "new_child", "review_confirm", "review_reject",
+        "review_unlink")))
     prime(HANDOVER_ANOMALIES, *({"step": f"handover.{s}"}
                                 for s in ("requested", "accepted", "declined", "completed")))
     prime(DUPLICATES, *({"recipient": r} for r in recipients))

@@ -22,6 +22,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub.core.topics import TICK_TOPIC, is_outbox
     from hub.faust import patches
     from hub.faust.checks import check_faust
+    from hub.linkage.agent import register_linkage
     from hub.metrics import prime_worker_metrics
     from hub.routing.agent import register_router
     from hub.routing.rules import Router, RoutingRules
@@ -40,6 +41,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     )
     register_analytics(app, settings.kafka, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)
+    register_linkage(app, settings.kafka, clock)
     register_lag_gauge(app)
     check_faust(app.consumer, [table.data for table in app.tables.values()])
     return app

@@ -61,7 +61,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("runtime", (  # long-running processes: the Faust worker and its agents, the demo
         "hub.routing.agent", "hub.routing.runtime", "hub.routing.tables",
-        "hub.analytics.agent", "hub.worker", "hub.demo",
+        "hub.analytics.agent", "hub.linkage.agent", "hub.worker", "hub.demo",
     )),
     ("commands", ("hub.commands",)),  # one module per command, registered on `hub` by hub.cli
     ("entry point", ("hub.cli", "hub.__main__")),

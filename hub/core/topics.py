@@ -13,6 +13,8 @@ DLQ_TOPIC = "hub.dlq"  # dead letters (hub.deadletter)
 TICK_TOPIC = "hub.ticks"  # the router's clock ticks (hub.routing.agent sends them)
 REQUESTS_TOPIC = "hub.requests"  # erasure requests (hub erase), read by the router
 LINKAGE_TOPIC = "hub.linkage"  # the connectors' linkage encodings: only the workers read it
+LINKAGE_DECISIONS_TOPIC = "hub.linkage.decisions"  # which child a pseudonym stands for
+LINKAGE_REVIEWS_TOPIC = "hub.linkage.reviews"  # the trust office's decisions (hub linkage)
 
 AGENCY_PREFIX = "agency."
 OUTBOX_SUFFIX = ".outbox"

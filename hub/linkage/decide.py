@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from hub.contract.linkage import Encodings
 from hub.linkage.compare import Comparison, DateLevel, NameLevel, compare
+from hub.linkage.records import Outcome
 
 LINK_SCORE = 16.5
 """From this total weight (log2 of the likelihood ratio) on, the same child."""
@@ -31,12 +31,6 @@ REVIEW_SCORE = 14.0
 """From this total weight on, a possible match for the trust office; below, a new child."""
 TWIN_MARGIN = 4.0
 """A second candidate this close to the best makes the decision the trust office's."""
-
-
-class Outcome(StrEnum):
-    SAME = "same_child"
-    POSSIBLE = "possible_match"
-    NEW = "new_child"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,149 @@
+"""The linkage stage in the worker: reads ``hub.linkage`` (the connectors' encodings) and
+``hub.linkage.reviews`` (the trust office's decisions), both of one partition, so one
+worker decides for every child; writes ``hub.linkage.decisions``.
+
+When it takes the partitions over it rebuilds the stage from the compacted topics
+(:func:`restore`), then takes records as they come. A decision is sent, and acknowledged,
+before its record counts as read: after a crash the record is read again and, its
+pseudonym having a decision now, only filed. Encodings that cannot be read are
+dead-lettered without their bytes (they are never shown); the pseudonym is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from hub.clock import Clock
+from hub.contract.linkage import EncodingError
+from hub.core.topics import (
+    DLQ_TOPIC,
+    LINKAGE_DECISIONS_TOPIC,
+    LINKAGE_REVIEWS_TOPIC,
+    LINKAGE_TOPIC,
+)
+from hub.deadletter import worker_dead_letter
+from hub.faust.io import raw_topic
+from hub.kafka_io import Kafka, read_to_end
+from hub.linkage.records import LinkDecision, Review
+from hub.linkage.stage import LinkageStage, ReviewError
+from hub.metrics import (
+    DEAD_LETTERS,
+    EVENTS_PRODUCED,
+    LINKAGE_DECISIONS,
+    LINKAGE_OLDEST_PENDING,
+    LINKAGE_PENDING,
+)
+
+log = logging.getLogger(__name__)
+CLIENT_ID = "unna-hub-linkage"
+
+
+def latest(bootstrap: Kafka, topic: str) -> dict[bytes, bytes]:
+    """The newest value per key of a compacted topic, read to its end (tombstones drop)."""
+    values: dict[bytes, bytes] = {}
+    for record in read_to_end(bootstrap, topic, CLIENT_ID):
+        if record.value is None:
+            values.pop(record.key or b"", None)
+        else:
+            values[record.key or b""] = record.value
+    return values
+
+
+def restore(bootstrap: Kafka, stage: LinkageStage) -> int:
+    """The stage rebuilt from the three compacted topics; returns the pseudonyms known."""
+    def read(topic, parse):
+        for raw in latest(bootstrap, topic).values():
+            try:
+                yield parse(raw)
+            except ValueError:
+                continue  # counted when it was read first
+    decisions = list(read(LINKAGE_DECISIONS_TOPIC, LinkDecision.from_bytes))
+    encodings = [(key.decode(errors="replace"), value)
+                 for key, value in latest(bootstrap, LINKAGE_TOPIC).items()]
+    stage.restore(decisions, encodings, read(LINKAGE_REVIEWS_TOPIC, Review.from_bytes))
+    return len(stage.decisions)
+
+
+def register_linkage(app: faust.App, bootstrap: Kafka, clock: Clock,
+                     gauges_every: float = 30.0) -> LinkageStage:
+    stage = LinkageStage(clock)
+    state = {"ready": False}
+    lock = asyncio.Lock()
+    source = raw_topic(app, LINKAGE_TOPIC, LINKAGE_REVIEWS_TOPIC, partitions=1)
+    dlq = raw_topic(app, DLQ_TOPIC)
+
+    async def ensure_ready() -> None:
+        async with lock:
+            if state["ready"]:
+                return
+            known = await asyncio.get_running_loop().run_in_executor(None, restore,
+                                                                     bootstrap, stage)
+            log.info("linkage: %s pseudonyms known", known)
+            state["ready"] = True
+            set_gauges(stage, clock)
+
+    @app.agent(source, name="hub.linkage")
+    async def link(stream):
+        async for event in stream.events():
+            await ensure_ready()
+            message = event.message
+            try:
+                records = take(stage, message)
+            except (EncodingError, ReviewError, ValueError) as exc:
+                await dead_letter(dlq, message, exc, clock)
+                continue
+            for record in records:
+                await (await app.producer.send(record.topic, record.key, record.value,
+                                               None, None, None))
+                EVENTS_PRODUCED.labels(topic=record.topic, type="linkage").inc()
+            for outcome, n in stage.take_counts().items():
+                LINKAGE_DECISIONS.labels(outcome=outcome).inc(n)
+            set_gauges(stage, clock)
+
+    @app.timer(interval=gauges_every)
+    async def pending_gauges():
+        if state["ready"]:
+            set_gauges(stage, clock)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        if any(tp.topic == LINKAGE_TOPIC for tp in revoked):
+            async with lock:
+                state["ready"] = False
+                stage.reset()  # rebuilt when the partitions come back
+
+    return stage
+
+
+def take(stage: LinkageStage, message) -> list:
+    """The records ``message`` (of either topic) makes the stage write."""
+    key = (message.key or b"").decode(errors="replace")
+    if message.topic == LINKAGE_REVIEWS_TOPIC:
+        if message.value is None:
+            return []
+        return stage.on_review(Review.from_bytes(message.value))
+    return stage.on_encodings(key, message.value)
+
+
+async def dead_letter(dlq, message, exc: Exception, clock: Clock) -> None:
+    """What could not be read, with its reason and never its bytes (encodings are not
+    shown, and a review names pseudonyms only)."""
+    reason = "invalid_review" if message.topic == LINKAGE_REVIEWS_TOPIC else \
+        "invalid_encodings"
+    DEAD_LETTERS.labels(stage="linkage", reason=reason).inc()
+    LINKAGE_DECISIONS.labels(outcome="invalid").inc()
+    log.warning("linkage: %s[%s]@%s not taken: %s", message.topic, message.partition,
+                message.offset, type(exc).__name__)
+    await dlq.send(key=message.topic.encode(), value=worker_dead_letter(
+        "linkage", message.topic, message.partition, message.offset, b"",
+        [str(exc) if isinstance(exc, ReviewError) else f"not {reason[8:]}: "
+         f"{type(exc).__name__}"], at=clock.now(), key=None))
+    EVENTS_PRODUCED.labels(topic=DLQ_TOPIC, type="dead_letter").inc()
+
+
+def set_gauges(stage: LinkageStage, clock: Clock) -> None:
+    LINKAGE_PENDING.set(len(stage.pending()))
+    LINKAGE_OLDEST_PENDING.set(stage.oldest_pending_age(clock.now()))
