@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         default=24.0, gt=0,
         description="How long an event without a covering consent waits (processing time).",
     )
+    linkage_review_days: float = Field(
+        default=14.0, gt=0,
+        description="How long the events of a possible match wait for the trust office "
+        "(hub linkage confirm or reject) beyond the hold window, before they are refused.",
+    )
     dedupe_retention_days: float = Field(
         default=90.0, gt=0, description="How long an event id is remembered as delivered.",
     )

@@ -19,7 +19,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
 
     from hub.analytics.agent import register_analytics
     from hub.clock import clock_from_settings
-    from hub.core.topics import TICK_TOPIC, is_outbox
+    from hub.core.topics import LINKED_TOPIC, TICK_TOPIC, is_outbox
     from hub.faust import patches
     from hub.faust.checks import check_faust
     from hub.linkage.agent import register_linkage
@@ -28,8 +28,9 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     from hub.routing.rules import Router, RoutingRules
 
     agencies = agencies or load_agencies()
-    # the router's sources (outboxes, ticks) are neither compacted nor transactional
-    patches.apply(lambda topic: is_outbox(topic) or topic == TICK_TOPIC)
+    # the router's sources (outboxes, ticks, forwarded events) are neither compacted nor
+    # transactional
+    patches.apply(lambda topic: is_outbox(topic) or topic in (TICK_TOPIC, LINKED_TOPIC))
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     app = new_app(settings, agencies)
     clock = clock_from_settings(settings)
@@ -38,6 +39,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         settings.kafka, timedelta(hours=settings.hold_window_hours),
         timedelta(days=settings.dedupe_retention_days),
         delay=settings.router_delay_ms / 1000,
+        review_window=timedelta(days=settings.linkage_review_days),
     )
     register_analytics(app, settings.kafka, clock, settings.analytics_k,
                        settings.analytics_publish_seconds)

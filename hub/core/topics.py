@@ -15,6 +15,7 @@ REQUESTS_TOPIC = "hub.requests"  # erasure requests (hub erase), read by the rou
 LINKAGE_TOPIC = "hub.linkage"  # the connectors' linkage encodings: only the workers read it
 LINKAGE_DECISIONS_TOPIC = "hub.linkage.decisions"  # which child a pseudonym stands for
 LINKAGE_REVIEWS_TOPIC = "hub.linkage.reviews"  # the trust office's decisions (hub linkage)
+LINKED_TOPIC = "hub.linked"  # a linked pseudonym's events on their way to its child's router
 
 AGENCY_PREFIX = "agency."
 OUTBOX_SUFFIX = ".outbox"
@@ -46,9 +47,14 @@ def outbox_owner(topic: str) -> str | None:
     return None
 
 
+ROUTER_TOPICS = (TICK_TOPIC, REQUESTS_TOPIC, LINKAGE_DECISIONS_TOPIC, LINKED_TOPIC)
+"""The hub's own topics the router reads, beside the outboxes."""
+
+
 def is_router_input(topic: str) -> bool:
-    """A topic the router reads: every outbox, ``hub.ticks`` and ``hub.requests``."""
-    return topic in (TICK_TOPIC, REQUESTS_TOPIC) or is_outbox(topic)
+    """A topic the router reads: every outbox, ``hub.ticks``, ``hub.requests``, the linkage
+    decisions and ``hub.linked``."""
+    return topic in ROUTER_TOPICS or is_outbox(topic)
 
 
 def is_router_partitioned(topic: str) -> bool:

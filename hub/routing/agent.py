@@ -23,7 +23,7 @@ import faust
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
 from hub.contract.vocabulary import Municipality, Purpose
-from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC, is_outbox, is_router_input
+from hub.core.topics import ROUTER_TOPICS, TICK_TOPIC, is_outbox, is_router_input
 from hub.faust import patches
 from hub.faust.flow_guard import FlowGuard
 from hub.faust.io import raw_topic
@@ -42,7 +42,8 @@ __all__ = ["register_router"]
 log = logging.getLogger(__name__)
 
 TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker",
-          "families": "handover_families", "served": "consent_recipients"}
+          "families": "handover_families", "served": "consent_recipients",
+          "identities": "linkage_identities", "aliases": "linkage_aliases"}
 """The router's state: its argument name -> the Faust table (and changelog) name."""
 DELIVERED_TABLE = "delivered"
 
@@ -130,7 +131,8 @@ async def count_state(app: faust.App, stores: RouterStores, clock: Clock) -> Non
 def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, clock: Clock,
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
-                    count_every: float = 30.0) -> RouterRuntime:
+                    count_every: float = 30.0,
+                    review_window: timedelta = timedelta(days=14)) -> RouterRuntime:
     if str(app.conf.store).startswith("rocksdb:"):
         patches.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
     journal = Journal()
@@ -140,12 +142,12 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                                BatchedStore(new_table(app, DELIVERED_TABLE), journal))
     for store in [*stores.values(), delivered.store]:
         store.table.check()
-    bus = new_bus(agencies, router, clock, hold_window, delivered, **stores)
+    bus = new_bus(agencies, router, clock, hold_window, delivered, **stores,
+                  review_window=review_window)
     runtime = RouterRuntime(app, bus, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},
                             batch_size=batch_size, batch_within=batch_within, delay=delay)
-    sources = raw_topic(app, *[a.outbox for a in agencies.exchanging()], TICK_TOPIC,
-                         REQUESTS_TOPIC)
+    sources = raw_topic(app, *[a.outbox for a in agencies.exchanging()], *ROUTER_TOPICS)
     ticks = raw_topic(app, TICK_TOPIC)
     guard = FlowGuard(app, runtime=runtime)
 

@@ -17,17 +17,27 @@ from datetime import timedelta
 
 from hub.agencies import AgencyDirectory
 from hub.clock import Clock
+from hub.core.topics import LINKAGE_DECISIONS_TOPIC, LINKED_TOPIC
 from hub.routing.delivered import DeliveredSet
 from hub.routing.handlers.consent import handle_consent
 from hub.routing.handlers.erasure import handle_erasure
 from hub.routing.handlers.event import handle_agency_event
+from hub.routing.handlers.linkage import (
+    forward,
+    handle_forwarded_consent,
+    handle_linkage_decision,
+    read_decision,
+    read_forwarded,
+)
 from hub.routing.handlers.outbox import read_outbox
 from hub.routing.handlers.tick import handle_tick
 from hub.routing.messages import (
     AgencyEvent,
     ConsentEvent,
     Erasure,
+    ForwardedConsent,
     Incoming,
+    LinkageDecision,
     Output,
     Tick,
 )
@@ -44,6 +54,8 @@ HANDLERS: dict[type, Callable[..., list[Output]]] = {
     ConsentEvent: handle_consent,
     Tick: handle_tick,
     Erasure: handle_erasure,
+    LinkageDecision: handle_linkage_decision,
+    ForwardedConsent: handle_forwarded_consent,
 }
 """The handler of each kind of input (each called as ``handler(input, stores, services)``)."""
 
@@ -58,10 +70,22 @@ class RouterBus:
     def handle(self, message: Input) -> list[Output]:
         """The outputs of ``message``, by the handler of its kind."""
         if isinstance(message, Incoming):
-            message = read_outbox(message, self.services)
+            message = self.read(message)
             if isinstance(message, Output):  # a dead letter
                 return [message]
+        if isinstance(message, AgencyEvent | ConsentEvent):
+            child = self.stores.identities.child_of(message.envelope.subject)
+            if child is not None:  # a linked pseudonym: its child's partition decides
+                return [forward(message, child, self.services)]
         return HANDLERS[type(message)](message, self.stores, self.services)
+
+    def read(self, message: Incoming):
+        """What a record of one of the router's topics is, for its handler."""
+        if message.topic == LINKAGE_DECISIONS_TOPIC:
+            return read_decision(message, self.services)
+        if message.topic == LINKED_TOPIC:
+            return read_forwarded(message, self.stores, self.services)
+        return read_outbox(message, self.services)
 
     def dead_letter(self, message: Incoming, reasons: list[str], label: str | None = None
                     ) -> Output:
@@ -80,8 +104,12 @@ class RouterBus:
 def new_bus(agencies: AgencyDirectory, router: Router, clock: Clock, hold_window: timedelta,
             delivered: DeliveredSet, consents: MutableMapping, held: MutableMapping,
             handovers: MutableMapping, families: MutableMapping | None = None,
-            served: MutableMapping | None = None) -> RouterBus:
-    """A router over these tables (``families`` and ``served``: new dicts when None)."""
+            served: MutableMapping | None = None, identities: MutableMapping | None = None,
+            aliases: MutableMapping | None = None,
+            review_window: timedelta = timedelta(days=14)) -> RouterBus:
+    """A router over these tables (the optional ones: new dicts when None)."""
     stores = RouterStores.over(delivered, consents, held, handovers, families, served,
-                               deadlines=router.rules.deadlines, hold_window=hold_window)
-    return RouterBus(stores, Services(agencies, router, clock, hold_window))
+                               identities, aliases, deadlines=router.rules.deadlines,
+                               hold_window=hold_window)
+    return RouterBus(stores, Services(agencies, router, clock, hold_window,
+                                      review_window=review_window))

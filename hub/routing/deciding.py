@@ -48,8 +48,9 @@ def carry_out(envelope: Envelope, raw: bytes, decision: Decision, stores: Router
     """The deliveries of ``decision`` (``raw``: the encoded event), its audit records and,
     for an agency's event, its fact; counted."""
     now = services.clock.now()
-    out = [deliver(services, stores.delivered, d.recipient, envelope, raw, now)
-           for d in decision.deliveries]
+    out = [deliver(services, stores.delivered, d.recipient, *named(envelope, raw, d, stores,
+                                                                  services), now,
+                   key=envelope.subject) for d in decision.deliveries]
     if decision.deliveries:
         stores.served.note(envelope.subject, decision.deliveries)
     counts = services.counts
@@ -62,6 +63,18 @@ def carry_out(envelope: Envelope, raw: bytes, decision: Decision, stores: Router
     if envelope.source != HUB_SOURCE:
         out.append(event_fact_output(services, envelope, decision))
     return out
+
+
+def named(envelope: Envelope, raw: bytes, delivery, stores: RouterStores,
+          services: Services) -> tuple[Envelope, bytes]:
+    """``envelope`` as its recipient knows the child: under the pseudonym of the recipient's
+    own connector, else the one the consent was given under (a linked child; unchanged
+    otherwise)."""
+    name = stores.aliases.name_for(envelope.subject, delivery.recipient, delivery.consent_id)
+    if name == envelope.subject:
+        return envelope, raw
+    renamed = envelope.model_copy(update={"subject": name})
+    return renamed, services.codec.encode(renamed)
 
 
 def hold(envelope: Envelope, message: Incoming, stores: RouterStores,

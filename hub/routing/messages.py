@@ -55,6 +55,25 @@ class ConsentEvent:
 
 
 @dataclass(frozen=True)
+class LinkageDecision:
+    """The linkage stage's newest decision about a pseudonym (``hub.linkage.decisions``)."""
+
+    message: Incoming
+    decision: object  # hub.linkage.records.LinkDecision
+
+
+@dataclass(frozen=True)
+class ForwardedConsent:
+    """A consent state a linked pseudonym (``alias``) had, forwarded to its child
+    (``hub.linked``)."""
+
+    message: Incoming
+    child: str
+    alias: str
+    state: object  # hub.consent.ledger.ConsentState
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed on a partition: held events and handover deadlines may be due."""
 

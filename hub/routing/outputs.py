@@ -40,11 +40,14 @@ def audit_output(services: Services, record: dict) -> Output:
 
 
 def deliver(services: Services, delivered: DeliveredSet, recipient: str,
-            envelope: Envelope, raw: bytes, now: datetime) -> Output:
-    """``envelope`` (encoded: ``raw``) to ``recipient``'s inbox, remembered and counted."""
+            envelope: Envelope, raw: bytes, now: datetime, key: str | None = None) -> Output:
+    """``envelope`` (encoded: ``raw``) to ``recipient``'s inbox, remembered and counted;
+    keyed by ``key`` (the child's pseudonym, whose partition the router reads back), by the
+    envelope's subject when None."""
     delivered.add(recipient, envelope.id, now)
     services.counts.add("deliveries", recipient=recipient, type=envelope.type.value)
-    return Output(services.agencies.get(recipient).inbox, envelope.subject.encode(), raw,
+    return Output(services.agencies.get(recipient).inbox,
+                  (key or envelope.subject).encode(), raw,
                   ((DELIVERED_AT_HEADER, now.isoformat().encode()),),
                   type=envelope.type.value)
 

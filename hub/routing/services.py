@@ -41,4 +41,6 @@ class Services:
     clock: Clock
     hold_window: timedelta
     codec: object = field(default_factory=get_codec)
+    review_window: timedelta = timedelta(days=14)
+    """How long a possible match's held events wait for the trust office."""
     counts: Counts = field(default_factory=Counts)

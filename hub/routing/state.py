@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub.consent.ledger import ConsentState
@@ -148,6 +148,64 @@ class ServedAgencies:
             del self.table[subject]
 
 
+class Identities:
+    """Which child a pseudonym stands for, from the linkage stage's decisions: pseudonym ->
+    {"outcome": same_child | possible_match | new_child, "child": pseudonym}. A pseudonym
+    without an entry stands for a child of its own."""
+
+    def __init__(self, table: MutableMapping):
+        self.table = table
+
+    def child_of(self, pseudonym: str) -> str | None:
+        """The other pseudonym ``pseudonym``'s events belong to (None: its own)."""
+        entry = self.table.get(pseudonym)
+        if entry and entry["outcome"] == "same_child" and entry["child"] != pseudonym:
+            return entry["child"]
+        return None
+
+    def pending(self, pseudonym: str) -> bool:
+        """Whether the trust office is to decide about ``pseudonym`` (a possible match)."""
+        entry = self.table.get(pseudonym)
+        return bool(entry) and entry["outcome"] == "possible_match"
+
+    def note(self, pseudonym: str, outcome: str, child: str) -> None:
+        if self.table.get(pseudonym) != {"outcome": outcome, "child": child}:
+            self.table[pseudonym] = {"outcome": outcome, "child": child}
+
+    def forget(self, pseudonym: str) -> None:
+        if pseudonym in self.table:
+            del self.table[pseudonym]
+
+
+class Aliases:
+    """The other pseudonyms of a child, by who uses them: child -> {agency id: the
+    pseudonym that agency's connector computed, "consent:<id>": the pseudonym the consent
+    was given under}. An event is delivered under the pseudonym its recipient knows."""
+
+    def __init__(self, table: MutableMapping):
+        self.table = table
+
+    def note(self, child: str, key: str, pseudonym: str) -> None:
+        known = self.table.get(child) or {}
+        if pseudonym != child and known.get(key) != pseudonym:
+            self.table[child] = {**known, key: pseudonym}
+
+    def name_for(self, child: str, recipient: str, consent_id: str | None) -> str:
+        """The pseudonym ``recipient`` knows the child by: its own connector's, else the one
+        the consent was given under, else the child's."""
+        known = self.table.get(child)
+        if not known:
+            return child
+        return known.get(recipient) or known.get(f"consent:{consent_id}") or child
+
+    def of(self, child: str) -> dict[str, str]:
+        return self.table.get(child) or {}
+
+    def forget(self, child: str) -> None:
+        if child in self.table:
+            del self.table[child]
+
+
 @dataclass
 class RouterStores:
     """The stores the handlers are handed (each takes those it needs)."""
@@ -157,15 +215,19 @@ class RouterStores:
     handovers: HandoverTracker
     delivered: DeliveredSet
     served: ServedAgencies
+    identities: Identities = field(default_factory=lambda: Identities({}))
+    aliases: Aliases = field(default_factory=lambda: Aliases({}))
 
     @classmethod
     def over(cls, delivered: DeliveredSet, consents: MutableMapping, held: MutableMapping,
              handovers: MutableMapping, families: MutableMapping | None = None,
-             served: MutableMapping | None = None, *,
+             served: MutableMapping | None = None, identities: MutableMapping | None = None,
+             aliases: MutableMapping | None = None, *,
              deadlines: dict[str, Deadlines], hold_window: timedelta) -> RouterStores:
-        """The stores over the router's tables (``families`` and ``served``: new dicts when
-        None)."""
+        """The stores over the router's tables (the optional ones: new dicts when None)."""
         return cls(ConsentLedger(consents), HeldEvents(held),
                    HandoverTracker(handovers, {} if families is None else families,
                                    deadlines, hold_window),
-                   delivered, ServedAgencies({} if served is None else served))
+                   delivered, ServedAgencies({} if served is None else served),
+                   Identities({} if identities is None else identities),
+                   Aliases({} if aliases is None else aliases))

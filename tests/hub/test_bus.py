@@ -12,7 +12,14 @@ import pytest
 from hub.agencies import load_agencies
 from hub.core import topics
 from hub.routing.bus import HANDLERS
-from hub.routing.messages import AgencyEvent, ConsentEvent, Erasure, Tick
+from hub.routing.messages import (
+    AgencyEvent,
+    ConsentEvent,
+    Erasure,
+    ForwardedConsent,
+    LinkageDecision,
+    Tick,
+)
 from hub.topics import plan_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +28,8 @@ ABOVE = ("hub.routing.bus", "hub.routing.runtime", "hub.routing.agent", "hub.rou
 
 
 def test_every_kind_of_input_has_one_handler():
-    assert set(HANDLERS) == {AgencyEvent, ConsentEvent, Tick, Erasure}
+    assert set(HANDLERS) == {AgencyEvent, ConsentEvent, Tick, Erasure, LinkageDecision,
+                             ForwardedConsent}
     assert len(set(HANDLERS.values())) == len(HANDLERS)
 
 
@@ -48,8 +56,11 @@ def test_the_topic_tests_agree_with_the_agencies_and_the_plan():
     assert topics.outbox_owner(topics.AUDIT_TOPIC) is None
     names = {spec.name for spec in plan_topics(agencies)}
     for name in (topics.AUDIT_TOPIC, topics.CONSENT_TOPIC, topics.FACTS_TOPIC,
-                 topics.DLQ_TOPIC, topics.TICK_TOPIC, topics.REQUESTS_TOPIC):
+                 topics.DLQ_TOPIC, topics.TICK_TOPIC, topics.REQUESTS_TOPIC,
+                 topics.LINKAGE_TOPIC, topics.LINKAGE_DECISIONS_TOPIC, topics.LINKED_TOPIC,
+                 topics.LINKAGE_REVIEWS_TOPIC):
         assert name in names
     routed = {n for n in names if topics.is_router_partitioned(n)}
-    assert routed == {topics.TICK_TOPIC, topics.REQUESTS_TOPIC} | {
+    assert routed == {topics.TICK_TOPIC, topics.REQUESTS_TOPIC, topics.LINKED_TOPIC,
+                      topics.LINKAGE_DECISIONS_TOPIC} | {
         t for a in agencies.exchanging() for t in (a.outbox, a.inbox)}

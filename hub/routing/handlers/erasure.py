@@ -15,7 +15,7 @@ from hub.consent.ledger import ledger_key
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import EventType
 from hub.core.reasons import NoteKind
-from hub.core.topics import CONSENT_TOPIC, FACTS_TOPIC, LINKAGE_TOPIC
+from hub.core.topics import CONSENT_TOPIC, FACTS_TOPIC, LINKAGE_DECISIONS_TOPIC, LINKAGE_TOPIC
 from hub.errors import DecodeError
 from hub.routing.deciding import HUB_SOURCE
 from hub.routing.erasure import (
@@ -43,8 +43,12 @@ def handle_erasure(erasure: Erasure, stores: RouterStores,
     consents = stores.consents.of(subject)
     out = [Output(CONSENT_TOPIC, ledger_key(subject, state.consent_id), None,
                   type="tombstone") for state in consents]
-    # the child's linkage encodings, which its agencies' connectors sent
+    # the child's linkage encodings, which its agencies' connectors sent, and what the
+    # linkage stage decided about it
     out.append(Output(LINKAGE_TOPIC, subject.encode(), None, type="tombstone"))
+    out.append(Output(LINKAGE_DECISIONS_TOPIC, subject.encode(), None, type="tombstone"))
+    stores.identities.forget(subject)
+    stores.aliases.forget(subject)
     served = stores.served.of(subject)
     held = stores.held.forget(subject, services.codec.decode)
     out += [audit(services, envelope, ERASED, now, reason=held_erased(request.reference),

@@ -21,7 +21,9 @@ def handle_tick(tick: Tick, stores: RouterStores, services: Services) -> list[Ou
     # only families with an event whose hold window is over: the others are decided
     # again when their next event arrives (nothing else can change their decision)
     for subject in stores.held.due(tick.partition, limit):
-        out += reconsider(subject, stores, services, final_before=limit)
+        # a possible match waits for the trust office, up to the review window
+        final = now - services.review_window if stores.identities.pending(subject) else limit
+        out += reconsider(subject, stores, services, final_before=final)
     for stall in stores.handovers.due(tick.partition, now):
         out += stalled(stall, stores, services)
     return out
