@@ -95,6 +95,14 @@ LINKAGE_DECISIONS = Counter(
     "(review_confirm, review_reject, review_unlink); invalid: encodings or reviews that could "
     "not be read.", ["outcome"],
 )
+LINKAGE_APPLIED = Counter(
+    "hub_linkage_decisions_applied_total", "Linkage decisions the router has taken over (which "
+    "child a pseudonym stands for), by outcome.", ["outcome"],
+)
+LINKAGE_FORWARDED = Counter(
+    "hub_linkage_forwarded_total", "Records of linked pseudonyms the router forwarded to their "
+    "child's partition (hub.linked), by kind.", ["kind"],
+)
 LINKAGE_PENDING = Gauge(
     "hub_linkage_pending", "Possible matches waiting for the trust office (hub linkage "
     "pending).",
@@ -168,6 +176,7 @@ ROUTER_COUNTERS = {
     "audit_records": AUDIT_RECORDS, "handover_anomalies": HANDOVER_ANOMALIES,
     "handover_bounces": HANDOVER_BOUNCES, "handover_ping_pong": HANDOVER_PING_PONG,
     "handovers_stalled": HANDOVERS_STALLED, "erasures": ERASURES,
+    "linkage_decisions_applied": LINKAGE_APPLIED, "linkage_forwarded": LINKAGE_FORWARDED,
 }
 """The counters the router's handlers count into, by the name they use."""
 

@@ -64,3 +64,15 @@ def test_the_topic_tests_agree_with_the_agencies_and_the_plan():
     assert routed == {topics.TICK_TOPIC, topics.REQUESTS_TOPIC, topics.LINKED_TOPIC,
                       topics.LINKAGE_DECISIONS_TOPIC} | {
         t for a in agencies.exchanging() for t in (a.outbox, a.inbox)}
+
+
+def test_every_count_of_the_handlers_is_a_metric():
+    """A count without a metric would crash the router's agent when the runtime records it."""
+    import re
+
+    from hub.metrics import ROUTER_COUNTERS
+
+    counted = set()
+    for path in (REPO / "hub" / "routing").rglob("*.py"):
+        counted |= set(re.findall(r'counts\.add\("([a-z_]+)"', path.read_text()))
+    assert counted and counted <= set(ROUTER_COUNTERS), counted - set(ROUTER_COUNTERS)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 CLOCK_START = "2026-11-24T12:00:00+00:00"
 CLOCK_ANCHOR = datetime.now(UTC)
 HOLD_WINDOW_SECONDS = 20
+REVIEW_WINDOW_SECONDS = 60  # a possible match waits for the trust office (the linkage tests)
 
 
 def hub_now() -> datetime:

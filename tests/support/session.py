@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.broker.local import LocalBroker, free_port
-from tests.support.clock import CLOCK_ANCHOR, CLOCK_START, HOLD_WINDOW_SECONDS
+from tests.support.clock import (
+    CLOCK_ANCHOR,
+    CLOCK_START,
+    HOLD_WINDOW_SECONDS,
+    REVIEW_WINDOW_SECONDS,
+)
 from tests.support.paths import REPO
 from tests.support.waiting import wait_for
 
@@ -38,6 +43,9 @@ class KafkaEnv:
             "HUB_CLOCK_START": CLOCK_START,
             "HUB_CLOCK_ANCHOR": CLOCK_ANCHOR.isoformat(),
             "HUB_HOLD_WINDOW_HOURS": str(HOLD_WINDOW_SECONDS / 3600),
+            # children of different tests alike (tags in their names) may be possible
+            # matches: their held events wait a minute for the trust office, not two weeks
+            "HUB_LINKAGE_REVIEW_DAYS": str(REVIEW_WINDOW_SECONDS / 86400),
             **extra,
         }
 
