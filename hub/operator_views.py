@@ -16,41 +16,72 @@ from hub.audit import AUDIT_TOPIC, ERASED
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
 from hub.contract.vocabulary import EventType
-from hub.core.topics import CONSENT_TOPIC, REQUESTS_TOPIC
+from hub.core.topics import CONSENT_TOPIC, LINKAGE_DECISIONS_TOPIC, REQUESTS_TOPIC
 from hub.deadletter import DLQ_TOPIC
-from hub.errors import DecodeError
+from hub.errors import DecodeError, HubError
 from hub.kafka_io import Kafka, consumer, missing_topic, producer, read_to_end
+from hub.linkage.records import LinkDecision, Outcome
 from hub.tail import Tail
 
 CONSENT_EVENTS = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
 
 
-def family_history(bootstrap: Kafka, subject: str, timeout: float = 3.0) -> list[dict]:
-    """Every audit record of one subject, oldest first."""
+def family_history(bootstrap: Kafka, subject: str | Iterable[str],
+                   timeout: float = 3.0) -> list[dict]:
+    """Every audit record of one subject (or of several: a child's linked pseudonyms),
+    oldest first."""
+    subjects = {subject} if isinstance(subject, str) else set(subject)
     records = [r.value for r in Tail(bootstrap, [AUDIT_TOPIC], from_beginning=True,
                                      timeout=timeout)
-               if r.value and r.value.get("subject") == subject]
-    return sorted(records, key=lambda r: (r["time"], r["event_time"], r["event_id"]))
+               if r.value and r.value.get("subject") in subjects]
+    return sorted(records, key=lambda r: (r["time"], r["event_time"] or "",
+                                          r["event_id"] or ""))
 
 
-def family_consents(bootstrap: Kafka, subject: str) -> list[ConsentState]:
+def child_pseudonyms(bootstrap: Kafka, subject: str) -> list[str]:
+    """Every pseudonym of ``subject``'s child: the linkage stage's decisions link spellings
+    of one child (``subject`` first, then the others in order; just ``subject`` when none
+    is linked or the hub has no linkage decisions)."""
+    decisions: dict[bytes, bytes] = {}
+    try:
+        for record in read_to_end(bootstrap, LINKAGE_DECISIONS_TOPIC, "unna-hub-audit"):
+            if record.value is None:
+                decisions.pop(record.key, None)
+            else:
+                decisions[record.key] = record.value
+    except HubError:  # no such topic: a hub from before linkage
+        return [subject]
+    childs = {}
+    for raw in decisions.values():
+        try:
+            d = LinkDecision.from_bytes(raw)
+        except ValueError:
+            continue
+        childs[d.pseudonym] = d.child if d.outcome is Outcome.SAME else d.pseudonym
+    child = childs.get(subject, subject)
+    linked = sorted(p for p, c in childs.items() if c == child and p != subject)
+    return [subject, *linked] + ([child] if child != subject and child not in linked else [])
+
+
+def family_consents(bootstrap: Kafka, subject: str | Iterable[str]) -> list[ConsentState]:
     """The subject's consents as the consent ledger ``hub.consent`` keeps them (the consent
     events as published, keyed by pseudonym and consent id): the newest state of each
     consent id. Read up to the topic's end; a tombstone of the subject removes its consent
     id, an undecodable record is skipped."""
     codec = get_codec()
+    subjects = {subject} if isinstance(subject, str) else set(subject)
     states: dict[str, ConsentState] = {}
     for record in read_to_end(bootstrap, CONSENT_TOPIC, "unna-hub-audit"):
         if record.value is None:  # a tombstone: subject|consent id
             of, _, consent_id = (record.key or b"").decode("utf-8", "replace").rpartition("|")
-            if of == subject:
+            if of in subjects:
                 states.pop(consent_id, None)
             continue
         try:
             envelope = codec.decode(record.value)
         except DecodeError:
             continue
-        if envelope.subject == subject and envelope.type in CONSENT_EVENTS:
+        if envelope.subject in subjects and envelope.type in CONSENT_EVENTS:
             states = merge(states, ConsentState.from_envelope(envelope))
     return sorted(states.values(), key=lambda s: (s.valid_from, s.consent_id))
 

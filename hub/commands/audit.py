@@ -3,6 +3,7 @@ access letter (Art. 15 DSGVO)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from hub.errors import InputError
@@ -31,7 +32,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_audit(args) -> int:
-    from hub.operator_views import family_history, format_history
+    from hub.operator_views import child_pseudonyms, family_history, format_history
 
     if args.letter and not args.out:
         raise InputError("--letter writes an HTML file: name it with --out, e.g. "
@@ -44,14 +45,18 @@ def cmd_audit(args) -> int:
     if out and not out.parent.is_dir():
         raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
     settings = load_settings()
-    records = family_history(settings.kafka, args.subject, timeout=args.timeout)
+    pseudonyms = child_pseudonyms(settings.kafka, args.subject)
+    records = family_history(settings.kafka, pseudonyms, timeout=args.timeout)
+    if len(pseudonyms) > 1 and not args.json:  # one child under several spellings
+        print(f"{args.subject} is one child with {', '.join(pseudonyms[1:])} (linked "
+              "spellings of the agencies): their records are shown together", file=sys.stderr)
     if out:
         from hub.agencies import load_agencies
         from hub.clock import clock_from_settings
         from hub.operator_views import family_consents
         from hub.report.letter import LOCAL_TIME, Retention, build_letter
 
-        consents = family_consents(settings.kafka, args.subject)
+        consents = family_consents(settings.kafka, pseudonyms)
         today = clock_from_settings(settings).now().astimezone(LOCAL_TIME).date()
         out.write_text(build_letter(args.subject, records, consents, load_agencies(), today,
                                     Retention.declared(settings.audit_retention_days)),

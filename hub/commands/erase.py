@@ -37,25 +37,32 @@ def add_parser(sub) -> None:
 
 def cmd_erase(args) -> int:
     from hub.clock import clock_from_settings
-    from hub.operator_views import request_erasure
+    from hub.operator_views import child_pseudonyms, request_erasure
     from hub.routing.erasure import ErasureRequest
 
     settings = load_settings()
+    now, login = clock_from_settings(settings).now(), _login_name()
     try:
-        request = ErasureRequest.new(args.subject, args.reference,
-                                     clock_from_settings(settings).now(),
-                                     _login_name())
+        request = ErasureRequest.new(args.subject, args.reference, now, login)
     except ValueError as exc:
         raise InputError(f"cannot erase: {exc}") from None
+    # the whole child: every pseudonym the linkage stage linked to it
+    others = [ErasureRequest.new(p, args.reference, now, login)
+              for p in child_pseudonyms(settings.kafka, args.subject)[1:]]
     print(f"Erasure of {request.subject} (reference {request.reference}): the hub forgets "
           "the child's consents, held events, handovers and analytics pseudonym, and tells "
           "every agency that received an event of the child. This cannot be undone.")
+    if others:
+        print(f"The child is known under {len(others)} more pseudonym(s), linked as the same "
+              f"child; each is erased too: {', '.join(r.subject for r in others)}")
     if not args.yes:
         if not sys.stdin.isatty():
             raise InputError("nothing was sent: confirm the erasure with --yes")
         if input("Type ERASE to go on: ").strip() != "ERASE":
             print("nothing was sent")
             return 1
+    for other in others:
+        request_erasure(settings.kafka, other, None)  # carried out beside the first
     audit = request_erasure(settings.kafka, request, None if args.no_wait else args.wait,
                             progress=print)
     if args.no_wait:

@@ -129,3 +129,49 @@ def test_variants_reach_the_youth_office_and_look_alikes_never(worker, topics, t
     linked = sum(outcomes[k] is Outcome.SAME for k, _, _ in VARIANTS)
     assert linked >= 0.6 * len(VARIANTS), outcomes
     assert all(outcomes[k] is not Outcome.SAME for k, _, _ in LOOK_ALIKES), outcomes
+
+
+def test_a_linked_child_is_one_child_for_the_audit_and_the_erasure(worker, topics, tmp_path,
+                                                                    pseudonym_key):
+    """`hub audit` of either spelling shows both; `hub erase` of one erases both, their
+    encodings and the linkage decisions included."""
+    from connectors.ingest import convert_file
+    from hub.agencies import load_agencies
+
+    tag = uuid.uuid4().hex[:6]
+    consent_file = write_export(tmp_path / f"einwilligungen_{YOUTH}.csv", [consent_row(
+        **{"Einwilligungs-ID": f"EW-{tag}"}, Vorname="Henrike", Nachname="Wallmeyer",
+        Geburtsdatum="29.01.2008", Wohnort="Lünen", Zweck="Übergang Schule-Beruf",
+        Empfaenger=f"{YOUTH},{JOBCENTER}", Gueltig_ab="01.11.2026", Erfasst_am="01.11.2026")],
+        columns=CONSENT_COLUMNS)
+    (tmp_path / "jc").mkdir()
+    request_file = write_export(tmp_path / "jc" / f"{JOBCENTER}_export.csv", [jobcenter_row(
+        **{"BG-Nummer": f"BG{tag}", "Uebergabe-ID": f"UE-{tag}"}, Vorname="Henrike",
+        Nachname="Wallmeier", Geburtsdatum="29.01.2008", Zielstelle=YOUTH, Wohnort="Lünen")],
+        columns=JOBCENTER_COLUMNS)
+    for path in (consent_file, request_file):
+        assert topics.hub("ingest", str(path)).returncode == 0
+    agencies = load_agencies()
+    (granted,) = convert_file(consent_file, agencies, pseudonym_key).events
+    (asked,) = convert_file(request_file, agencies, pseudonym_key).events
+    wait_for(lambda: asked.id in inbox_ids(topics.bootstrap), 60,
+             "the variant's request in the youth office's inbox", interval=1)
+
+    audit = topics.hub("audit", "--subject", asked.subject, "--timeout", "2")
+    assert audit.returncode == 0, audit.stderr
+    assert f"one child with {granted.subject}" in audit.stderr
+    assert "consent.granted" in audit.stdout and "handover.requested" in audit.stdout
+
+    erased = topics.hub("erase", "--subject", asked.subject, "--reference", f"VS/{tag}",
+                        "--yes", "--wait", "90")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    assert granted.subject in erased.stdout  # named as erased too
+
+    def forgotten():
+        left = [s for s in (granted.subject, asked.subject) if s in decisions(topics.bootstrap)]
+        encodings = {r.key: r.value for r in read_to_end(topics.bootstrap, "hub.linkage",
+                                                         "unna-hub-test")}
+        left += [s for s in (granted.subject, asked.subject)
+                 if encodings.get(s.encode()) is not None]
+        return not left or None
+    wait_for(forgotten, 90, "both spellings gone from the linkage topics", interval=1)
