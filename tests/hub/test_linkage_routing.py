@@ -162,3 +162,19 @@ def test_an_erasure_forgets_the_link(router, family, pseudonym_key):
         request_).encode(), asked.subject.encode())))
     assert stores.identities.child_of(asked.subject) is None
     assert any(o.topic == LINKAGE_DECISIONS_TOPIC and o.value is None for o in out)
+
+
+def test_a_variant_before_the_consent_is_routed_when_the_consent_arrives(
+        router, family, pseudonym_key):
+    """The Jobcenter's variant came first (a child of its own then); the consent that comes
+    later is linked to it, and brings the consent to the variant's partition."""
+    consent, request = family
+    (asked,), out = router.export(request, pseudonym_key)
+    assert router.decide(asked.subject, Outcome.NEW, asked.subject) == []
+    (granted,), out = router.export(consent, pseudonym_key)
+    assert not router.inbox(out, YOUTH)
+    out = router.decide(granted.subject, Outcome.SAME, asked.subject)
+    (delivered,) = router.inbox(out, YOUTH)
+    assert delivered.id == asked.id
+    # the youth office gave the consent: it gets the child under that consent's pseudonym
+    assert delivered.subject == granted.subject
