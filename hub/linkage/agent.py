@@ -117,6 +117,9 @@ def register_linkage(app: faust.App, bootstrap: Kafka, clock: Clock,
             async with lock:
                 state["ready"] = False
                 stage.reset()  # rebuilt when the partitions come back
+                # another worker reports the cases now: this one's would go stale
+                LINKAGE_PENDING.set(0)
+                LINKAGE_OLDEST_PENDING.set(0)
 
     return stage
 
