@@ -2,8 +2,10 @@
 decides which child the pseudonym stands for, and it carries out the trust office's
 reviews. Its outputs are records for ``hub.linkage.decisions`` (and tombstones) and, for
 every link, possible match and trust office decision, an audit record for ``hub.audit``
-keyed by the pseudonym (:func:`hub.audit.linkage_audit_record`); the worker sends them
-(:mod:`hub.linkage.agent`).
+keyed by the pseudonym (:func:`hub.audit.linkage_audit_record`), before the decision: a
+crash between the two loses no audit record (the record is read again and decided again;
+a review's audit record is then the same record, with the same ids). The worker sends
+them in order (:mod:`hub.linkage.agent`).
 
 The stage keeps, in memory, every known pseudonym's encodings under its blocking keys
 (:class:`~hub.linkage.index.LinkageIndex`), the newest decision per pseudonym and the pairs
@@ -98,7 +100,7 @@ class LinkageStage:
             tuple(candidate.comparison.agreeing()) if candidate else (), result.why)
         self.index.add(pseudonym, encodings, child)
         self._count(result.outcome.value)
-        return [self._publish(decision), *self._audit_own(decision)]
+        return [*self._audit_own(decision), self._publish(decision)]
 
     def forget(self, pseudonym: str) -> None:
         """An erased pseudonym: gone from the index and the decisions."""
@@ -127,7 +129,7 @@ class LinkageStage:
                           candidate=review.candidate, at=now, by=review.by,
                           review=review.action, why="the trust office confirmed the match")
             self._count("review_confirm")
-            return [*moved, self._publish(new), self._audit_review(new, review)]
+            return [*moved, self._audit_review(new, review), self._publish(new)]
         else:
             if review.action is Action.UNLINK and decision.child != child:
                 raise ReviewError(f"{review.pseudonym} is not linked to {review.candidate}")
@@ -139,7 +141,7 @@ class LinkageStage:
                           candidate=review.candidate, at=now, by=review.by,
                           review=review.action, why=why)
         self._count(f"review_{review.action.value}")
-        return [self._publish(new), self._audit_review(new, review)]
+        return [self._audit_review(new, review), self._publish(new)]
 
     def _moved(self, pseudonym: str, child: str, now: datetime, review: Review) -> Record:
         """``pseudonym`` stands for ``child`` now: its child was linked to that one."""
