@@ -1,7 +1,7 @@
 """The trust office decides a possible match: a consent for Lena and an event for Lina (same
 family name and birth date, another agency's file) are a possible match, listed by `hub
 linkage pending`; `hub linkage reject` takes it off the list and the decision is audited
-with the operator's login."""
+with the operator's login; a later confirm and an unlink are carried out and audited too."""
 
 from __future__ import annotations
 
@@ -79,3 +79,21 @@ def test_the_trust_office_rejects_a_possible_match(worker, topics, tmp_path):
     assert record["reason_params"]["candidate"] == lena
     possible = topics.hub("audit", "--subject", lina, "--timeout", "1").stdout
     assert "possible match with child" in possible and family not in possible
+
+    # a later confirm decides otherwise, and unlink undoes it, each audited
+    result = topics.hub("linkage", "confirm", lina, lena)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"linked: {lina} is now the child {lena}")
+    result = topics.hub("linkage", "unlink", lina, "--timeout", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"unlinked: {lina} is a child of its own" in result.stdout
+    assert f"events decided for the child {lena} since the link" in result.stdout
+    assert family not in result.stdout
+
+    def kinds():
+        result = topics.hub("audit", "--subject", lina, "--json", "--timeout", "1")
+        found = {json.loads(line)["reason_kind"] for line in result.stdout.splitlines()}
+        return found if {"link_confirmed", "link_undone"} <= found else None
+
+    assert wait_for(kinds, 60, "the audit records of the confirm and the unlink",
+                    interval=1) >= {"possible_match", "link_rejected"}
