@@ -5,11 +5,13 @@ by the subject pseudonym. Fields: ``audit_id`` (deterministic: the same decision
 has the same id), ``event_id``, ``type``, ``subject``, ``sender``, ``recipient``,
 ``decision`` (an :class:`~hub.core.reasons.AuditDecision`: delivered, refused, held,
 duplicate, not_routed; anomaly for a handover step that does not fit its handover; erased
-for an erasure and the held events it dropped, :mod:`hub.routing.erasure`), ``reason``
+for an erasure and the held events it dropped, :mod:`hub.routing.erasure`; linkage for
+which child a pseudonym stands for, :func:`linkage_audit_record`), ``reason``
 (the human text, English; may be reworded), ``consent_id``, ``event_time``,
 ``event_time_precision`` (the event's ``time_precision``: ``date`` when only the day of
 ``event_time`` is known; absent in records written before it existed) and ``time`` (when
-the hub decided, by the hub's clock); an erasure's record also ``requested_by``.
+the hub decided, by the hub's clock); an erasure's record and a trust office linkage
+decision's also ``requested_by`` (the operator's login).
 
 Since audit format 2 (``audit_version``, see "Audit records" in ``schemas/README.md``) the
 reason is typed as well: ``reason_kind`` (a :class:`~hub.core.reasons.ReasonKind` for
@@ -33,10 +35,13 @@ from hub.core.topics import AUDIT_TOPIC as AUDIT_TOPIC  # named in hub.core.topi
 AUDIT_VERSION = 2
 """The audit record format the hub writes (``audit_version``; absent: 1)."""
 AUDIT_NAMESPACE = uuid.UUID("0b5f1c8e-9a44-5d7e-8c1a-61756469742e")
-DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY, ERASED = (
+DELIVERED, REFUSED, HELD, DUPLICATE, NOT_ROUTED, ANOMALY, ERASED, LINKAGE = (
     AuditDecision.DELIVERED, AuditDecision.REFUSED, AuditDecision.HELD,
     AuditDecision.DUPLICATE, AuditDecision.NOT_ROUTED, AuditDecision.ANOMALY,
-    AuditDecision.ERASED)
+    AuditDecision.ERASED, AuditDecision.LINKAGE)
+LINKAGE_TYPE = "linkage.decision"
+"""The ``type`` of a linkage decision's audit record (it decides no event)."""
+HUB_SENDER = "hub"
 ALREADY_DELIVERED = "already delivered to this recipient"
 
 
@@ -64,6 +69,37 @@ def audit_record(envelope: Envelope, decision: AuditDecision, now: datetime,
         "event_time_precision": envelope.time_precision.value,
         "time": now.isoformat(),
     }
+
+
+def linkage_audit_record(pseudonym: str, action: str, at: datetime, now: datetime,
+                         kind: NoteKind, reason: str, params: ReasonParams,
+                         by: str | None = None) -> dict:
+    """The record of a linkage decision about ``pseudonym`` (no envelope: it decides no
+    event): ``action`` what was decided (an outcome of the stage, or the trust office's
+    action), ``at`` when it was decided or requested (``event_time``; with ``pseudonym``
+    and ``action`` it makes the deterministic ``event_id``), ``now`` when the hub carried
+    it out, ``by`` the operator of a trust office decision (``requested_by``)."""
+    event_id = str(uuid.uuid5(AUDIT_NAMESPACE, f"{pseudonym}|{action}|{at.isoformat()}"))
+    record = {
+        "audit_id": str(uuid.uuid5(AUDIT_NAMESPACE, f"{event_id}|None|{LINKAGE}|{reason}")),
+        "audit_version": AUDIT_VERSION,
+        "event_id": event_id,
+        "type": LINKAGE_TYPE,
+        "subject": pseudonym,
+        "sender": HUB_SENDER,
+        "recipient": None,
+        "decision": LINKAGE.value,
+        "reason": reason,
+        "reason_kind": kind.value,
+        "reason_params": dict(params),
+        "consent_id": None,
+        "event_time": at.isoformat(),
+        "event_time_precision": "instant",
+        "time": now.isoformat(),
+    }
+    if by is not None:
+        record["requested_by"] = by
+    return record
 
 
 def audit_records(envelope: Envelope, decision: Decision, now: datetime) -> list[dict]:

@@ -22,6 +22,7 @@ from hub.commands import (
     erase,
     ingest,
     key,
+    linkage,
     pseudonym,
     report,
     run,
@@ -49,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # one step per command, in the order `hub --help` lists them
-    for command in (demo, broker, topics, schemas, ingest, run, tail, audit, erase, pseudonym,
-                    dlq, deliver, deploy, acl, report, key):
+    for command in (demo, broker, topics, schemas, ingest, run, tail, audit, erase, linkage,
+                    pseudonym, dlq, deliver, deploy, acl, report, key):
         command.add_parser(sub)
     return parser
 

@@ -1,6 +1,7 @@
 """The operators' and the trust office's views of the hub's own topics: the audit trail and
-the consents of one family, and the dead letters (list, replay); and the erasure request
-they send, with the router's answer (``hub audit``, ``hub dlq``, ``hub erase``)."""
+the consents of one family, the dead letters (list, replay), the linkage decisions; and
+the erasure requests and linkage reviews they send, with the workers' answers (``hub
+audit``, ``hub dlq``, ``hub erase``, ``hub linkage``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from hub.audit import AUDIT_TOPIC, ERASED
 from hub.consent.ledger import ConsentState, merge
 from hub.contract.codec import get_codec
 from hub.contract.vocabulary import EventType
-from hub.core.topics import CONSENT_TOPIC, LINKAGE_DECISIONS_TOPIC, REQUESTS_TOPIC
+from hub.core.topics import (
+    CONSENT_TOPIC,
+    LINKAGE_DECISIONS_TOPIC,
+    LINKAGE_REVIEWS_TOPIC,
+    REQUESTS_TOPIC,
+)
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import DecodeError, HubError
 from hub.kafka_io import Kafka, consumer, missing_topic, producer, read_to_end
-from hub.linkage.records import LinkDecision, Outcome
+from hub.linkage.records import LinkDecision, Outcome, Review
 from hub.tail import Tail
 
 CONSENT_EVENTS = (EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED)
@@ -42,24 +48,13 @@ def child_pseudonyms(bootstrap: Kafka, subject: str) -> list[str]:
     """Every pseudonym of ``subject``'s child: the linkage stage's decisions link spellings
     of one child (``subject`` first, then the others in order; just ``subject`` when none
     is linked or the hub has no linkage decisions)."""
-    decisions: dict[bytes, bytes] = {}
     try:
-        for record in read_to_end(bootstrap, LINKAGE_DECISIONS_TOPIC, "unna-hub-audit"):
-            if record.value is None:
-                decisions.pop(record.key, None)
-            else:
-                decisions[record.key] = record.value
+        decisions = linkage_decisions(bootstrap)
     except HubError:  # no such topic: a hub from before linkage
         return [subject]
-    childs = {}
-    for raw in decisions.values():
-        try:
-            d = LinkDecision.from_bytes(raw)
-        except ValueError:
-            continue
-        childs[d.pseudonym] = d.child if d.outcome is Outcome.SAME else d.pseudonym
-    child = childs.get(subject, subject)
-    linked = sorted(p for p, c in childs.items() if c == child and p != subject)
+    child_of = {p: d.child if d.outcome is Outcome.SAME else p for p, d in decisions.items()}
+    child = child_of.get(subject, subject)
+    linked = sorted(p for p, c in child_of.items() if c == child and p != subject)
     return [subject, *linked] + ([child] if child != subject and child not in linked else [])
 
 
@@ -187,6 +182,103 @@ def request_erasure(bootstrap: Kafka, request, wait: float | None = 120.0,
     finally:
         if reader is not None:
             reader.close()
+
+
+def linkage_decisions(bootstrap: Kafka) -> dict[str, LinkDecision]:
+    """The newest linkage decision per pseudonym (``hub.linkage.decisions`` read to its
+    end; a tombstone removes the pseudonym, an unreadable record is skipped)."""
+    decisions: dict[str, LinkDecision] = {}
+    for record in read_to_end(bootstrap, LINKAGE_DECISIONS_TOPIC, "unna-hub-linkage-view"):
+        pseudonym = (record.key or b"").decode("utf-8", "replace")
+        if record.value is None:
+            decisions.pop(pseudonym, None)
+            continue
+        try:
+            decision = LinkDecision.from_bytes(record.value)
+        except (ValueError, KeyError, TypeError):
+            continue
+        decisions[decision.pseudonym] = decision
+    return decisions
+
+
+@dataclass(frozen=True)
+class ReviewAnswer:
+    """What became of a review: the stage's ``decision``, or the ``refusal`` it was
+    dead-lettered with."""
+
+    decision: LinkDecision | None = None
+    refusal: str | None = None
+
+
+def send_review(bootstrap: Kafka, review: Review, wait: float | None = 60.0,
+                progress=None) -> ReviewAnswer | None:
+    """Send the trust office's ``review`` to ``hub.linkage.reviews`` and wait up to
+    ``wait`` seconds (None: not at all) for the linkage stage to carry it out: its decision
+    about the pseudonym with the review's action and time, or the dead letter of the
+    review; None when neither came in time (the review stays on the topic and is carried
+    out when a worker reads it)."""
+    reader = _at_end(bootstrap, [LINKAGE_DECISIONS_TOPIC, DLQ_TOPIC],
+                     "unna-hub-linkage") if wait is not None else None
+    try:
+        sender = producer(bootstrap, "unna-hub-linkage")
+        try:
+            if not sender.partitions_for(LINKAGE_REVIEWS_TOPIC):
+                raise missing_topic(bootstrap, LINKAGE_REVIEWS_TOPIC)
+            sent = sender.send(LINKAGE_REVIEWS_TOPIC, key=review.key,
+                               value=review.to_bytes()).get(30)
+            sender.flush()
+        finally:
+            sender.close()
+        if progress:
+            progress("review sent to hub.linkage.reviews; waiting for the linkage stage")
+        if reader is None:
+            return None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for records in reader.poll(timeout_ms=500).values():
+                for record in records:
+                    answer = _review_answer(record, review, sent.offset)
+                    if answer is not None:
+                        return answer
+        return None
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def _review_answer(record, review: Review, offset: int) -> ReviewAnswer | None:
+    if record.topic == DLQ_TOPIC:
+        letter = _json_object(record.value)
+        if letter and letter.get("topic") == LINKAGE_REVIEWS_TOPIC and \
+                letter.get("offset") == offset:
+            return ReviewAnswer(refusal="; ".join(letter.get("reasons") or []) or "refused")
+        return None
+    if record.value is None or record.key != review.pseudonym.encode():
+        return None
+    try:
+        decision = LinkDecision.from_bytes(record.value)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if decision.review is review.action and decision.at == review.at:
+        return ReviewAnswer(decision=decision)
+    return None
+
+
+def _at_end(bootstrap: Kafka, topics: list[str], client_id: str):
+    """A consumer of every partition of ``topics``, at their ends: it reads what comes."""
+    reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
+                      client_id=client_id)
+    tps = []
+    for topic in topics:
+        ids = reader.partitions_for_topic(topic)
+        if not ids:
+            reader.close()
+            raise missing_topic(bootstrap, topic)
+        tps += [TopicPartition(topic, p) for p in sorted(ids)]
+    reader.assign(tps)
+    for tp, end in reader.end_offsets(tps).items():
+        reader.seek(tp, end)
+    return reader
 
 
 def _json_object(data: bytes | None) -> dict | None:

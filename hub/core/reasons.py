@@ -54,12 +54,15 @@ class AuditDecision(StrEnum):
     """A handover step that does not fit its handover."""
     ERASED = "erased"
     """An erasure on request, and each held event it dropped."""
+    LINKAGE = "linkage"
+    """Which child a pseudonym stands for: the linkage stage's own decision (a link, a
+    possible match) or the trust office's (``hub linkage confirm | reject | unlink``)."""
 
 
 class NoteKind(StrEnum):
     """Why the hub wrote a decision that is no refusal and no hold: the ``reason_kind`` of
-    an audit record whose decision is delivered (a notice), duplicate, not_routed, anomaly
-    or erased. Its parameters are in the record's ``reason_params`` (named below)."""
+    an audit record whose decision is delivered (a notice), duplicate, not_routed, anomaly,
+    erased or linkage. Its parameters are in the record's ``reason_params`` (named below)."""
 
     REVOCATION_NOTICE = "revocation_notice"
     """delivered: the hub told the agency that the consent was withdrawn."""
@@ -94,6 +97,21 @@ class NoteKind(StrEnum):
     """anomaly: completed after it was declined."""
     COMPLETED_UNACCEPTED = "completed_unaccepted"
     """anomaly: completed without being accepted."""
+    LINKED_AUTOMATICALLY = "linked_automatically"
+    """linkage: the stage found the pseudonym to be a known child (``candidate``, ``score``,
+    the agreeing ``fields``)."""
+    POSSIBLE_MATCH = "possible_match"
+    """linkage: the pseudonym may be a known child (``candidate``, ``score``, ``fields``);
+    its events wait for the trust office."""
+    LINK_CONFIRMED = "link_confirmed"
+    """linkage: the trust office (``by``) confirmed that the pseudonym is the child
+    ``candidate``."""
+    LINK_REJECTED = "link_rejected"
+    """linkage: the trust office (``by``) decided that the pseudonym is not the child
+    ``candidate``; the pair is never proposed again."""
+    LINK_UNDONE = "link_undone"
+    """linkage: the trust office (``by``) undid the pseudonym's link to the child
+    ``candidate``, from then on."""
 
 
 ReasonParams = dict[str, str | int | list[str]]

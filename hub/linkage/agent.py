@@ -1,6 +1,7 @@
 """The linkage stage in the worker: reads ``hub.linkage`` (the connectors' encodings) and
 ``hub.linkage.reviews`` (the trust office's decisions), both of one partition, so one
-worker decides for every child; writes ``hub.linkage.decisions``.
+worker decides for every child; writes ``hub.linkage.decisions``, and to ``hub.audit`` the
+audit record of every link, possible match and trust office decision (with its operator).
 
 When it takes the partitions over it rebuilds the stage from the compacted topics
 (:func:`restore`), then takes records as they come. A decision is sent, and acknowledged,
@@ -19,6 +20,7 @@ import faust
 from hub.clock import Clock
 from hub.contract.linkage import EncodingError
 from hub.core.topics import (
+    AUDIT_TOPIC,
     DLQ_TOPIC,
     LINKAGE_DECISIONS_TOPIC,
     LINKAGE_REVIEWS_TOPIC,
@@ -98,7 +100,8 @@ def register_linkage(app: faust.App, bootstrap: Kafka, clock: Clock,
             for record in records:
                 await (await app.producer.send(record.topic, record.key, record.value,
                                                None, None, None))
-                EVENTS_PRODUCED.labels(topic=record.topic, type="linkage").inc()
+                EVENTS_PRODUCED.labels(topic=record.topic, type="audit"
+                                       if record.topic == AUDIT_TOPIC else "linkage").inc()
             for outcome, n in stage.take_counts().items():
                 LINKAGE_DECISIONS.labels(outcome=outcome).inc(n)
             set_gauges(stage, clock)
@@ -114,6 +117,9 @@ def register_linkage(app: faust.App, bootstrap: Kafka, clock: Clock,
             async with lock:
                 state["ready"] = False
                 stage.reset()  # rebuilt when the partitions come back
+                # another worker reports the cases now: this one's would go stale
+                LINKAGE_PENDING.set(0)
+                LINKAGE_OLDEST_PENDING.set(0)
 
     return stage
 

@@ -1,7 +1,11 @@
 """The linkage stage (pure, no Kafka): the first time it sees a pseudonym's encodings it
 decides which child the pseudonym stands for, and it carries out the trust office's
-reviews. Its outputs are records for ``hub.linkage.decisions`` (and tombstones); the worker
-sends them (:mod:`hub.linkage.agent`).
+reviews. Its outputs are records for ``hub.linkage.decisions`` (and tombstones) and, for
+every link, possible match and trust office decision, an audit record for ``hub.audit``
+keyed by the pseudonym (:func:`hub.audit.linkage_audit_record`), before the decision: a
+crash between the two loses no audit record (the record is read again and decided again;
+a review's audit record is then the same record, with the same ids). The worker sends
+them in order (:mod:`hub.linkage.agent`).
 
 The stage keeps, in memory, every known pseudonym's encodings under its blocking keys
 (:class:`~hub.linkage.index.LinkageIndex`), the newest decision per pseudonym and the pairs
@@ -16,9 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from hub.audit import encode_audit, linkage_audit_record
 from hub.clock import Clock
 from hub.contract.linkage import EncodingError, Encodings
-from hub.core.topics import LINKAGE_DECISIONS_TOPIC
+from hub.core.reasons import NoteKind
+from hub.core.topics import AUDIT_TOPIC, LINKAGE_DECISIONS_TOPIC
 from hub.linkage.decide import decide
 from hub.linkage.index import LinkageIndex
 from hub.linkage.records import STAGE, Action, LinkDecision, Outcome, Review
@@ -94,7 +100,7 @@ class LinkageStage:
             tuple(candidate.comparison.agreeing()) if candidate else (), result.why)
         self.index.add(pseudonym, encodings, child)
         self._count(result.outcome.value)
-        return [self._publish(decision)]
+        return [*self._audit_own(decision), self._publish(decision)]
 
     def forget(self, pseudonym: str) -> None:
         """An erased pseudonym: gone from the index and the decisions."""
@@ -123,7 +129,7 @@ class LinkageStage:
                           candidate=review.candidate, at=now, by=review.by,
                           review=review.action, why="the trust office confirmed the match")
             self._count("review_confirm")
-            return [*moved, self._publish(new)]
+            return [*moved, self._audit_review(new, review), self._publish(new)]
         else:
             if review.action is Action.UNLINK and decision.child != child:
                 raise ReviewError(f"{review.pseudonym} is not linked to {review.candidate}")
@@ -135,7 +141,7 @@ class LinkageStage:
                           candidate=review.candidate, at=now, by=review.by,
                           review=review.action, why=why)
         self._count(f"review_{review.action.value}")
-        return [self._publish(new)]
+        return [self._audit_review(new, review), self._publish(new)]
 
     def _moved(self, pseudonym: str, child: str, now: datetime, review: Review) -> Record:
         """``pseudonym`` stands for ``child`` now: its child was linked to that one."""
@@ -143,6 +149,45 @@ class LinkageStage:
         decision = replace(self.decisions[pseudonym], child=child, at=now, by=review.by,
                            why="its child was linked to another by the trust office")
         return self._publish(decision)
+
+    # ------------------------------------------------------------------ audit
+    def _audit_own(self, decision: LinkDecision) -> list[Record]:
+        """The audit record of the stage's own decision: a link or a possible match (a new
+        child is no decision about another child, and is not audited)."""
+        if decision.outcome is Outcome.NEW or decision.candidate is None:
+            return []
+        params = {"candidate": decision.candidate, "fields": list(decision.fields),
+                  "score": _score(decision.score)}
+        if decision.outcome is Outcome.SAME:
+            kind, reason = NoteKind.LINKED_AUTOMATICALLY, (
+                f"linked automatically to child {decision.candidate} "
+                f"(score {params['score']})")
+        else:
+            kind, reason = NoteKind.POSSIBLE_MATCH, (
+                f"possible match with child {decision.candidate} (score {params['score']}): "
+                "waits for the trust office")
+        return [self._audit(linkage_audit_record(
+            decision.pseudonym, decision.outcome.value, decision.at, self.clock.now(), kind,
+            reason, params))]
+
+    def _audit_review(self, decision: LinkDecision, review: Review) -> Record:
+        """The audit record of the trust office's ``review``, carried out as ``decision``."""
+        kind, done = {
+            Action.CONFIRM: (NoteKind.LINK_CONFIRMED, "confirmed the link to"),
+            Action.REJECT: (NoteKind.LINK_REJECTED, "rejected the match with"),
+            Action.UNLINK: (NoteKind.LINK_UNDONE, "undid the link to"),
+        }[review.action]
+        params = {"candidate": review.candidate, "by": review.by}
+        if decision.score is not None:
+            params["score"] = _score(decision.score)
+        reason = f"the trust office ({review.by}) {done} child {review.candidate}"
+        return self._audit(linkage_audit_record(
+            review.pseudonym, review.action.value, review.at, self.clock.now(), kind, reason,
+            params, by=review.by))
+
+    @staticmethod
+    def _audit(record: dict) -> Record:
+        return Record(AUDIT_TOPIC, record["subject"].encode(), encode_audit(record))
 
     # ------------------------------------------------------------------ views
     def pending(self) -> list[LinkDecision]:
@@ -166,6 +211,11 @@ class LinkageStage:
         self.decisions[decision.pseudonym] = decision
         return Record(LINKAGE_DECISIONS_TOPIC, decision.pseudonym.encode(),
                       decision.to_bytes())
+
+
+def _score(score: float | None) -> str:
+    """A score as audit parameter text (parameters are text, integers or lists)."""
+    return "-" if score is None else f"{score:.2f}"
 
 
 __all__ = ["STAGE", "LinkageStage", "Record", "ReviewError"]

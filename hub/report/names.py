@@ -23,7 +23,7 @@ EVENT_TYPES = {
     "handover.requested": "Übergabe angefragt", "handover.accepted": "Übergabe angenommen",
     "handover.declined": "Übergabe abgelehnt", "handover.completed": "Übergabe abgeschlossen",
     "handover.stalled": "Übergabe stockt", "screening.completed": "Untersuchung abgeschlossen",
-    "subject.erased": "Daten gelöscht",
+    "subject.erased": "Daten gelöscht", "linkage.decision": "Zuordnung",
 }
 MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
           "Oktober", "November", "Dezember")

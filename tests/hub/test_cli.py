@@ -12,7 +12,7 @@ from tests.exports import write_export, youth_office_row
 from tests.support.paths import REPO
 
 COMMANDS = ["demo", "broker", "topics", "schemas", "ingest", "deliver", "run", "tail", "key",
-            "audit", "erase", "pseudonym", "dlq"]
+            "audit", "erase", "linkage", "pseudonym", "dlq"]
 
 
 def hub(*args, env=None, timeout=60):

@@ -1,7 +1,8 @@
 """The linkage stage: decides a pseudonym once, files it after that, carries out the trust
 office's reviews, and is rebuilt from its own records."""
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -20,7 +21,8 @@ def raw(given, family, birth=BIRTH) -> bytes:
 
 
 def decided(records) -> LinkDecision:
-    (record,) = records
+    """The one decision among ``records`` (the audit records beside it are left out)."""
+    (record,) = [r for r in records if r.topic != "hub.audit"]
     assert record.topic == "hub.linkage.decisions"
     decision = LinkDecision.from_bytes(record.value)
     assert record.key == decision.pseudonym.encode()
@@ -109,3 +111,52 @@ def test_records_travel_as_bytes():
     assert Review.from_bytes(r.to_bytes()) == r and r.key == b"p1|p2"
     with pytest.raises(ValueError):
         LinkDecision.from_bytes(b'{"v": 9}')
+
+
+def audited(records) -> list[dict]:
+    found = [r for r in records if r.topic == "hub.audit"]
+    for record in found:
+        assert record.key == json.loads(record.value)["subject"].encode()
+    return [json.loads(r.value) for r in found]
+
+
+def test_links_and_possible_matches_are_audited_new_children_not(stage):
+    assert audited(stage.on_encodings("p-tom", raw("Tom", "Kraus"))) == []
+    (link,) = audited(stage.on_encodings("p-mia-2", raw("Mia", "Meier")))
+    assert (link["subject"], link["decision"], link["reason_kind"], link["type"]) == (
+        "p-mia-2", "linkage", "linked_automatically", "linkage.decision")
+    assert link["reason_params"]["candidate"] == "p-mia"
+    assert float(link["reason_params"]["score"]) > 16 and "given" in \
+        link["reason_params"]["fields"]
+    assert "requested_by" not in link and link["audit_version"] == 2
+    (possible,) = audited(stage.on_encodings("p-lina", raw("Lina", "Schmidt")))
+    assert possible["reason_kind"] == "possible_match"
+    assert possible["reason_params"]["candidate"] == "p-lena"
+
+
+@pytest.mark.parametrize("action, kind", [(Action.CONFIRM, "link_confirmed"),
+                                          (Action.REJECT, "link_rejected")])
+def test_the_trust_offices_decisions_are_audited_with_the_operator(stage, action, kind):
+    stage.on_encodings("p-lina", raw("Lina", "Schmidt"))
+    stage.clock.advance(minutes=5)
+    records = stage.on_review(Review(action, "p-lina", "p-lena", "anna", NOW))
+    (record,) = audited(records)
+    assert (record["subject"], record["reason_kind"], record["requested_by"]) == (
+        "p-lina", kind, "anna")
+    assert record["reason_params"]["by"] == "anna"
+    assert record["reason_params"]["candidate"] == "p-lena"
+    assert record["event_time"] == NOW.isoformat()
+    assert record["time"] == (NOW + timedelta(minutes=5)).isoformat()
+    # carried out twice (after a crash): the same decision, the same ids
+    again = LinkageStage(FixedClock(NOW))
+    again.on_encodings("p-lena", raw("Lena", "Schmidt"))
+    again.on_encodings("p-lina", raw("Lina", "Schmidt"))
+    (twice,) = audited(again.on_review(Review(action, "p-lina", "p-lena", "anna", NOW)))
+    assert (twice["audit_id"], twice["event_id"]) == (record["audit_id"], record["event_id"])
+
+
+def test_an_unlink_is_audited(stage):
+    stage.on_encodings("p-mia-2", raw("Mia", "Meier"))
+    (record,) = audited(stage.on_review(Review(Action.UNLINK, "p-mia-2", "p-mia", "bob",
+                                               NOW)))
+    assert (record["reason_kind"], record["requested_by"]) == ("link_undone", "bob")

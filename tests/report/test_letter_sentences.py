@@ -4,6 +4,7 @@ and records of the earlier format (no typed fields) still read, in the same sent
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -130,9 +131,43 @@ def anomalies():
     return found
 
 
+def linkage_records() -> list[dict]:
+    """The audit records of the linkage stage: a link, a possible match, and each of the
+    trust office's decisions (written in format 2 only: no legacy text to read back)."""
+    from connectors.encodings import encode
+    from hub.clock import FixedClock
+    from hub.linkage.records import Action, Review
+    from hub.linkage.stage import LinkageStage
+
+    def raw(given, family):
+        return encode(b"k" * 32, given, family, date(2015, 4, 9)).to_bytes()
+
+    stage = LinkageStage(FixedClock(NOW))
+    records = stage.on_encodings("p-mia", raw("Mia", "Meyer"))
+    records += stage.on_encodings("p-lena", raw("Lena", "Schmidt"))
+    records += stage.on_encodings("p-mia-2", raw("Mia", "Meier"))  # linked
+    records += stage.on_encodings("p-lina", raw("Lina", "Schmidt"))  # possible
+    for action in (Action.CONFIRM, Action.UNLINK, Action.REJECT):
+        records += stage.on_review(Review(action, "p-lina", "p-lena", "anna", NOW))
+    return [json.loads(r.value) for r in records if r.topic == "hub.audit"]
+
+
 def test_every_kind_is_written_by_a_producer():
     kinds = {kind for _, kind, _, _ in produced()}
+    kinds |= {NoteKind(r["reason_kind"]) for r in linkage_records()}
     assert kinds == set(ReasonKind) | set(NoteKind)
+
+
+def test_linkage_records_read_in_german_without_the_other_pseudonym():
+    records = linkage_records()
+    assert len(records) == 5
+    for record in records:
+        german = explain_kind(record["decision"], record["reason_kind"],
+                              record["reason_params"], record["reason"], agency)
+        assert german.text and not german.verbatim
+        assert "p-lena" not in german.text and "p-mia" not in german.text
+    letter = build_letter("p-lina", records, [], AGENCIES, TODAY, RETENTION)
+    assert "Zuordnung geprüft" in letter and "p-lena" not in letter
 
 
 @pytest.mark.parametrize("decision, kind, params, text", produced(),

@@ -24,6 +24,7 @@ DECISIONS = {
     D.NOT_ROUTED: "an keine Stelle weitergegeben",
     D.ANOMALY: "Unstimmigkeit vermerkt",
     D.ERASED: "gelöscht",
+    D.LINKAGE: "Zuordnung geprüft",
 }
 DECISION_SENTENCES = {
     D.DELIVERED: "Die Meldung wurde an die genannte Stelle übermittelt, weil eine Einwilligung "
@@ -43,6 +44,10 @@ DECISION_SENTENCES = {
                "Beispiel eine Antwort vor der Anfrage). Das wird nur vermerkt.",
     D.ERASED: "Auf einen Antrag auf Löschung hin hat der Hub vergessen, was er zu Ihrem Kind "
               "aufbewahrte; eine noch zurückgehaltene Meldung wurde dabei verworfen.",
+    D.LINKAGE: "Stellen schreiben Namen und Geburtsdaten nicht immer gleich. Der Hub prüft "
+               "daher, ob Meldungen unter einer abweichenden Schreibweise zu Ihrem Kind "
+               "gehören; in Zweifelsfällen entscheidet die Vertrauensstelle. Namen sieht "
+               "der Hub dabei nicht, nur verschlüsselte Merkmale.",
 }
 STEPS = {"requested": "angefragt", "accepted": "angenommen", "declined": "abgelehnt",
          "completed": "abgeschlossen"}
@@ -147,6 +152,23 @@ NOTE_SENTENCES: dict[NoteKind, Sentence] = {
         "Die Übergabe wurde als abgeschlossen gemeldet, obwohl sie abgelehnt war."),
     NoteKind.COMPLETED_UNACCEPTED: lambda d, p, agency: (
         "Die Übergabe wurde als abgeschlossen gemeldet, ohne angenommen worden zu sein."),
+    # linkage: the other pseudonym (the candidate) is never shown, it may be another child
+    NoteKind.LINKED_AUTOMATICALLY: lambda d, p, agency: (
+        "Meldungen unter einer anderen Schreibweise des Namens oder Geburtsdatums wurden "
+        "Ihrem Kind zugeordnet, weil die Merkmale eindeutig übereinstimmten."),
+    NoteKind.POSSIBLE_MATCH: lambda d, p, agency: (
+        "Die Merkmale ähnelten denen eines bereits bekannten Kindes, ohne eindeutig zu "
+        "sein. Die Meldungen wurden zurückgehalten, bis die Vertrauensstelle entscheidet."),
+    NoteKind.LINK_CONFIRMED: lambda d, p, agency: (
+        "Die Vertrauensstelle hat geprüft und bestätigt, dass die Meldungen unter dieser "
+        "Schreibweise zu demselben Kind gehören; sie werden ihm zugeordnet."),
+    NoteKind.LINK_REJECTED: lambda d, p, agency: (
+        "Die Vertrauensstelle hat geprüft, dass es sich um ein anderes Kind handelt; die "
+        "Meldungen werden nicht zusammengeführt, und diese Zuordnung wird nicht erneut "
+        "vorgeschlagen."),
+    NoteKind.LINK_UNDONE: lambda d, p, agency: (
+        "Die Vertrauensstelle hat eine Zuordnung zu einem anderen Kind aufgehoben; von nun "
+        "an werden die Meldungen wieder getrennt behandelt."),
 }
 SENTENCES: dict[str, Sentence] = {**REASON_SENTENCES, **NOTE_SENTENCES}
 """Every reason kind (its value) -> its sentence."""
