@@ -14,7 +14,6 @@ versions are never compared.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 
@@ -38,12 +37,13 @@ class NameEncoding:
     parts: frozenset[str]
 
     def to_json(self) -> dict:
-        return {"bf": base64.b64encode(self.bloom.to_bytes(FILTER_BITS // 8, "big")).decode(),
+        # hex, like the tokens: text of 0-9 and a-f spells no name (base64 could, by chance)
+        return {"bf": self.bloom.to_bytes(FILTER_BITS // 8, "big").hex(),
                 "x": self.exact, "ph": self.phonetic, "pt": sorted(self.parts)}
 
     @classmethod
     def from_json(cls, data: dict) -> NameEncoding:
-        raw = base64.b64decode(data["bf"], validate=True)
+        raw = bytes.fromhex(data["bf"])
         if len(raw) != FILTER_BITS // 8:
             raise EncodingError(f"a name filter has {len(raw) * 8} bits, not {FILTER_BITS}")
         return cls(int.from_bytes(raw, "big"), _token(data["x"]), _token(data["ph"]),
