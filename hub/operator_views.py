@@ -145,39 +145,46 @@ def request_erasure(bootstrap: Kafka, request, wait: float | None = 120.0,
     ``hub.requests`` and wait up to ``wait`` seconds (None: not at all) for the router's
     audit record of it; returns that record, or None when it did not come in time (the
     request stays on the topic and is carried out when a worker reads it)."""
-    reader = None
-    if wait is not None:  # the audit's end before the request: its record comes after
-        reader = consumer(bootstrap, group_id=None, enable_auto_commit=False,
-                          client_id="unna-hub-erase")
-        ids = reader.partitions_for_topic(AUDIT_TOPIC)
-        if not ids:
-            reader.close()
-            raise missing_topic(bootstrap, AUDIT_TOPIC)
-        tps = [TopicPartition(AUDIT_TOPIC, p) for p in sorted(ids)]
-        reader.assign(tps)
-        for tp, end in reader.end_offsets(tps).items():
-            reader.seek(tp, end)
+    def answer(record, _offset: int) -> dict | None:
+        audit = _json_object(record.value)
+        if audit and audit.get("event_id") == request.id and \
+                audit.get("decision") == ERASED:
+            return audit
+        return None
+
+    return _send_and_await(bootstrap, REQUESTS_TOPIC, request.key(), request.encode(),
+                           [AUDIT_TOPIC], answer, wait, "unna-hub-erase", progress and (
+                               lambda: progress("request sent to hub.requests; waiting "
+                                                "for the router")))
+
+
+def _send_and_await(bootstrap: Kafka, topic: str, key: bytes, value: bytes,
+                    watch: list[str], answer, wait: float | None, client_id: str,
+                    sent_note=None):
+    """Send one record to ``topic`` and, unless ``wait`` is None, read what comes on the
+    ``watch`` topics for up to ``wait`` seconds until ``answer(record, offset sent)`` is not
+    None; returns that answer, or None."""
+    reader = _at_end(bootstrap, watch, client_id) if wait is not None else None
     try:
-        sender = producer(bootstrap, "unna-hub-erase")
+        sender = producer(bootstrap, client_id)
         try:
-            if not sender.partitions_for(REQUESTS_TOPIC):
-                raise missing_topic(bootstrap, REQUESTS_TOPIC)
-            sender.send(REQUESTS_TOPIC, key=request.key(), value=request.encode()).get(30)
+            if not sender.partitions_for(topic):
+                raise missing_topic(bootstrap, topic)
+            sent = sender.send(topic, key=key, value=value).get(30)
             sender.flush()
         finally:
             sender.close()
-        if progress:
-            progress("request sent to hub.requests; waiting for the router")
+        if sent_note:
+            sent_note()
         if reader is None:
             return None
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             for records in reader.poll(timeout_ms=500).values():
                 for record in records:
-                    audit = _json_object(record.value)
-                    if audit and audit.get("event_id") == request.id and \
-                            audit.get("decision") == ERASED:
-                        return audit
+                    found = answer(record, sent.offset)
+                    if found is not None:
+                        return found
         return None
     finally:
         if reader is not None:
@@ -217,33 +224,12 @@ def send_review(bootstrap: Kafka, review: Review, wait: float | None = 60.0,
     about the pseudonym with the review's action and time, or the dead letter of the
     review; None when neither came in time (the review stays on the topic and is carried
     out when a worker reads it)."""
-    reader = _at_end(bootstrap, [LINKAGE_DECISIONS_TOPIC, DLQ_TOPIC],
-                     "unna-hub-linkage") if wait is not None else None
-    try:
-        sender = producer(bootstrap, "unna-hub-linkage")
-        try:
-            if not sender.partitions_for(LINKAGE_REVIEWS_TOPIC):
-                raise missing_topic(bootstrap, LINKAGE_REVIEWS_TOPIC)
-            sent = sender.send(LINKAGE_REVIEWS_TOPIC, key=review.key,
-                               value=review.to_bytes()).get(30)
-            sender.flush()
-        finally:
-            sender.close()
-        if progress:
-            progress("review sent to hub.linkage.reviews; waiting for the linkage stage")
-        if reader is None:
-            return None
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            for records in reader.poll(timeout_ms=500).values():
-                for record in records:
-                    answer = _review_answer(record, review, sent.offset)
-                    if answer is not None:
-                        return answer
-        return None
-    finally:
-        if reader is not None:
-            reader.close()
+    return _send_and_await(
+        bootstrap, LINKAGE_REVIEWS_TOPIC, review.key, review.to_bytes(),
+        [LINKAGE_DECISIONS_TOPIC, DLQ_TOPIC],
+        lambda record, offset: _review_answer(record, review, offset), wait,
+        "unna-hub-linkage", progress and (lambda: progress(
+            "review sent to hub.linkage.reviews; waiting for the linkage stage")))
 
 
 def _review_answer(record, review: Review, offset: int) -> ReviewAnswer | None:
