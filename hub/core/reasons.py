@@ -33,6 +33,9 @@ class ReasonKind(StrEnum):
     HANDOVER_UNKNOWN = "handover_unknown"
     """The handover the event answers (``handover_id``) was never requested (refused), or not
     yet (held)."""
+    LINKAGE_UNDECIDED = "linkage_undecided"
+    """The event waited as a possible match of a known child, and the trust office did not
+    decide within the review window (``review_days``); no consent of its own covered it."""
     OTHER = "other"
     """Anything else (e.g. an event of ``type`` that names no recipient)."""
 

@@ -12,12 +12,14 @@ events are decided again only when the event changed what they wait for.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from hub.audit import audit_records
 from hub.consent.ledger import ConsentState
 from hub.contract.models import Envelope
 from hub.core.decisions import Decision
+from hub.core.reasons import ReasonKind
 from hub.routing.messages import Incoming, Output
 from hub.routing.outputs import audit_output, deliver, event_fact_output
 from hub.routing.rules import RoutingContext
@@ -77,6 +79,18 @@ def named(envelope: Envelope, raw: bytes, delivery, stores: RouterStores,
     return renamed, services.codec.encode(renamed)
 
 
+def undecided(decision: Decision, services: Services) -> Decision:
+    """``decision`` with its refusals for want of consent put down to the trust office's
+    missing decision about a possible match."""
+    days = f"{services.review_window.total_seconds() / 86400:g}"
+    decision.refusals = [
+        replace(r, kind=ReasonKind.LINKAGE_UNDECIDED, params={"review_days": days},
+                reason=f"a possible match the trust office did not decide within {days} days "
+                "(HUB_LINKAGE_REVIEW_DAYS), and no consent of its own covers it")
+        if r.kind is ReasonKind.NO_CONSENT else r for r in decision.refusals]
+    return decision
+
+
 def hold(envelope: Envelope, message: Incoming, stores: RouterStores,
          services: Services) -> None:
     """``envelope`` waits (in the held events) until it can be decided."""
@@ -85,10 +99,12 @@ def hold(envelope: Envelope, message: Incoming, stores: RouterStores,
 
 def reconsider(subject: str, stores: RouterStores, services: Services,
                skip_id: str | None = None, final_before: datetime | None = None,
-               consents: Sequence[ConsentState] | None = None) -> list[Output]:
+               consents: Sequence[ConsentState] | None = None,
+               undecided_match: bool = False) -> list[Output]:
     """Decide the subject's held events again with what is known now; finally (refused
     when still undecided) for those held before ``final_before``. ``consents``: the
-    subject's consents, when already decoded."""
+    subject's consents, when already decoded. ``undecided_match``: the subject is a possible
+    match the trust office did not decide; a final refusal for want of consent says so."""
     held = stores.held
     waiting = held.waiting(subject)
     if not waiting:
@@ -111,6 +127,8 @@ def reconsider(subject: str, stores: RouterStores, services: Services,
             still.append(entry)
             continue
         held.decoded.pop(entry["id"], None)
+        if final and undecided_match:
+            decision = undecided(decision, services)
         out += carry_out(envelope, held.raw(entry), decision, stores, services)
     if len(still) != len(waiting):
         held.keep(subject, still)

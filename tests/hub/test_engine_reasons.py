@@ -3,6 +3,7 @@ metrics label and the analytics outcome come from the kind, never from the text 
 Kafka)."""
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +16,7 @@ from hub.contract.models import PAYLOAD_MODELS, Envelope
 from hub.contract.vocabulary import EventType
 from hub.core.decisions import Decision, ReasonKind, Refusal
 from hub.routing.bus import new_bus
+from hub.routing.deciding import undecided
 from hub.routing.delivered import DeliveredSet
 from hub.routing.messages import Incoming, Tick
 from hub.routing.rules import Router, RoutingContext
@@ -61,8 +63,15 @@ CASES = {
 
 @pytest.mark.parametrize("kind", list(ReasonKind))
 def test_every_refusal_carries_its_kind_next_to_its_text(kind):
-    envelope, context = CASES[kind]
-    decision = Router(AGENCIES).decide(envelope, OUTBOX, context, final=True)
+    if kind is ReasonKind.LINKAGE_UNDECIDED:  # a possible match nobody decided, no consent
+        envelope, context = CASES[ReasonKind.NO_CONSENT]
+        decision = undecided(Router(AGENCIES).decide(envelope, OUTBOX, context, final=True),
+                             SimpleNamespace(review_window=timedelta(days=14)))
+        assert decision.refusals[0].params == {"review_days": "14"}
+        assert "did not decide within 14 days" in decision.refusals[0].reason
+    else:
+        envelope, context = CASES[kind]
+        decision = Router(AGENCIES).decide(envelope, OUTBOX, context, final=True)
     assert [r.kind for r in decision.refusals] == [kind]
     assert decision.refusals[0].reason  # the text for the audit
 

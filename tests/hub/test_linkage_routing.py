@@ -3,6 +3,7 @@ linkage decision is routed once it is known as the consented child, later events
 to the child's partition, each recipient sees the child under its own pseudonym, a possible
 match waits for the trust office up to the review window, an erasure forgets the link."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,7 +133,9 @@ def test_a_possible_match_waits_for_the_trust_office_up_to_the_review_window(
     assert asked.id in [e["id"] for e in held.waiting(asked.subject)]
     clock.advance(days=13)  # beyond the review window: refused
     out = router.bus.handle(Tick(0))
-    assert [o for o in out if o.topic == "hub.audit" and asked.id.encode() in o.value]
+    refused = [json.loads(o.value) for o in out
+               if o.topic == "hub.audit" and asked.id.encode() in o.value]
+    assert [r["reason_kind"] for r in refused] == ["linkage_undecided"]
     assert asked.id not in [e["id"] for e in held.waiting(asked.subject)]
 
 

@@ -152,10 +152,32 @@ def linkage_records() -> list[dict]:
     return [json.loads(r.value) for r in records if r.topic == "hub.audit"]
 
 
+def undecided_match() -> tuple[AuditDecision, str, dict, str]:
+    """The refusal of a possible match the trust office did not decide (written since
+    format 2 only: no earlier text to read back)."""
+    from types import SimpleNamespace
+
+    from hub.routing.deciding import undecided
+
+    envelope, context = CASES[ReasonKind.NO_CONSENT]
+    d = undecided(Router(AGENCIES).decide(envelope, "agency.jugendamt-kamen.outbox", context,
+                                          final=True),
+                  SimpleNamespace(review_window=timedelta(days=14)))
+    (r,) = d.refusals
+    return AuditDecision.REFUSED, r.kind, r.params, r.reason
+
+
 def test_every_kind_is_written_by_a_producer():
     kinds = {kind for _, kind, _, _ in produced()}
     kinds |= {NoteKind(r["reason_kind"]) for r in linkage_records()}
+    kinds.add(undecided_match()[1])
     assert kinds == set(ReasonKind) | set(NoteKind)
+
+
+def test_an_undecided_possible_match_reads_in_german():
+    decision, kind, params, text = undecided_match()
+    german = explain_kind(decision, kind, params, text, agency)
+    assert not german.verbatim and "innerhalb von 14 Tagen" in german.text
 
 
 def test_linkage_records_read_in_german_without_the_other_pseudonym():

@@ -104,6 +104,10 @@ REASON_SENTENCES: dict[ReasonKind, Sentence] = {
         f"{agency(p['recipient'])} erhält keine Meldungen zu einzelnen Kindern, nur "
         "anonyme Statistik."),
     ReasonKind.HANDOVER_UNKNOWN: _handover_unknown,
+    ReasonKind.LINKAGE_UNDECIDED: lambda d, p, agency: (
+        "Die Meldung konnte einem bekannten Kind möglicherweise zugeordnet werden; die "
+        f"Vertrauensstelle hat darüber nicht innerhalb von {p['review_days']} Tagen "
+        "entschieden, und keine eigene Einwilligung erlaubte die Weitergabe."),
     ReasonKind.OTHER: lambda d, p, agency: (
         "Die Meldung nannte keine Stelle, an die sie gehen sollte."),
 }

@@ -22,8 +22,10 @@ def handle_tick(tick: Tick, stores: RouterStores, services: Services) -> list[Ou
     # again when their next event arrives (nothing else can change their decision)
     for subject in stores.held.due(tick.partition, limit):
         # a possible match waits for the trust office, up to the review window
-        final = now - services.review_window if stores.identities.pending(subject) else limit
-        out += reconsider(subject, stores, services, final_before=final)
+        pending = stores.identities.pending(subject)
+        final = now - services.review_window if pending else limit
+        out += reconsider(subject, stores, services, final_before=final,
+                          undecided_match=pending)
     for stall in stores.handovers.due(tick.partition, now):
         out += stalled(stall, stores, services)
     return out
