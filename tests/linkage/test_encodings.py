@@ -100,3 +100,9 @@ def test_every_value_on_the_wire_is_hex():
     for value in values(data):
         assert value is None or isinstance(value, int) or \
             set(value) <= set(string.hexdigits.lower()), value
+
+
+def test_encodings_stay_small():
+    """Far below any producer's or topic's limit (Kafka's default is 1 MiB)."""
+    long = encode(KEY, "Anna-Lena-Marie-Sophie", "Müller-Lüdenscheidt-Kaya-Nowak", BIRTH)
+    assert len(long.to_bytes()) < 2048
