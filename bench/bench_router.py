@@ -46,6 +46,9 @@ Figures
   benchmark clients; the same for every pipeline). In burst mode this is mostly time
   spent queued behind the burst. Over every event sent: one that did not arrive within
   ``--drain-timeout`` after the last send counts as never delivered (``never``).
+- ``CPU``: the pipeline process's CPU time (user + system, from ``/proc/<pid>/stat``) over
+  the measured window, per delivered event: steadier than the rates on a busy machine (the
+  benchmark's own clients are not in it).
 - ratios (burst): ``router/faust``, ``router/aiokafka``, ``faust/aiokafka`` of the
   throughputs (1.0 = as fast; 0.2 = a fifth of the speed).
 - steady mode adds ``offered`` (the rate the sender actually achieved), ``backlog``
@@ -183,6 +186,7 @@ class Result:
     p99: float = float("nan")
     backlog: int = 0            # sent but not delivered when the sending stopped
     drain: float = 0.0          # last send -> last arrival
+    cpu_ms: float | None = None  # the pipeline process's CPU (user + sys) per delivered event
     latencies: list[float] = field(default_factory=list, repr=False)
 
     def behind(self, rate: float) -> bool:
@@ -233,12 +237,25 @@ def records_in(bootstrap: str, topic: str) -> int:
         kc.close()
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of process ``pid`` so far (``/proc/<pid>/stat``), or None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=(),
-            rate: float | None = None, drain_timeout: float = 900) -> Result:
+            rate: float | None = None, drain_timeout: float = 900,
+            pid: int | None = None) -> Result:
     """Send ``events`` to ``source`` (all at once, or ``rate`` a second) and wait until they
     arrived in ``sink``, at most ``drain_timeout`` seconds after the last send. The
     ``consents`` go first, and the clock starts once the router has recorded them all in
-    hub.consent: only the events are measured."""
+    hub.consent: only the events are measured. ``pid``: the pipeline's process, whose CPU
+    time over the same window is divided by the events delivered."""
     arrivals = Arrivals(bootstrap, sink)
     arrivals.start()
     kp = producer(bootstrap, "bench")
@@ -255,6 +272,7 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
                     raise RuntimeError(f"{name}: the consents were not all recorded within "
                                        f"{drain_timeout:.0f} s")
                 time.sleep(0.5)
+        cpu_start = process_cpu_seconds(pid)
         start = time.monotonic()
         for i, (key, value) in enumerate(events):
             if rate:
@@ -270,6 +288,7 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
         while time.monotonic() < deadline and sum(
                 1 for event_id in sent_at if event_id in arrivals.arrived) < len(sent_at):
             time.sleep(0.2)
+        cpu_end = process_cpu_seconds(pid)
     finally:
         kp.close()
         arrivals.stop()
@@ -280,6 +299,8 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
                     offered=len(sent_at) / (last_send - start) if last_send > start else 0,
                     drain=max(0.0, last - last_send))
     if latencies:
+        if cpu_start is not None and cpu_end is not None:
+            result.cpu_ms = (cpu_end - cpu_start) * 1000 / len(latencies)
         result.rate = len(latencies) / (last - start) if last > start else 0.0
         # over every event sent: one never delivered counts as infinitely late
         everyone = latencies + [float("inf")] * (len(sent_at) - len(latencies))
@@ -398,7 +419,7 @@ def run(args) -> list[Result]:
                          "--rate", "200", "-o", args.profile],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 result = measure(name, bootstrap, source, sink, events, first, rate,
-                                 args.drain_timeout)
+                                 args.drain_timeout, pid=procs.running[name][0].pid)
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
@@ -419,6 +440,8 @@ def ms(seconds: float) -> str:
 def line(r: Result, rate: float | None) -> str:
     text = (f"{r.delivered:>7,} of {r.sent:,} events  {r.rate:>8,.0f} events/s  "
             f"p50 {ms(r.p50)}  p99 {ms(r.p99)}")
+    if r.cpu_ms is not None:
+        text += f"  CPU {r.cpu_ms:.2f} ms/event"
     if rate:
         text += (f"  offered {r.offered:,.0f}/s  backlog {r.backlog:,}  drain "
                  f"{r.drain:.1f} s  {'FELL BEHIND' if r.behind(rate) else 'KEPT UP'}")
