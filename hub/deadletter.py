@@ -18,6 +18,7 @@ import base64
 import json
 from datetime import UTC, datetime
 
+from hub.core.headers import header_texts
 from hub.core.topics import DLQ_TOPIC as DLQ_TOPIC  # named in hub.core.topics
 
 
@@ -69,11 +70,10 @@ def outbox_headers(stage: str) -> list[tuple[str, bytes]]:
 
 def relayed_stage(headers) -> str | None:
     """The stage of a dead letter found on an outbox (None: the message is an event)."""
-    items = headers.items() if hasattr(headers, "items") else headers or ()
-    for name, value in items:
-        if name == DEAD_LETTER_HEADER:
-            return (value or b"").decode("utf-8", errors="replace") or "unknown"
-    return None
+    texts = header_texts(headers)
+    if DEAD_LETTER_HEADER not in texts:
+        return None
+    return texts[DEAD_LETTER_HEADER] or "unknown"
 
 
 def relayed_dead_letter(value: bytes | None, outbox: str, agency: str) -> bytes:

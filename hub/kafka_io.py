@@ -154,6 +154,19 @@ def read_to_end(bootstrap: Kafka, topic: str, client_id: str = "unna-hub-reader"
     yield from read_partitions(bootstrap, [topic], client_id)
 
 
+def latest_values(bootstrap: Kafka, topic: str,
+                  client_id: str = "unna-hub-reader") -> dict[bytes, bytes]:
+    """The newest value per key of a compacted topic, read to its end (what compaction
+    keeps: a tombstone removes its key)."""
+    values: dict[bytes, bytes] = {}
+    for record in read_to_end(bootstrap, topic, client_id):
+        if record.value is None:
+            values.pop(record.key or b"", None)
+        else:
+            values[record.key or b""] = record.value
+    return values
+
+
 def read_partitions(bootstrap: Kafka, topics: list[str], client_id: str, *,
                     partition: int | None = None, starts: dict[str, int] | None = None,
                     ends: dict | None = None):

@@ -25,7 +25,14 @@ from hub.core.topics import (
 )
 from hub.deadletter import DLQ_TOPIC
 from hub.errors import DecodeError, HubError
-from hub.kafka_io import Kafka, consumer, missing_topic, producer, read_to_end
+from hub.kafka_io import (
+    Kafka,
+    consumer,
+    latest_values,
+    missing_topic,
+    producer,
+    read_to_end,
+)
 from hub.linkage.records import LinkDecision, Outcome, Review
 from hub.tail import Tail
 
@@ -195,13 +202,10 @@ def linkage_decisions(bootstrap: Kafka) -> dict[str, LinkDecision]:
     """The newest linkage decision per pseudonym (``hub.linkage.decisions`` read to its
     end; a tombstone removes the pseudonym, an unreadable record is skipped)."""
     decisions: dict[str, LinkDecision] = {}
-    for record in read_to_end(bootstrap, LINKAGE_DECISIONS_TOPIC, "unna-hub-linkage-view"):
-        pseudonym = (record.key or b"").decode("utf-8", "replace")
-        if record.value is None:
-            decisions.pop(pseudonym, None)
-            continue
+    for raw in latest_values(bootstrap, LINKAGE_DECISIONS_TOPIC,
+                             "unna-hub-linkage-view").values():
         try:
-            decision = LinkDecision.from_bytes(record.value)
+            decision = LinkDecision.from_bytes(raw)
         except (ValueError, KeyError, TypeError):
             continue
         decisions[decision.pseudonym] = decision

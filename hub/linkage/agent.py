@@ -28,7 +28,7 @@ from hub.core.topics import (
 )
 from hub.deadletter import worker_dead_letter
 from hub.faust.io import raw_topic
-from hub.kafka_io import Kafka, read_to_end
+from hub.kafka_io import Kafka, latest_values
 from hub.linkage.records import LinkDecision, Review
 from hub.linkage.stage import LinkageStage, ReviewError
 from hub.metrics import (
@@ -43,28 +43,18 @@ log = logging.getLogger(__name__)
 CLIENT_ID = "unna-hub-linkage"
 
 
-def latest(bootstrap: Kafka, topic: str) -> dict[bytes, bytes]:
-    """The newest value per key of a compacted topic, read to its end (tombstones drop)."""
-    values: dict[bytes, bytes] = {}
-    for record in read_to_end(bootstrap, topic, CLIENT_ID):
-        if record.value is None:
-            values.pop(record.key or b"", None)
-        else:
-            values[record.key or b""] = record.value
-    return values
-
-
 def restore(bootstrap: Kafka, stage: LinkageStage) -> int:
     """The stage rebuilt from the three compacted topics; returns the pseudonyms known."""
     def read(topic, parse):
-        for raw in latest(bootstrap, topic).values():
+        for raw in latest_values(bootstrap, topic, CLIENT_ID).values():
             try:
                 yield parse(raw)
             except ValueError:
                 continue  # counted when it was read first
     decisions = list(read(LINKAGE_DECISIONS_TOPIC, LinkDecision.from_bytes))
     encodings = [(key.decode(errors="replace"), value)
-                 for key, value in latest(bootstrap, LINKAGE_TOPIC).items()]
+                 for key, value in latest_values(bootstrap, LINKAGE_TOPIC,
+                                                 CLIENT_ID).items()]
     stage.restore(decisions, encodings, read(LINKAGE_REVIEWS_TOPIC, Review.from_bytes))
     return len(stage.decisions)
 

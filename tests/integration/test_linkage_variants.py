@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.core.topics import LINKAGE_REVIEWS_TOPIC
-from hub.kafka_io import producer, read_to_end
-from hub.linkage.records import Action, LinkDecision, Outcome, Review
+from hub.kafka_io import latest_values, producer
+from hub.linkage.records import Action, Outcome, Review
+from hub.operator_views import linkage_decisions
 from hub.tail import Tail
 from tests.exports import (
     CONSENT_COLUMNS,
@@ -62,16 +63,6 @@ def inbox_ids(bootstrap: str) -> set[str]:
                                         from_beginning=True, timeout=1.0) if r.value}
 
 
-def decisions(bootstrap: str) -> dict[str, LinkDecision]:
-    latest = {}
-    for record in read_to_end(bootstrap, "hub.linkage.decisions", "unna-hub-test"):
-        if record.value is None:
-            latest.pop(record.key, None)
-        else:
-            latest[record.key] = LinkDecision.from_bytes(record.value)
-    return {d.pseudonym: d for d in latest.values()}
-
-
 def test_variants_reach_the_youth_office_and_look_alikes_never(worker, topics, tmp_path,
                                                                 pseudonym_key):
     from connectors.ingest import convert_file
@@ -102,7 +93,7 @@ def test_variants_reach_the_youth_office_and_look_alikes_never(worker, topics, t
     by_kind = {kind: event for (kind, _, _), event in zip(cases, asked, strict=True)}
 
     def decided():
-        known = decisions(topics.bootstrap)
+        known = linkage_decisions(topics.bootstrap)
         return known if all(e.subject in known for e in asked) else None
 
     known = wait_for(decided, 60, "the linkage decisions of every request", interval=1)
@@ -168,10 +159,9 @@ def test_a_linked_child_is_one_child_for_the_audit_and_the_erasure(worker, topic
     assert granted.subject in erased.stdout  # named as erased too
 
     def forgotten():
-        left = [s for s in (granted.subject, asked.subject) if s in decisions(topics.bootstrap)]
-        encodings = {r.key: r.value for r in read_to_end(topics.bootstrap, "hub.linkage",
-                                                         "unna-hub-test")}
-        left += [s for s in (granted.subject, asked.subject)
-                 if encodings.get(s.encode()) is not None]
+        decided = linkage_decisions(topics.bootstrap)
+        encodings = latest_values(topics.bootstrap, "hub.linkage", "unna-hub-test")
+        left = [s for s in (granted.subject, asked.subject)
+                if s in decided or s.encode() in encodings]
         return not left or None
     wait_for(forgotten, 90, "both spellings gone from the linkage topics", interval=1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 from hub.consent.ledger import ConsentState, merge
+from hub.core.headers import header_texts
 from hub.core.topics import LINKED_TOPIC
 from hub.errors import DecodeError
 from hub.linkage.records import LinkDecision, Outcome
@@ -70,18 +71,15 @@ def handle_linkage_decision(event: LinkageDecision, stores: RouterStores,
 def forward(event: AgencyEvent | ConsentEvent, child: str, services: Services) -> Output:
     """An event of a linked pseudonym, on its way to its child's partition."""
     services.counts.add("linkage_forwarded", kind="event")
-    message = event.message
-    return Output(LINKED_TOPIC, child.encode(), message.value, (
-        (LINKED_FROM, event.envelope.subject.encode()),
-        (SOURCE_TOPIC, (message.topic or "").encode()), (KIND, b"event")), type="linked")
+    return _linked(child, event.message.value, event.envelope.subject, "event",
+                   event.message.topic)
 
 
 def forward_held(pseudonym: str, child: str, stores: RouterStores,
                  services: Services) -> list[Output]:
     """The pseudonym's held events, now the child's to decide."""
-    out = [Output(LINKED_TOPIC, child.encode(), stores.held.raw(entry), (
-        (LINKED_FROM, pseudonym.encode()), (SOURCE_TOPIC, (entry["topic"] or "").encode()),
-        (KIND, b"event")), type="linked") for entry in stores.held.waiting(pseudonym)]
+    out = [_linked(child, stores.held.raw(entry), pseudonym, "event", entry["topic"])
+           for entry in stores.held.waiting(pseudonym)]
     if out:
         stores.held.forget(pseudonym, services.codec.decode)
     return out
@@ -90,17 +88,24 @@ def forward_held(pseudonym: str, child: str, stores: RouterStores,
 def forward_consents(pseudonym: str, child: str, stores: RouterStores) -> list[Output]:
     """The pseudonym's consents, now the child's too (they stay with the pseudonym as well:
     an unlink gives it back what it had)."""
-    return [Output(LINKED_TOPIC, child.encode(),
-                   json.dumps({"consent": state.to_json()}).encode(), (
-                       (LINKED_FROM, pseudonym.encode()), (KIND, b"consent-state")),
-                   type="linked") for state in stores.consents.of(pseudonym)]
+    return [_linked(child, json.dumps({"consent": state.to_json()}).encode(), pseudonym,
+                    "consent-state") for state in stores.consents.of(pseudonym)]
+
+
+def _linked(child: str, value: bytes, alias: str, kind: str,
+            topic: str | None = None) -> Output:
+    """A record of ``alias`` (an event, or a consent state) for ``child``'s partition;
+    ``topic``: the outbox an event came from (None for the hub's own events)."""
+    return Output(LINKED_TOPIC, child.encode(), value, (
+        (LINKED_FROM, alias.encode()), (SOURCE_TOPIC, (topic or "").encode()),
+        (KIND, kind.encode())), type="linked")
 
 
 def read_forwarded(message: Incoming, stores: RouterStores, services: Services
                    ) -> AgencyEvent | ConsentEvent | ForwardedConsent | Output:
     """A record of ``hub.linked``, as the child's own input: the event with the child as its
     subject (the agency's pseudonym remembered), or a consent state."""
-    headers = _headers(message.headers)
+    headers = header_texts(message.headers)
     child = (message.key or b"").decode()
     alias = headers.get(LINKED_FROM, "")
     if not child or not alias:
@@ -138,7 +143,3 @@ def handle_forwarded_consent(event: ForwardedConsent, stores: RouterStores,
     stores.consents.store(event.child, merged[event.state.consent_id])
     return reconsider(event.child, stores, services, consents=list(merged.values()))
 
-
-def _headers(headers) -> dict[str, str]:
-    pairs = headers.items() if hasattr(headers, "items") else (headers or ())
-    return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in pairs}
