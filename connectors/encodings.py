@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections import OrderedDict
 from datetime import date
 
 from connectors.phonetics import cologne
@@ -29,6 +30,28 @@ from hub.settings import PseudonymKey
 _LABEL = b"unna-hub linkage key v1"
 _POSITIONS = 8
 _PART_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015_/]+")
+
+
+class RecentChildren:
+    """The children whose encodings a connector sent lately: the latest ``size`` of them,
+    so that memory stays flat; a child forgotten here gets its encodings sent again, which
+    is harmless (the stage files known encodings, and the topic keeps the newest)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def seen(self, subject: str) -> bool:
+        """Whether ``subject``'s encodings went lately (it counts as the latest then)."""
+        if subject in self._seen:
+            self._seen.move_to_end(subject)
+            return True
+        return False
+
+    def note(self, subject: str) -> None:
+        self._seen[subject] = None
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
 
 
 def linkage_key(key: PseudonymKey) -> bytes:

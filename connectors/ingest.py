@@ -14,14 +14,13 @@ reports every event the broker did not acknowledge.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.consent import COLUMNS as CONSENT_COLUMNS
 from connectors.consent import latest_states
-from connectors.encodings import encode, linkage_key
+from connectors.encodings import RecentChildren, encode, linkage_key
 from connectors.envelopes import (
     Person,
     Problem,
@@ -204,7 +203,7 @@ class Conversion:
         source = self._consent_outcomes() if self.format == CONSENT else self._event_outcomes()
         codec = get_codec()
         seen: set[int] = set()  # 128-bit event ids: about 60 bytes a row
-        encoded: OrderedDict[str, None] = OrderedDict()  # children sent lately (bounded)
+        encoded = RecentChildren(ENCODED_REMEMBERED)
         for outcome in source:
             if outcome.kind == "event":
                 id_int = uuid.UUID(outcome.envelope.id).int
@@ -216,7 +215,7 @@ class Conversion:
             self.summary.count(outcome)
             yield outcome
 
-    def _encoded(self, outcome: Outcome, codec, encoded: OrderedDict[str, None]) -> Outcome:
+    def _encoded(self, outcome: Outcome, codec, encoded: RecentChildren) -> Outcome:
         envelope = outcome.envelope
         value = codec.encode(envelope)
         size = len(value) + len(envelope.subject)  # the key is the subject
@@ -224,14 +223,8 @@ class Conversion:
             return Outcome(outcome.line, "rejected",
                            problems=(too_large(size, self.max_message_bytes),))
         encodings = None
-        if self.linkage_topic is None:
-            pass
-        elif envelope.subject in encoded:
-            encoded.move_to_end(envelope.subject)
-        else:  # sent again for a child not seen for a while: harmless, memory stays flat
-            encoded[envelope.subject] = None
-            if len(encoded) > ENCODED_REMEMBERED:
-                encoded.popitem(last=False)
+        if self.linkage_topic is not None and not encoded.seen(envelope.subject):
+            encoded.note(envelope.subject)
             p = outcome.person
             encodings = encode(self.linkage_key, p.given_name, p.family_name,
                                p.birth_date).to_bytes()

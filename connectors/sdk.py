@@ -24,14 +24,13 @@ raise :class:`~hub.errors.ConfigError` naming the variable, as the ``hub`` comma
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors import vocabulary
-from connectors.encodings import encode, linkage_key
+from connectors.encodings import RecentChildren, encode, linkage_key
 from connectors.envelopes import (
     ConsentFacts,
     EventFacts,
@@ -88,7 +87,7 @@ class AgencyConnector:
         self._reconnect = reconnect
         self._codec = get_codec()
         self._linkage_key = linkage_key(key)
-        self._encoded: OrderedDict[str, None] = OrderedDict()
+        self._encoded = RecentChildren(ENCODED_REMEMBERED)
 
     @classmethod
     def from_settings(cls, agency_id: str, settings: Settings | None = None) -> AgencyConnector:
@@ -174,12 +173,12 @@ class AgencyConnector:
             raise RowError([too_large(size, limit)])
         key = envelope.subject.encode()
         try:
-            if envelope.subject not in self._encoded:  # once per child, before its event
+            if not self._encoded.seen(envelope.subject):  # once per child, before its event
                 encodings = encode(self._linkage_key, person.given_name, person.family_name,
                                    person.birth_date).to_bytes()
                 self.producer.send(LINKAGE_TOPIC, key=key, value=encodings).get(
                     timeout=self.ack_timeout)
-                self._remember_encoded(envelope.subject)
+                self._encoded.note(envelope.subject)
             future = self.producer.send(self.agency.outbox, key=key, value=value)
             future.get(timeout=self.ack_timeout)
         except MessageSizeTooLargeError:
@@ -191,13 +190,6 @@ class AgencyConnector:
             raise BrokerError(f"event {envelope.id} was not acknowledged by the broker: "
                               f"{exc}") from exc
         return envelope
-
-    def _remember_encoded(self, subject: str) -> None:
-        """The latest children whose encodings were sent (bounded: one sent again later is
-        harmless)."""
-        self._encoded[subject] = None
-        if len(self._encoded) > ENCODED_REMEMBERED:
-            self._encoded.popitem(last=False)
 
     def _renew_producer(self) -> None:
         if self._reconnect is None:
