@@ -4,6 +4,8 @@ date of the examples, in any spelling or date format."""
 from __future__ import annotations
 
 import itertools
+import re
+import time
 from datetime import date
 
 import pytest
@@ -13,8 +15,6 @@ from connectors.pseudonym import normalise_name
 from hub.kafka_io import admin_client, consumer
 from hub.paths import PROJECT_ROOT
 from tests.support.waiting import wait_for
-
-pytestmark = pytest.mark.kafka
 
 EXAMPLES = PROJECT_ROOT / "connectors" / "examples"
 PEOPLE = [  # (given, family, birth date) of the invented people in connectors/examples
@@ -50,6 +50,31 @@ def needles() -> set[bytes]:
     return encoded
 
 
+DAY_MS = 86_400_000
+
+
+def inside_a_timestamp(blob: bytes, at: int, length: int) -> bool:
+    """Whether the bytes blob[at:at + length] lie inside a big-endian 64-bit number that
+    reads as a time of the last day in milliseconds: Kafka's own records (the group
+    coordinator's offset commits) carry such timestamps, and three of their bytes can
+    spell a short name by chance, for a quarter of a second at a time."""
+    now = int(time.time() * 1000)
+    for start in range(max(0, at + length - 8), min(at, len(blob) - 8) + 1):
+        if now - DAY_MS <= int.from_bytes(blob[start:start + 8], "big") <= now + DAY_MS:
+            return True
+    return False
+
+
+def test_a_name_spelled_by_a_timestamp_is_not_a_leak():
+    now = int(time.time() * 1000)
+    spelled = (now & ~0xFFFFFF00) | (int.from_bytes(b"Mia", "big") << 8)
+    record = b"\x00\x03" + spelled.to_bytes(8, "big") + b"\x00\x06Mia"
+    hits = [m.start() for m in re.finditer(b"Mia", record)]
+    assert len(hits) == 2
+    assert inside_a_timestamp(record, hits[0], 3)
+    assert not inside_a_timestamp(record, hits[1], 3)
+
+
 def every_record(bootstrap: str):
     with admin_client(bootstrap) as admin:
         topic_names = admin.list_topics()
@@ -67,6 +92,7 @@ def every_record(bootstrap: str):
         kc.close()
 
 
+@pytest.mark.kafka
 def test_no_topic_holds_a_name_or_birth_date(worker, topics):
     for path in sorted(EXAMPLES.glob("*.csv")):
         result = topics.hub("ingest", str(path))
@@ -82,7 +108,8 @@ def test_no_topic_holds_a_name_or_birth_date(worker, topics):
         blobs = [record.key or b"", record.value or b""]
         blobs += [k.encode() + (v or b"") for k, v in (record.headers or [])]
         for blob, needle in itertools.product(blobs, patterns):
-            if needle in blob:
-                found.append((record.topic, record.offset, needle))
+            for hit in re.finditer(re.escape(needle), blob):
+                if not inside_a_timestamp(blob, hit.start(), len(needle)):
+                    found.append((record.topic, record.offset, needle))
     assert records > 20 and "agency.jugendamt-kamen.outbox" in topic_names
     assert not found, found[:10]
