@@ -314,7 +314,10 @@ def run_worker(settings: Settings) -> None:
 
         def dump():
             for task in asyncio.all_tasks():
-                task.print_stack(limit=12, file=sys.stderr)
+                print(f"task {task.get_name()}:", file=sys.stderr)
+                for where in awaiting(task.get_coro()):
+                    print(f"    {where}", file=sys.stderr)
+            sys.stderr.flush()
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
 
     watch = register_broker_watch(app, settings.kafka.bootstrap.split(","))
@@ -322,6 +325,20 @@ def run_worker(settings: Settings) -> None:
         serve_metrics(settings.metrics_addr, settings.metrics_port)
     worker = HubWorker(app, watch, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+def awaiting(coro, limit: int = 40) -> list[str]:
+    """Where a coroutine waits: its frame and those of every coroutine it awaits, outermost
+    first (``Task.print_stack`` shows only the outermost)."""
+    found = []
+    while coro is not None and len(found) < limit:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            found.append(repr(coro)[:120])
+            break
+        found.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return found
 
 
 def register_broker_watch(app: faust.App, brokers: list[str], every: float = 2.0):
