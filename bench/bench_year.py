@@ -90,8 +90,8 @@ def invent_children(n: int, seed: int = 2026) -> list[Child]:
     for i in range(n):
         town = TOWNS[i % len(TOWNS)]
         c = invent_child(rng, town, FIRST_DAY)
-        birth = c.birth if c.birth.year >= YEAR - 7 else c.birth.replace(
-            year=YEAR - 1 - rng.randrange(6))  # in the day-care -> school age
+        birth = c.birth if c.birth.year >= YEAR - 7 else date(  # day-care -> school age
+            YEAR - 1 - rng.randrange(6), c.birth.month, min(c.birth.day, 28))
         children.append(Child(Person(c.given, c.family, birth), town))
     return children
 
