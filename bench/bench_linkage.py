@@ -45,7 +45,7 @@ from bench.linkage_data import cases, population  # noqa: E402
 from connectors.encodings import encode  # noqa: E402
 from hub.contract.linkage import Encodings  # noqa: E402
 from hub.linkage.decide import Outcome, decide  # noqa: E402
-from hub.linkage.index import LinkageIndex  # noqa: E402
+from hub.linkage.index import LinkageIndex, pack  # noqa: E402
 
 KEY = b"bench-linkage-key-0123456789abcdef"
 
@@ -68,14 +68,25 @@ def rss_bytes() -> int:
     return 0
 
 
-def restore_ms(people, sample: int = 5000) -> float:
-    """CPU ms to restore one known child: its encodings record read and filed."""
+def restore_figures(people, sample: int = 5000) -> dict:
+    """CPU ms to restore one known child (its encodings record read and filed), and the
+    bytes Python holds per child for its encodings decoded (what the index kept before it
+    packed them: the baseline) and packed, on a sample."""
     records = [encode(KEY, p.given, p.family, p.birth).to_bytes() for p in people[:sample]]
     index = LinkageIndex()
     t0 = time.process_time_ns()
     for i, raw in enumerate(records):
         index.add(f"restored-{i}", Encodings.from_bytes(raw))
-    return (time.process_time_ns() - t0) / 1e6 / len(records)
+    figures = {"restore_ms": (time.process_time_ns() - t0) / 1e6 / len(records)}
+    for name, make in (("decoded", Encodings.from_bytes),
+                       ("packed", lambda raw: pack(Encodings.from_bytes(raw)))):
+        gc.collect()
+        tracemalloc.start()
+        held = [make(raw) for raw in records]
+        figures[name] = tracemalloc.get_traced_memory()[0] / len(held)
+        tracemalloc.stop()
+        del held
+    return figures
 
 
 def run(known: int, per_kind: int, seed: int, traced: bool = False) -> dict:
@@ -103,7 +114,7 @@ def run(known: int, per_kind: int, seed: int, traced: bool = False) -> dict:
         times.append((time.process_time_ns() - t0) / 1e6)
         results.append((case, decision))
     return {"known": known, "filed_s": filed, "results": results, "times": times,
-            "people": people, "memory": memory, "restore_ms": restore_ms(people)}
+            "people": people, "memory": memory, **restore_figures(people)}
 
 
 def decision_rows(results) -> list[list]:
@@ -176,6 +187,9 @@ def report(run_: dict) -> dict:
           f"growth ({memory['rss'] / 2**20:,.1f} MiB)"
           + (f", {memory['traced'] / run_['known']:,.0f} bytes allocated (tracemalloc)"
              if "traced" in memory else ""))
+    print(f"  encodings held per known child: {run_['packed']:,.0f} bytes packed, "
+          f"{run_['decoded']:,.0f} bytes decoded (baseline, as kept before): "
+          f"ratio {run_['packed'] / run_['decoded']:.2f}")
     print(f"  time to restore one known child: {run_['restore_ms']:.3f} ms (CPU)")
     figures["digest"] = digest(decision_rows(run_["results"]))
     print(f"  decisions digest: {figures['digest']}")
