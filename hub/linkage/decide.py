@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hub.contract.linkage import Encodings
 from hub.linkage.compare import Comparison, DateLevel, NameLevel, compare
@@ -33,10 +34,10 @@ TWIN_MARGIN = 4.0
 """A second candidate this close to the best makes the decision the trust office's."""
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A known child that the new pseudonym was compared with: ``child`` (the pseudonym that
-    stands for it), the pseudonym of it that compared best, and the comparison."""
+    stands for it), the pseudonym of it that compared best, and the comparison (a named
+    tuple: made for nearly every candidate)."""
 
     child: str
     pseudonym: str

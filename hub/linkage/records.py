@@ -14,6 +14,7 @@ Both are JSON; neither holds an encoding, a name or a date.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +36,7 @@ class Action(StrEnum):
     UNLINK = "unlink"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkDecision:
     """What the stage decided about ``pseudonym``: ``child`` is the pseudonym that stands for
     its child (itself unless linked), ``candidate`` the known child it was compared with
@@ -63,10 +64,13 @@ class LinkDecision:
     def from_bytes(cls, raw: bytes) -> LinkDecision:
         data = _versioned(raw, "decision")
         review = data.get("review")
-        return cls(data["pseudonym"], Outcome(data["outcome"]), data["child"],
+        pseudonym, child = data["pseudonym"], data["child"]
+        # the linkage stage holds one per pseudonym: share what repeats
+        return cls(pseudonym, Outcome(data["outcome"]), pseudonym if child == pseudonym else child,
                    datetime.fromisoformat(data["at"]), data.get("candidate"),
-                   data.get("score"), tuple(data.get("fields") or ()), data.get("why", ""),
-                   data.get("by", STAGE), None if review is None else Action(review))
+                   data.get("score"), tuple(map(_shared, data.get("fields") or ())),
+                   _shared(data.get("why", "")), _shared(data.get("by", STAGE)),
+                   None if review is None else Action(review))
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,11 @@ class Review:
         data = _versioned(raw, "review")
         return cls(Action(data["action"]), data["pseudonym"], data["candidate"], data["by"],
                    datetime.fromisoformat(data["at"]), data.get("note") or {})
+
+
+def _shared(text):
+    """One copy of a text that many records repeat (a reason, a field, a login)."""
+    return sys.intern(text) if isinstance(text, str) else text
 
 
 def review_key(pseudonym: str, candidate: str) -> bytes:

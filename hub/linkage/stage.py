@@ -71,8 +71,8 @@ class LinkageStage:
             decision = self.decisions.get(pseudonym)
             if decision is None:
                 continue
-            try:
-                self.index.add(pseudonym, Encodings.from_bytes(raw), decision.child)
+            try:  # the decision's texts are the index's keys: one copy of each
+                self.index.add(decision.pseudonym, Encodings.from_bytes(raw), decision.child)
             except EncodingError:
                 continue
 
