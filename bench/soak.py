@@ -403,12 +403,21 @@ def run(args) -> int:
                 keep = Path(args.keep_logs)
                 keep.mkdir(parents=True, exist_ok=True)
                 for log in [*tmp.glob("*.log"), *home.glob("kafka*/**/server.log")]:
-                    shutil.copy(log, keep / f"{log.parent.name}-{log.name}"
-                                if log.name == "server.log" else keep / log.name)
+                    shutil.copy(log, keep / kept_name(log))
                 say(f"logs kept in {keep}")
         report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
                last_send)
         return 0
+
+
+def kept_name(log: Path) -> str:
+    """The name a log gets in ``--keep-logs``: a broker's ``server.log`` (in
+    ``<broker folder>/logs/``) by its broker's folder (``node-2-server.log``, one per node
+    of the cluster; ``kafka-server.log``), the others as they are."""
+    if log.name != "server.log":
+        return log.name
+    folder = log.parent.parent if log.parent.name == "logs" else log.parent
+    return f"{folder.name}-{log.name}"
 
 
 def longest_gap(times: list[float], start: float, end: float) -> tuple[float, float]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from bench.soak import Fault, parse_faults, recovery, report
+from bench.soak import Fault, kept_name, parse_faults, recovery, report
 
 
 def _report(capsys, faults) -> str:
@@ -57,3 +58,12 @@ def test_an_event_acknowledged_before_the_fault_that_never_arrived_is_counted(ca
     fault = Fault("restart-broker", 5.0, happened=5.0, what="broker restarted")
     report(args, sender, arrivals, {"a": 1}, [], [], [fault], 0, 0.0, 10.0)
     assert "1 events acknowledged before it never arrived" in capsys.readouterr().out
+
+
+def test_each_node_of_the_cluster_keeps_its_own_broker_log():
+    home = Path("/tmp/home")
+    names = {kept_name(home / "kafka-cluster" / f"node-{n}" / "logs" / "server.log")
+             for n in (1, 2, 3)}
+    assert names == {"node-1-server.log", "node-2-server.log", "node-3-server.log"}
+    assert kept_name(home / "kafka" / "logs" / "server.log") == "kafka-server.log"
+    assert kept_name(Path("/tmp/worker-0.log")) == "worker-0.log"
