@@ -15,8 +15,9 @@ At the end it waits for the inbox and the delivered files to catch up and report
   doubled (delivered more than once) - in the inbox and in ``hub deliver``'s files;
 - worker memory (RSS) at the start and the end;
 - the longest time without progress (no event arrived in the inbox while events were
-  being sent), and for each fault: how long after it no event arrived, and how long until
-  everything sent before it had arrived;
+  being sent), and for each fault (timed from its SIGKILL or SIGTERM): the longest stretch
+  without an arrival in the 90 s after it and when that began, and how long until every
+  event acknowledged before it had arrived (or how many of those never did);
 - the highest consumer lag the workers reported (``hub_consumer_lag``, outboxes).
 
     python bench/soak.py --minutes 30 --rate 200 [--nodes 3] [--workers 1]
