@@ -32,6 +32,13 @@ Modes
         stacks) while it is measured.
         Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
         events); measures the latency under that load and whether the pipeline keeps up.
+    python bench/bench_router.py --only router --workers 1,2 [--n 10000] [--children 2500]
+        The router with 1, then 2 workers in one consumer group (``hub run`` each, the
+        outboxes' partitions shared between them), new events each time; reports the
+        ratio of the throughputs and, for each window, the CPU seconds of every process:
+        each worker, the broker (java), the benchmark's own clients, other processes on
+        the machine, and what stayed idle. Two workers on two cores share them with the
+        broker and the benchmark's clients: the table shows where the CPU went.
 
 It starts its own broker in a temporary folder (free ports, loopback) and stops it at the
 end; every process it started is stopped too, also on Ctrl-C or an error.
@@ -147,7 +154,10 @@ APP_ID = "unna-hub"
 CONSENT_TOPIC = "hub.consent"  # the router records every consent it takes in here
 
 
-def make_events(n: int, children: int, key: PseudonymKey):
+def make_events(n: int, children: int, key: PseudonymKey, tag: str = ""):
+    """Each child's consent and ``n`` handover requests; ``tag`` makes the requests' ids
+    and handover ids new (a second router run on the same broker, whose dedupe would
+    otherwise drop them as delivered)."""
     agencies = load_agencies()
     codec = get_codec()
     consents, events = [], []
@@ -168,9 +178,9 @@ def make_events(n: int, children: int, key: PseudonymKey):
     for i in range(n):
         subject = subjects[i % children]
         envelope = template.model_copy(update={
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{i}")), "subject": subject,
-            "correlation_id": f"UE-B-{i}", "payload": template.payload.model_copy(
-                update={"handover_id": f"UE-B-{i}"})})
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{tag}{i}")), "subject": subject,
+            "correlation_id": f"UE-B-{tag}{i}", "payload": template.payload.model_copy(
+                update={"handover_id": f"UE-B-{tag}{i}"})})
         events.append((subject.encode(), codec.encode(envelope)))
     return consents, events
 
@@ -187,6 +197,8 @@ class Result:
     backlog: int = 0            # sent but not delivered when the sending stopped
     drain: float = 0.0          # last send -> last arrival
     cpu_ms: float | None = None  # the pipeline process's CPU (user + sys) per delivered event
+    cpu_s: dict[str, float] = field(default_factory=dict)  # process -> CPU s in the window
+    window: float = 0.0         # the measured window (first send -> end of the drain), s
     latencies: list[float] = field(default_factory=list, repr=False)
 
     def behind(self, rate: float) -> bool:
@@ -248,14 +260,47 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of the whole machine so far, all cores: (busy, busy + idle), from
+    ``/proc/stat`` (idle: idle and iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    total = sum(ticks) / os.sysconf("SC_CLK_TCK")
+    return total - (ticks[3] + ticks[4]) / os.sysconf("SC_CLK_TCK"), total
+
+
+def cpu_snapshot(pids: dict[str, int | None]) -> dict[str, float | None]:
+    """CPU seconds so far of each named process, and of the machine (``machine busy``,
+    ``machine total``)."""
+    snap = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+    snap["machine busy"], snap["machine total"] = machine_cpu_seconds()
+    return snap
+
+
+def cpu_window(start: dict[str, float | None], end: dict[str, float | None]
+               ) -> dict[str, float]:
+    """CPU seconds each process (and the machine) spent between two snapshots; ``other
+    processes``: the machine's busy time that none of the named processes account for
+    (other people's work on a shared machine)."""
+    spent = {name: end[name] - start[name] for name in start
+             if start[name] is not None and end.get(name) is not None}
+    named = sum(v for k, v in spent.items() if not k.startswith("machine"))
+    if "machine busy" in spent:
+        spent["other processes"] = max(0.0, spent["machine busy"] - named)
+    return spent
+
+
 def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=(),
             rate: float | None = None, drain_timeout: float = 900,
-            pid: int | None = None) -> Result:
+            pid: int | None = None, watch: dict[str, int | None] | None = None) -> Result:
     """Send ``events`` to ``source`` (all at once, or ``rate`` a second) and wait until they
     arrived in ``sink``, at most ``drain_timeout`` seconds after the last send. The
     ``consents`` go first, and the clock starts once the router has recorded them all in
     hub.consent: only the events are measured. ``pid``: the pipeline's process, whose CPU
-    time over the same window is divided by the events delivered."""
+    time over the same window is divided by the events delivered. ``watch``: the
+    processes whose CPU seconds over the window the result lists (``Result.cpu_s``, with
+    the machine's); with it, the pipeline's CPU is that of the names starting with
+    ``name`` (several workers)."""
+    watch = dict(watch or {})
     arrivals = Arrivals(bootstrap, sink)
     arrivals.start()
     kp = producer(bootstrap, "bench")
@@ -273,6 +318,7 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
                                        f"{drain_timeout:.0f} s")
                 time.sleep(0.5)
         cpu_start = process_cpu_seconds(pid)
+        watched = cpu_snapshot(watch)
         start = time.monotonic()
         for i, (key, value) in enumerate(events):
             if rate:
@@ -289,6 +335,8 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
                 1 for event_id in sent_at if event_id in arrivals.arrived) < len(sent_at):
             time.sleep(0.2)
         cpu_end = process_cpu_seconds(pid)
+        cpu_s = cpu_window(watched, cpu_snapshot(watch))
+        window = time.monotonic() - start
     finally:
         kp.close()
         arrivals.stop()
@@ -297,10 +345,13 @@ def measure(name: str, bootstrap: str, source: str, sink: str, events, consents=
     last = max((arrivals.arrived[i] for i in sent_at if i in arrivals.arrived), default=start)
     result = Result(name, len(sent_at), len(latencies), latencies=latencies, backlog=backlog,
                     offered=len(sent_at) / (last_send - start) if last_send > start else 0,
-                    drain=max(0.0, last - last_send))
+                    drain=max(0.0, last - last_send), cpu_s=cpu_s, window=window)
     if latencies:
         if cpu_start is not None and cpu_end is not None:
             result.cpu_ms = (cpu_end - cpu_start) * 1000 / len(latencies)
+        pipeline = [v for k, v in cpu_s.items() if k.startswith(name)]
+        if pipeline:
+            result.cpu_ms = sum(pipeline) * 1000 / len(latencies)
         result.rate = len(latencies) / (last - start) if last > start else 0.0
         # over every event sent: one never delivered counts as infinitely late
         everyone = latencies + [float("inf")] * (len(sent_at) - len(latencies))
@@ -409,6 +460,10 @@ def run(args) -> list[Result]:
             for name, cmd, env, ready, source, sink, first in pipelines:
                 if args.only and name not in args.only:
                     continue
+                if name == "router" and args.workers != [1]:
+                    results += run_workers(args, broker, procs, cmd, env, source, sink,
+                                           consents, key, rate)
+                    continue
                 print(f"{name}: starting ...", flush=True)
                 procs.start(name, cmd, env, ready)
                 spy = None
@@ -431,6 +486,79 @@ def run(args) -> list[Result]:
             procs.stop_all()
             broker.stop()
     return results
+
+
+def run_workers(args, broker: LocalBroker, procs: Processes, cmd: list[str], env: dict,
+                source: str, sink: str, consents, key: PseudonymKey,
+                rate: float | None) -> list[Result]:
+    """The router pipeline with W workers in one consumer group, for each W of
+    ``--workers`` in turn (new events each time: the group's tables and dedupe go on from
+    one run to the next). Every process's CPU over the measured window is noted."""
+    results = []
+    n = int(rate * args.seconds) if rate else args.n
+    for w in args.workers:
+        name = "router" if w == 1 else f"router x{w}"
+        workers = [f"{name} worker-{k}" for k in range(w)]
+        print(f"{name}: starting {w} worker(s) ...", flush=True)
+        for k, worker in enumerate(workers):
+            procs.start(worker, cmd, dict(env, HUB_WORKER_ID=f"bench-{k}"), "Worker]: Ready")
+        wait_for_group(broker.bootstrap, APP_ID, w)
+        _consents, events = make_events(n, args.children, key, tag=f"w{w}-")
+        watch = {worker: procs.running[worker][0].pid for worker in workers}
+        watch["broker (java)"] = broker.status().pid
+        watch["bench (its clients)"] = os.getpid()
+        result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
+                         args.drain_timeout, watch=watch)
+        for worker in workers:
+            procs.stop(worker)
+        results.append(result)
+        print(f"{name}: {line(result, rate)}", flush=True)
+    return results
+
+
+def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 180) -> None:
+    """Until ``group`` is stable with ``members`` members (every worker has its share of
+    the partitions before anything is measured)."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        try:
+            with admin_client(bootstrap) as admin:
+                found = admin.describe_groups([group]).get(group) or {}
+            seen = (found.get("group_state"), len(found.get("members") or ()))
+        except Exception as exc:  # noqa: BLE001 - the group may not be known yet
+            seen = (repr(exc), 0)
+        if seen == ("Stable", members):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"consumer group {group} not stable with {members} members within "
+                       f"{timeout:.0f} s (last seen: {seen})")
+
+
+def cpu_table(r: Result) -> str:
+    """Where the CPU went over ``r``'s window: each process, the rest of the machine, and
+    the machine's capacity (cores x window)."""
+    cores = os.cpu_count() or 1
+    capacity = r.cpu_s.get("machine total", cores * r.window)
+    rows = [(k, v) for k, v in r.cpu_s.items() if not k.startswith("machine")]
+    idle = capacity - r.cpu_s.get("machine busy", 0.0)
+    text = [f"    CPU over {r.window:.1f} s ({capacity:.1f} CPU s on {cores} cores):"]
+    for k, v in [*rows, ("idle", idle)]:
+        per = f"{v * 1000 / r.delivered:6.2f} ms/event" if r.delivered else ""
+        text.append(f"      {k:<24} {v:7.1f} s  {100 * v / capacity:5.1f} %  {per}")
+    return "\n".join(text)
+
+
+def busy_summary(r: Result) -> str:
+    """Where the machine's CPU went over ``r``'s window, in one line (shares of cores x
+    window): the workers together, the broker, the benchmark, other processes, idle."""
+    capacity = r.cpu_s.get("machine total") or 1.0
+    workers = sum(v for k, v in r.cpu_s.items() if k.startswith(r.name))
+    parts = [("its workers", workers)] + [
+        (k, v) for k, v in r.cpu_s.items()
+        if not k.startswith((r.name, "machine"))]
+    parts.append(("idle", capacity - r.cpu_s.get("machine busy", 0.0)))
+    return ", ".join(f"{k} {100 * v / capacity:.0f} %" for k, v in parts)
 
 
 def ms(seconds: float) -> str:
@@ -479,6 +607,26 @@ def report(results: list[Result], rate: float | None) -> None:
     print(f"  throughput ratios: router/faust {ratio('router', 'faust')}, "
           f"router/aiokafka {ratio('router', 'aiokafka')}, "
           f"faust/aiokafka {ratio('faust', 'aiokafka')}")
+    for r in results:
+        if r.cpu_s:
+            print(f"  {r.name}:")
+            print(cpu_table(r))
+    for r in results:
+        if r.name.startswith("router x") and "router" in by:
+            print(f"  {r.name}/router (one worker): {ratio(r.name, 'router')}")
+            if by["router"].rate and r.rate < 1.3 * by["router"].rate:
+                print(f"  {r.name} is below 1.3x one worker: {busy_summary(r)}")
+
+
+def worker_counts(text: str) -> list[int]:
+    """``--workers``: comma-separated worker counts, each at least 1."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts, e.g. 1,2") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: each worker count is at least 1")
+    return counts
 
 
 def main() -> None:
@@ -499,6 +647,10 @@ def main() -> None:
                         choices=("aiokafka", "faust", "faust-batched", "router"),
                         help="run only this pipeline (may be given more than once; the "
                         "ratios need all three)")
+    parser.add_argument("--workers", type=worker_counts, default=[1], metavar="W[,W...]",
+                        help="the router pipeline with W workers in one consumer group, "
+                        "each W in turn (e.g. 1,2: the ratio of two workers to one); lists "
+                        "the CPU of every process over each measured window")
     parser.add_argument("--profile", metavar="FILE",
                         help="record the router worker with py-spy while it is measured "
                         "(folded stacks, as `py-spy record --format raw` writes them)")

@@ -15,8 +15,9 @@ At the end it waits for the inbox and the delivered files to catch up and report
   doubled (delivered more than once) - in the inbox and in ``hub deliver``'s files;
 - worker memory (RSS) at the start and the end;
 - the longest time without progress (no event arrived in the inbox while events were
-  being sent), and for each fault: how long after it no event arrived, and how long until
-  everything sent before it had arrived;
+  being sent), and for each fault (timed from its SIGKILL or SIGTERM): the longest stretch
+  without an arrival in the 90 s after it and when that began, and how long until every
+  event acknowledged before it had arrived (or how many of those never did);
 - the highest consumer lag the workers reported (``hub_consumer_lag``, outboxes).
 
     python bench/soak.py --minutes 30 --rate 200 [--nodes 3] [--workers 1]
@@ -342,17 +343,19 @@ def run(args) -> int:
                 now = time.monotonic()
                 if pending and now - t0 >= pending[0].at:
                     fault = pending.pop(0)
-                    fault.happened = now
+                    # the fault's time is when it was done (the SIGKILL, the SIGTERM), not
+                    # when the loop got to it: finding a partition's leader takes a while
                     if fault.kind == "kill-worker":
                         w = workers[0]
                         w.kill()
+                        fault.happened = time.monotonic()
                         fault.what = f"{w.name} killed (SIGKILL), started again 5 s later"
                         say(fault.what)
                         time.sleep(5)
                         w.start()
                     elif fault.kind == "restart-worker":
                         w = workers[0]
-                        begun = time.monotonic()
+                        begun = fault.happened = time.monotonic()
                         w.stop()
                         fault.what = (f"{w.name} stopped (SIGTERM, gone after "
                                       f"{time.monotonic() - begun:.1f} s), started again")
@@ -360,13 +363,14 @@ def run(args) -> int:
                         w.start()
                     else:
                         name, restart = brokers.kill_one(outbox)
+                        fault.happened = time.monotonic()
                         fault.what = f"{name} killed (SIGKILL), started again 10 s later"
                         say(fault.what)
                         time.sleep(10)
                         restart()
                 max_lag = max(max_lag, sum(w.lag() for w in workers))
                 if now >= next_report:
-                    next_report += 60
+                    next_report = now + 60  # not one line per minute a fault blocked
                     say(f"{len(sender.sent):,} sent, {len(arrivals.arrived):,} arrived, lag "
                         f"{max_lag:,} at most so far")
                 time.sleep(2)
@@ -400,12 +404,21 @@ def run(args) -> int:
                 keep = Path(args.keep_logs)
                 keep.mkdir(parents=True, exist_ok=True)
                 for log in [*tmp.glob("*.log"), *home.glob("kafka*/**/server.log")]:
-                    shutil.copy(log, keep / f"{log.parent.name}-{log.name}"
-                                if log.name == "server.log" else keep / log.name)
+                    shutil.copy(log, keep / kept_name(log))
                 say(f"logs kept in {keep}")
         report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
                last_send)
         return 0
+
+
+def kept_name(log: Path) -> str:
+    """The name a log gets in ``--keep-logs``: a broker's ``server.log`` (in
+    ``<broker folder>/logs/``) by its broker's folder (``node-2-server.log``, one per node
+    of the cluster; ``kafka-server.log``), the others as they are."""
+    if log.name != "server.log":
+        return log.name
+    folder = log.parent.parent if log.parent.name == "logs" else log.parent
+    return f"{folder.name}-{log.name}"
 
 
 def longest_gap(times: list[float], start: float, end: float) -> tuple[float, float]:
@@ -416,6 +429,28 @@ def longest_gap(times: list[float], start: float, end: float) -> tuple[float, fl
         if b - a > best[0]:
             best = (b - a, a)
     return best
+
+
+@dataclass
+class Recovery:
+    """What the inbox saw after one fault."""
+
+    window: float       # seconds looked at after the fault
+    quiet: float        # the longest stretch in the window without an arrival
+    quiet_from: float   # when that stretch began, seconds after the fault
+    caught_up: float    # seconds after the fault until every event acknowledged before it
+                        # had arrived (0: all had arrived before the fault); of those arrived
+    missing: int        # acknowledged before the fault, never arrived
+
+
+def recovery(at: float, until: float, times: list[float], sent: dict[str, float],
+             acked: set[str], arrived: dict[str, list[float]]) -> Recovery:
+    """The inbox after a fault at ``at``, looked at until ``until``."""
+    quiet, start = longest_gap(times, at, until)
+    before = [e for e, t in sent.items() if t <= at and e in acked]
+    firsts = [arrived[e][0] for e in before if arrived.get(e)]
+    caught = max(0.0, max(firsts, default=at) - at)
+    return Recovery(until - at, quiet, start - at, caught, len(before) - len(firsts))
 
 
 def report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
@@ -448,14 +483,13 @@ def report(args, sender, arrivals, rows, workers, rss_end, faults, max_lag, t0,
     for fault, following in zip(happened, [*happened[1:], None][:len(happened)], strict=True):
         until = min(fault.happened + 90, last_send,
                     following.happened if following else float("inf"))
-        quiet, _ = longest_gap(arrivals.times, fault.happened, until)
-        before = [e for e, t in sent.items() if t <= fault.happened and e in acked]
-        caught = max((arrivals.arrived[e][0] for e in before if e in arrivals.arrived),
-                     default=fault.happened)
+        r = recovery(fault.happened, until, arrivals.times, sent, acked, arrivals.arrived)
+        caught = (f"everything acknowledged before it had arrived {r.caught_up:.1f} s after "
+                  "it" if not r.missing else f"{r.missing:,} events acknowledged before it "
+                  f"never arrived (the others had {r.caught_up:.1f} s after it)")
         print(f"  fault at {fault.happened - t0:.0f} s: {fault.what}; no event arrived for "
-              f"{quiet:.1f} s at most in the {until - fault.happened:.0f} s after it; "
-              f"everything sent before it had arrived {caught - fault.happened:.1f} s "
-              "after it")
+              f"{r.quiet:.1f} s at most (from {r.quiet_from:.1f} s after it) in the "
+              f"{r.window:.0f} s after it; {caught}")
     print(f"  highest consumer lag (outboxes, all workers): {max_lag:,} records")
     if sender.failed:
         print("  not acknowledged, e.g.: " + json.dumps(list(sender.failed.values())[:3]))

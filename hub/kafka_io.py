@@ -83,6 +83,11 @@ def admin_client(bootstrap: Kafka, timeout_s: float = 10.0):
 
 
 PRODUCER_BATCH_BYTES = 256 * 1024
+RECONNECT_BACKOFF_MAX_MS = 1000
+"""The longest kafka-python waits before it tries a broker again (its default: 30 s, doubling
+from 50 ms per failed attempt). A broker that was away for 10 s and leads partitions again
+(its preferred leadership comes back) is reached within a second, not up to 30 s later
+(docs/operations.md, "Client timeouts and failover")."""
 
 
 def producer(bootstrap: Kafka, client_id: str,
@@ -104,6 +109,7 @@ def producer(bootstrap: Kafka, client_id: str,
             batch_size=batch_size,
             request_timeout_ms=30000,
             bootstrap_timeout_ms=10000,
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
     except KafkaTimeoutError:
         raise _unreachable(kafka) from None
@@ -113,6 +119,7 @@ def consumer(bootstrap: Kafka, **kwargs) -> KafkaConsumer:
     kafka = as_access(bootstrap)
     try:
         return KafkaConsumer(bootstrap_servers=kafka.bootstrap, bootstrap_timeout_ms=10000,
+                             reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                              **kafka.security.kafka_python(), **kwargs)
     except KafkaTimeoutError:
         raise _unreachable(kafka) from None

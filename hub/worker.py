@@ -78,6 +78,15 @@ def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
         # a crashed worker's partitions move on after 10 s instead of a minute
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
+        # failover (docs/operations.md, "Client timeouts and failover"): a dead broker's
+        # connections fail at once, and the clients ask for new leaders every 100 ms until
+        # the controller has fenced it; these bound only a broker that hangs. aiokafka
+        # sends JoinGroup with this timeout and the broker holds it up to the rebalance
+        # timeout (60 s), so it stays above that
+        broker_request_timeout=90.0,
+        # aiokafka fails outputs still waiting for a partition leader after this long: an
+        # outage shorter than 20 minutes is waited out, not turned into failed sends
+        producer_request_timeout=1200.0,
         # static membership: a worker restarted within the session timeout gets its
         # partitions back without a rebalance of the whole group
         consumer_group_instance_id=group_instance_id(settings, folder),

@@ -47,6 +47,12 @@ from hub.paths import KAFKA_DEPLOY_DIR
 
 DEFAULT_NODES = 3
 PORT_SETTINGS = "HUB_CLUSTER_PORTS / HUB_CLUSTER_CONTROLLER_PORTS"
+BROKER_SESSION_MS = 3000
+"""How long the active controller waits for a node's heartbeat before it fences the node
+(Kafka's default: 9000). A SIGKILLed leader's partitions stay without a leader that long."""
+BROKER_HEARTBEAT_MS = 500
+"""How often each node heartbeats to the controller (Kafka's default: 2000): six beats per
+session, so one late beat on a busy machine does not fence a live node."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,12 @@ class ClusterNode(LocalBroker):
             "transaction.state.log.min.isr": isr,
             "share.coordinator.state.topic.replication.factor": str(rf),
             "share.coordinator.state.topic.min.isr": isr,
+            # failover: a node that stops heartbeating is fenced (its partitions get new
+            # leaders, it leaves their ISRs) after 3 s instead of 9 s; until then every
+            # write with acks=all to a partition it leads or follows waits
+            # (docs/operations.md, "Client timeouts and failover")
+            "broker.session.timeout.ms": str(BROKER_SESSION_MS),
+            "broker.heartbeat.interval.ms": str(BROKER_HEARTBEAT_MS),
         }
         return props
 

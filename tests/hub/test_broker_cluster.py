@@ -50,6 +50,18 @@ def test_every_node_is_broker_and_controller_of_one_quorum(tmp_path):
         assert node.state_file == tmp_path / "kafka-cluster" / f"node-{node_id}" / "broker.json"
 
 
+def test_a_silent_node_is_fenced_within_seconds_but_not_for_one_late_heartbeat(tmp_path):
+    """A killed leader's partitions wait for the controller to fence it: the nodes of the
+    local cluster set a session shorter than Kafka's 9 s, with several heartbeats in it."""
+    for node in LocalCluster(tmp_path, [101, 102, 103], [201, 202, 203]).nodes.values():
+        props = properties(node)
+        session = int(props["broker.session.timeout.ms"])
+        heartbeat = int(props["broker.heartbeat.interval.ms"])
+        assert session < 9000
+        assert session >= 4 * heartbeat
+    assert "broker.session.timeout.ms" not in LocalBroker(tmp_path, 9092, 9093)._server_properties()
+
+
 def test_the_single_broker_keeps_its_folder_and_settings(tmp_path):
     broker = LocalBroker(tmp_path, 9092, 9093)
     props = broker._server_properties()
