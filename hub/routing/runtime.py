@@ -237,6 +237,7 @@ class RouterRuntime:
         delivered = self.delivered
         checkpoints = isinstance(delivered, DeliveredTable)
         persisted: dict[tuple[str, int], int] = {}
+        produced: Counter = Counter()  # (topic, type) -> records acknowledged
         for attempt in range(len(SEND_RETRY_SECONDS) + 1):
             results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
             failed = [(out, exc) for (out, _), exc in zip(pending, results, strict=True)
@@ -250,9 +251,12 @@ class RouterRuntime:
                         tp = (output.topic, result.partition)
                         persisted[tp] = max(offset, persisted.get(tp, -1))
                     continue
-                EVENTS_PRODUCED.labels(topic=output.topic, type=output.type or "record").inc()
+                produced[(output.topic, output.type)] += 1
                 if checkpoints and output.topic in self.inboxes and offset is not None:
                     delivered.acknowledged(output.topic, result.partition, offset + 1)
+            for (topic, kind), n in produced.items():  # counted once per batch and kind
+                EVENTS_PRODUCED.labels(topic=topic, type=kind or "record").inc(n)
+            produced.clear()
             if not failed:
                 for (topic, partition), offset in persisted.items():
                     self.tables[topic].persisted(partition, offset)
