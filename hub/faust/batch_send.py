@@ -10,8 +10,9 @@ of the worker's CPU.
 ``BatchBuilder`` per topic partition (aiokafka's public ``create_batch``) and submits each
 with ``send_batch``: one future per partition batch, whose ``offset`` is the base offset
 of the batch (record ``i`` of it has ``offset + i``). The partition of a record without one
-is chosen by the producer's own partitioner (``AIOKafkaProducer._partition``), the same
-the per-record path uses, so every record lands where ``send`` would have put it. Batches
+is chosen by the producer's own partitioner (``_partitioner``, with the topic's partitions
+from ``_metadata``, as ``AIOKafkaProducer._partition`` does for ``send``), so every record
+lands where ``send`` would have put it. Batches
 of one topic partition are queued in the order they are submitted, behind any batch
 already pending for it (``send_batch`` waits for that one to be drained), so records of a
 partition keep their order. Faust's commit flushes the producer, these batches included.
@@ -62,8 +63,16 @@ class BatchSender:
             return await self._one_by_one(records)
         chunks: list[Chunk] = []
         open_: dict[tuple[str, int], tuple[object, list]] = {}
+        partitions: dict[str, tuple[list, list]] = {}  # topic -> (all, available), this call
         for record in records:
-            tp = (record.topic, await self._partition(producer, record))
+            partition = record.partition
+            if partition is None:
+                known = partitions.get(record.topic)
+                if known is None:
+                    known = partitions[record.topic] = await self._partitions(producer,
+                                                                              record.topic)
+                partition = producer._partitioner(record.key, *known)
+            tp = (record.topic, partition)
             batch = open_.get(tp)
             if batch is None:
                 batch = open_[tp] = (producer.create_batch(), [])
@@ -87,12 +96,16 @@ class BatchSender:
         future = await producer.send_batch(builder, tp[0], partition=tp[1])
         return records, future
 
-    async def _partition(self, producer, record: Record) -> int:
-        if record.topic not in self._topics:
-            await producer.client._wait_on_metadata(record.topic)
-            self._topics.add(record.topic)
-        return producer._partition(record.topic, record.partition, None, None, record.key,
-                                   record.value)
+    async def _partitions(self, producer, topic: str) -> tuple[list, list]:
+        """The topic's partitions and those available, as ``AIOKafkaProducer._partition``
+        hands them to the partitioner (looked up once per call and topic, not per
+        record)."""
+        if topic not in self._topics:
+            await producer.client._wait_on_metadata(topic)
+            self._topics.add(topic)
+        metadata = producer._metadata
+        return (list(metadata.partitions_for_topic(topic)),
+                list(metadata.available_partitions_for_topic(topic)))
 
     async def _one_by_one(self, records: Iterable[Record]) -> list[Chunk]:
         send = self.app.producer.send
