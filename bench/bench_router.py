@@ -92,8 +92,35 @@ and test suites did (load 5-10), where only the ratios in the same run mean anyt
 | + partitioner remembering keys, plain string | 320             | 0.70         | loaded      |
 | keys encoded directly (same shape)           |                 |              | (faust 458) |
 
-Where the time goes now (``--profile``, py-spy on the router worker): the event loop's
-thread is busy all the time, about 3 ms of CPU per routed event. Deciding is about a third
+From here ``--only faust-batched --only router --n 10000 --children 2500``; the column
+``router/faust`` is router / faust-batched, and CPU is the worker's per routed event
+(``CPU`` above); the machine was loaded (load 7-26), so CPU counts more than the rates.
+
+| knob / change                              | router events/s | router/faust-b | CPU ms/event |
+|--------------------------------------------|-----------------|----------------|--------------|
+| before (main), three runs                   | 336; 250; 564   | 0.18; 0.16;    | 0.93; 0.87;  |
+|                                            |                 | 0.22           | 0.74         |
+| + JSON encoders built once, audit ids      | 227             | 0.30           | 1.01 (py-spy |
+| without UUID objects, one handover copy    |                 |                | on, load 20) |
+| per step, produced records counted per     |                 |                |              |
+| batch                                      |                 |                |              |
+| + one Kafka record batch per topic         | 293             | 0.53 (faust-b  | 0.68 (main   |
+| partition and router batch (BatchSender)   |                 | slowed: 551)   | next: 0.87)  |
+| + partitions looked up once per send and   | 1,397           | 0.36           | 0.49         |
+| topic; start-up heap frozen, young GC      |                 | (main right    | (main right  |
+| every 20,000 allocations                   |                 | after: 0.22)   | after: 0.74) |
+
+Where the time goes now (``--profile``, py-spy on the router worker, after the batch
+sends): the router's loop is about two thirds of the event loop's thread; of it, deciding
+(``RouterRuntime._handle``) three quarters: Avro decode and validation of the envelope a
+sixth, the handover tracker (family window, bounce and ping-pong) a sixth, the audit
+record, deliveries and fact (``carry_out``) two fifths; the table writes at the checkpoint
+(JSON and RocksDB) a tenth and the sends a fourteenth. The analytics aggregator on the
+same loop is 1-3 % of it. Before the batch sends (the notes below), sending was about a
+third of the router's loop, a future and a partitioner call per record.
+
+Earlier notes: the event loop's thread was busy all the time, about 3 ms of CPU per
+routed event. Deciding is about a third
 (Avro decode and pydantic validation of the envelope, the consent and handover rules, audit
 and fact records; the table reads are one RocksDB look-up each now), the router's sends a
 seventh (per handover request: the inbox record, audit, two analytics facts and three

@@ -230,6 +230,9 @@ def serve_metrics(addr: str, port: int) -> bool:
     return True
 
 
+GC_YOUNG_THRESHOLD = 20_000
+"""Allocations between two collections of the youngest generation (Python's default: 700):
+a routed batch makes tens of thousands of short-lived objects."""
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "max.compaction.lag.ms": "604800000"}
 """The router's changelogs: compacted, and what a newer state or an erasure replaced is
 compacted away within 7 days (docs/privacy.md)."""
@@ -316,6 +319,17 @@ def run_worker(settings: Settings) -> None:
     # writes every thread's stack to the log, `kill -USR1 <pid>` every asyncio task's with
     # its variables (Faust's own dump), `kill -USR2 <pid>` every asyncio task's, briefly.
     faulthandler.register(signal.SIGQUIT, all_threads=True)
+
+    @app.task
+    async def _task_settle_the_heap():
+        import gc
+
+        # what the worker built to start (Faust, the Kafka clients, the tables' stores) is
+        # there for good: out of the collector's way, so that the routing's short-lived
+        # records do not make it walk the whole heap again and again
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     @app.task
     async def _task_dump_on_usr2():

@@ -38,8 +38,15 @@ def encode(obj: Any) -> bytes:
     if obj.__class__ is str and obj.isascii() and obj.isprintable() \
             and '"' not in obj and "\\" not in obj:
         return b'"' + obj.encode() + b'"'
-    data = faust_json.dumps(obj)
+    data = _faust_encode(obj)
     return data if isinstance(data, bytes) else data.encode()
+
+
+# faust.utils.json.dumps builds its encoder on every call; one instance with the same
+# arguments encodes the same bytes (TableStore.check compares them at start-up)
+_faust_encode = faust_json.JSONEncoder(separators=(",", ":")).encode \
+    if getattr(faust_json, "orjson", None) is None and not faust_json._JSON_DEFAULT_KWARGS \
+    else faust_json.dumps
 
 
 class TableStore:

@@ -93,10 +93,9 @@ class HandoverTracker:
         if h is current:
             return Tracked()
         result = Tracked(anomalies=outcome.anomalies)
+        learned = {"learned_at": now} if current is None and now is not None else {}
         h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
-                    partition=partition)
-        if current is None and now is not None:
-            h = replace(h, learned_at=now)
+                    partition=partition, **learned)
         first_request = kind == REQUESTED and (current is None or current.requested_at is None)
         declined = (kind == DECLINED and h.answer == DECLINED and h.requested_at is not None
                     and (current is None or current.answer is None))

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC
+from hub.faust.batch_send import BatchSender, Chunk
 from hub.kafka_io import Kafka
 from hub.metrics import (
     EVENT_LATENCY,
@@ -88,7 +89,8 @@ class RouterRuntime:
         self.tables = {store.table.topic: store.table for store in self._all_stores()
                        if hasattr(store.table, "take_changelog")}
         """Changelog topic -> the table (:class:`~hub.routing.tables.ChangelogTable`)."""
-        self._trailing: list[tuple[Output, asyncio.Future]] = []
+        self._trailing: list[Chunk] = []
+        self.sender = BatchSender(app)
 
     # ------------------------------------------------------------ the loop
     async def consume(self, stream) -> None:
@@ -109,7 +111,8 @@ class RouterRuntime:
         for e in events:
             first_of_partition.setdefault(e.message.partition, e)
         await self._ensure_scanned(first_of_partition)
-        pending: list[tuple[Output, asyncio.Future]] = []
+        pending: list[Chunk] = []
+        decided: list[Output] = []  # handed to the producer together (BatchSender)
         last_of_partition: dict[int, object] = {}
         ticked: set[int] = set()
         for event in events:
@@ -123,8 +126,8 @@ class RouterRuntime:
                                 event.value, event.key, message.headers)
             started = time.monotonic()
             if message.topic == REQUESTS_TOPIC:  # an erasure: what the inboxes hold first
-                await self._await_acks(pending)
-                pending = []
+                await self._await_acks(pending + await self._send(decided))
+                pending, decided = [], []
                 inbox = await self._inbox_of(message.partition, event.key)
                 outputs = self._handle(incoming, Erasure(incoming, inbox))
             else:
@@ -136,14 +139,13 @@ class RouterRuntime:
             if took > 1.0:
                 log.warning("%s[%s]@%s took %.1f s", message.topic, message.partition,
                             message.offset, took)
-            pending += await self._send(outputs)
+            decided += outputs
             if message.timestamp:  # the broker's record time, in seconds
                 EVENT_LATENCY.observe(max(0.0, time.time() - message.timestamp))
         for partition in ticked:
-            outputs = self._handle(None, Tick(partition), partition=partition)
-            pending += await self._send(outputs)
+            decided += self._handle(None, Tick(partition), partition=partition)
         self._checkpoint_state()
-        pending += await self._send(self._changelog())
+        pending += await self._send(decided + self._changelog())
         pending += self._trailing
         self._trailing = []
         await self._await_acks(pending)
@@ -209,15 +211,10 @@ class RouterRuntime:
             for partition in partitions:
                 delivered.flush(partition)
 
-    async def _send(self, outputs: Iterable[Output]) -> list[tuple[Output, asyncio.Future]]:
-        """Hand ``outputs`` to the producer; returns their delivery futures (not awaited)."""
-        send = self.app.producer.send
-        futures = []
-        for output in outputs:
-            future = await send(output.topic, output.key, output.value, output.partition,
-                                None, list(output.headers) or None)
-            futures.append((output, future))
-        return futures
+    async def _send(self, outputs: Iterable[Output]) -> list[Chunk]:
+        """Hand ``outputs`` to the producer, a partition batch at a time; returns their
+        chunks (not awaited)."""
+        return await self.sender.send(outputs)
 
     def _checkpoint_state(self) -> None:
         """Write each key the batch changed once, to the changelog partition of the
@@ -231,28 +228,21 @@ class RouterRuntime:
                 for table in self.tables.values()
                 for key, value, partition in table.take_changelog()]
 
-    async def _await_acks(self, pending: list[tuple[Output, asyncio.Future]]) -> None:
+    async def _await_acks(self, pending: list[Chunk]) -> None:
         """Wait until the broker acknowledged every output; a refused one is sent again
         (the batch is not acknowledged before all are in)."""
-        delivered = self.delivered
-        checkpoints = isinstance(delivered, DeliveredTable)
         persisted: dict[tuple[str, int], int] = {}
+        produced: Counter = Counter()  # (topic, type) -> records acknowledged
         for attempt in range(len(SEND_RETRY_SECONDS) + 1):
             results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-            failed = [(out, exc) for (out, _), exc in zip(pending, results, strict=True)
-                      if isinstance(exc, BaseException)]
-            for (output, _), result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
-                    continue
-                offset = getattr(result, "offset", None)
-                if output.type == "changelog":
-                    if offset is not None:
-                        tp = (output.topic, result.partition)
-                        persisted[tp] = max(offset, persisted.get(tp, -1))
-                    continue
-                EVENTS_PRODUCED.labels(topic=output.topic, type=output.type or "record").inc()
-                if checkpoints and output.topic in self.inboxes and offset is not None:
-                    delivered.acknowledged(output.topic, result.partition, offset + 1)
+            failed = [(out, exc) for (outs, _), exc in zip(pending, results, strict=True)
+                      if isinstance(exc, BaseException) for out in outs]
+            for (outputs, _), result in zip(pending, results, strict=True):
+                if not isinstance(result, BaseException):
+                    self._acknowledged(outputs, result, persisted, produced)
+            for (topic, kind), n in produced.items():  # counted once per batch and kind
+                EVENTS_PRODUCED.labels(topic=topic, type=kind or "record").inc(n)
+            produced.clear()
             if not failed:
                 for (topic, partition), offset in persisted.items():
                     self.tables[topic].persisted(partition, offset)
@@ -264,6 +254,23 @@ class RouterRuntime:
                         len(failed), failed[0][1], SEND_RETRY_SECONDS[attempt])
             await asyncio.sleep(SEND_RETRY_SECONDS[attempt])
             pending = await self._send(out for out, _ in failed)
+
+    def _acknowledged(self, outputs: list[Output], result, persisted: dict, produced: Counter
+                      ) -> None:
+        """Note what the broker acknowledged: ``outputs`` from ``result.offset`` on (None:
+        offsets unknown) in ``result.partition``."""
+        first = getattr(result, "offset", None)
+        checkpoints = isinstance(self.delivered, DeliveredTable)
+        for i, output in enumerate(outputs):
+            offset = None if first is None else first + i
+            if output.type == "changelog":
+                if offset is not None:
+                    tp = (output.topic, result.partition)
+                    persisted[tp] = max(offset, persisted.get(tp, -1))
+                continue
+            produced[(output.topic, output.type)] += 1
+            if checkpoints and output.topic in self.inboxes and offset is not None:
+                self.delivered.acknowledged(output.topic, result.partition, offset + 1)
 
     async def _ensure_scanned(self, event_of_partition: dict[int, object]) -> None:
         """Learn what the inboxes hold for each partition before deciding anything on it:

@@ -34,3 +34,15 @@ def test_the_changelog_has_a_section_per_format_up_to_the_current_one():
     text = (AUDIT_DIR / "CHANGES.md").read_text(encoding="utf-8")
     sections = [int(n) for n in re.findall(r"^## (\d+)$", text, re.M)]
     assert sections == list(range(1, AUDIT_VERSION + 1))
+
+
+def test_an_audit_id_is_the_uuid5_of_its_decision_in_the_audit_namespace():
+    import uuid
+
+    from hub.audit import AUDIT_NAMESPACE, audit_id
+    for name in ("evt-1|grundschule|delivered|", "evt-2|None|refused|kein Einverständnis", ""):
+        assert audit_id(name) == str(uuid.uuid5(AUDIT_NAMESPACE, name))
+    record = audit_record(event(), AuditDecision.DELIVERED, datetime(2026, 11, 24, tzinfo=UTC),
+                          "grundschule-kamen-mitte")
+    assert record["audit_id"] == str(uuid.uuid5(
+        AUDIT_NAMESPACE, f"{record['event_id']}|grundschule-kamen-mitte|delivered|"))
