@@ -121,11 +121,12 @@ The overrides and direct reads
   start-up. *Can go:* if Faust gets a batch read and write by partition.
 - **The router's sends** (:class:`hub.faust.batch_send.BatchSender`) go past Faust's
   ``Producer.send`` to its aiokafka producer (``app.producer._producer``): the public
-  ``create_batch`` and ``send_batch``, and the private ``_partition`` and
+  ``create_batch`` and ``send_batch``, and the private ``_partitioner``, ``_metadata`` and
   ``client._wait_on_metadata`` that ``send`` itself uses, so that each record lands in the
   partition ``send`` would choose. Not a defect workaround but a bypass of the per-record
-  path (a future and a partitioner call per record); without ``_producer`` or the batch
-  API the sender falls back to ``Producer.send``. *Can go:* if Faust gets a batch send.
+  path (a future and a partitioner call per record). Each of those is checked at the first
+  send (:func:`hub.faust.batch_send.check_batch_producer`), which refuses, naming it, an
+  aiokafka without it; there is no fallback. *Can go:* if Faust gets a batch send.
 - **The consumer lag gauge** (``hub.worker.register_lag_gauge``) reads the consumer's
   ``_committed_offset`` (:func:`hub.faust.io.committed_offsets`): Faust has no public
   accessor for the offsets it committed.

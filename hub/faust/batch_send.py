@@ -17,8 +17,10 @@ of one topic partition are queued in the order they are submitted, behind any ba
 already pending for it (``send_batch`` waits for that one to be drained), so records of a
 partition keep their order. Faust's commit flushes the producer, these batches included.
 
-A producer without the batch API (tests' fakes) gets each record on its own through
-``send``, in chunks of one.
+Faust's aiokafka producer must have every internal this uses (:data:`PRODUCER_INTERNALS`,
+checked at the first send, which fails loudly with the missing name); a producer that is
+not Faust's aiokafka driver (tests' fakes) gets each record on its own through ``send``, in
+chunks of one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Protocol
+
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
+
+from hub.faust.checks import IncompatibleFaust
+
+PRODUCER_INTERNALS = ("create_batch", "send_batch", "_partitioner", "_metadata", "client")
+"""What :class:`BatchSender` uses of aiokafka's producer (``client._wait_on_metadata`` and
+the metadata's ``partitions_for_topic``/``available_partitions_for_topic`` too)."""
+
+
+def check_batch_producer(producer) -> None:
+    """Refuse an aiokafka producer that lacks an internal :class:`BatchSender` uses."""
+    missing = [name for name in PRODUCER_INTERNALS if not hasattr(producer, name)]
+    if not missing:
+        missing = [f"client.{name}" for name in ("_wait_on_metadata",)
+                   if not hasattr(producer.client, name)]
+        missing += [f"_metadata.{name}" for name in ("partitions_for_topic",
+                                                     "available_partitions_for_topic")
+                    if not hasattr(producer._metadata, name)]
+    if missing:
+        raise IncompatibleFaust(
+            f"the router's batch sender (hub.faust.batch_send) needs aiokafka's producer to "
+            f"have {', '.join(missing)}; this aiokafka ({type(producer).__module__}) has "
+            "not: install the version pyproject.toml pins")
 
 
 class Record(Protocol):
@@ -48,12 +74,17 @@ class BatchSender:
     def __init__(self, app):
         self.app = app
         self._topics: set[str] = set()  # topics whose metadata the producer has
+        self._checked = False
 
     def _batch_producer(self):
-        producer = getattr(self.app.producer, "_producer", None)
-        if producer is None or not hasattr(producer, "send_batch") \
-                or not hasattr(producer, "create_batch"):
+        """The aiokafka producer of Faust's producer, its internals checked; None for a
+        producer that is not Faust's aiokafka driver (tests' fakes)."""
+        if not isinstance(self.app.producer, AIOKafkaProducerDriver):
             return None
+        producer = self.app.producer._producer
+        if not self._checked:
+            check_batch_producer(producer)
+            self._checked = True
         return producer
 
     async def send(self, records: Iterable[Record]) -> list[Chunk]:

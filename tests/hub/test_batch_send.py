@@ -8,7 +8,12 @@ import asyncio
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from hub.faust.batch_send import BatchSender
+import aiokafka
+import pytest
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
+
+from hub.faust.batch_send import BatchSender, check_batch_producer
+from hub.faust.checks import IncompatibleFaust
 from hub.routing.messages import Output
 
 
@@ -58,8 +63,15 @@ class AioProducer:
         return future
 
 
+def faust_producer(producer) -> AIOKafkaProducerDriver:
+    """Faust's aiokafka driver around ``producer`` (not started)."""
+    driver = AIOKafkaProducerDriver.__new__(AIOKafkaProducerDriver)
+    driver._producer = producer
+    return driver
+
+
 def send(records, producer):
-    app = SimpleNamespace(producer=SimpleNamespace(_producer=producer))
+    app = SimpleNamespace(producer=faust_producer(producer))
 
     async def go():
         chunks = await BatchSender(app).send(records)
@@ -106,3 +118,19 @@ def test_a_producer_without_batches_gets_each_record_on_its_own():
     chunks = asyncio.run(BatchSender(app).send(records))
     assert sent == [("inbox", b"a", None), ("dlq", b"b", [("h", b"1")])]
     assert [[o.value for o in outs] for outs, _ in chunks] == [[b"a"], [b"b"]]
+
+
+def test_the_installed_aiokafka_producer_has_what_the_batch_sender_uses():
+    async def make():
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")
+        check_batch_producer(producer)  # raises if an internal is missing
+
+    asyncio.run(make())
+
+
+def test_a_producer_without_an_internal_is_refused_by_name():
+    producer = AioProducer()
+    del producer._metadata
+    app = SimpleNamespace(producer=faust_producer(producer))
+    with pytest.raises(IncompatibleFaust, match="_metadata"):
+        asyncio.run(BatchSender(app).send([]))
