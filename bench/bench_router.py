@@ -163,6 +163,7 @@ from hub.agencies import load_agencies  # noqa: E402
 from hub.broker.local import LocalBroker, free_port  # noqa: E402
 from hub.contract.codec import get_codec, peek_event_id  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
+from hub.routing.agent import table_names  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
 from hub.topic_admin import apply_topics  # noqa: E402
 from hub.topics import plan_topics, router_partition_count  # noqa: E402
@@ -172,11 +173,6 @@ CLOCK_START = "2026-11-24T12:00:00+00:00"
 REQUESTED_ON = date(2026, 11, 23)
 """The requests' date: the day before the hub's clock starts, so that no handover is overdue
 while it is measured (an overdue one would add two stall notices to the routing)."""
-# The router's tables (hub/routing/agent.py): their changelogs are created before the worker
-# starts, as on a deployment that has run before. A worker that creates them itself on a
-# fresh broker can see them with 0 partitions for minutes and its agent crashes in a loop
-# (Faust PartitionsMismatch), which would measure that instead of the routing.
-ROUTER_TABLES = ("consents", "held", "handover_tracker", "handover_families", "consent_recipients")
 APP_ID = "unna-hub"
 CONSENT_TOPIC = "hub.consent"  # the router records every consent it takes in here
 
@@ -431,6 +427,23 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM: stop like Ctrl-C, through the finally blocks
 
 
+def prepare_topics(bootstrap: str, plan) -> None:
+    """The hub's topics, the passthroughs' and the router's changelogs. The changelogs of
+    the router's tables (hub/routing/agent.py) are created before a worker starts, as on a
+    deployment that has run before."""
+    from kafka.admin import NewTopic
+
+    partitions = router_partition_count(plan)
+    with admin_client(bootstrap) as admin:
+        apply_topics(admin, plan)
+        admin.create_topics([NewTopic(f"bench.{kind}.{end}", partitions, 1)
+                             for kind in ("aiokafka", "faust", "faust-batched")
+                             for end in ("source", "sink")])
+        admin.create_topics([NewTopic(f"{APP_ID}-{table}-changelog", partitions, 1,
+                                      topic_configs={"cleanup.policy": "compact"})
+                             for table in table_names()])
+
+
 def run(args) -> list[Result]:
     rate = args.steady
     n = int(rate * args.seconds) if rate else args.n
@@ -448,16 +461,7 @@ def run(args) -> list[Result]:
             agencies = load_agencies()
             plan = plan_topics(agencies)
             partitions = router_partition_count(plan)
-            with admin_client(bootstrap) as admin:
-                from kafka.admin import NewTopic
-
-                apply_topics(admin, plan)
-                admin.create_topics([NewTopic(f"bench.{kind}.{end}", partitions, 1)
-                                     for kind in ("aiokafka", "faust", "faust-batched")
-                                     for end in ("source", "sink")])
-                admin.create_topics([NewTopic(f"{APP_ID}-{table}-changelog", partitions, 1,
-                                              topic_configs={"cleanup.policy": "compact"})
-                                     for table in ROUTER_TABLES])
+            prepare_topics(bootstrap, plan)
             shape = (f"{rate:,.0f} events/s for {args.seconds:g} s ({n:,} events)" if rate
                      else f"{n:,} events at once")
             print(f"{shape}, {args.children:,} children, {partitions} partitions; "
@@ -488,8 +492,8 @@ def run(args) -> list[Result]:
                 if args.only and name not in args.only:
                     continue
                 if name == "router" and args.workers != [1]:
-                    results += run_workers(args, broker, procs, cmd, env, source, sink,
-                                           consents, key, rate)
+                    results += run_workers(args, procs, cmd, env, source, sink, key, rate,
+                                           tmp)
                     continue
                 print(f"{name}: starting ...", flush=True)
                 procs.start(name, cmd, env, ready)
@@ -515,29 +519,40 @@ def run(args) -> list[Result]:
     return results
 
 
-def run_workers(args, broker: LocalBroker, procs: Processes, cmd: list[str], env: dict,
-                source: str, sink: str, consents, key: PseudonymKey,
-                rate: float | None) -> list[Result]:
+def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, sink: str,
+                key: PseudonymKey, rate: float | None, folder: Path) -> list[Result]:
     """The router pipeline with W workers in one consumer group, for each W of
-    ``--workers`` in turn (new events each time: the group's tables and dedupe go on from
-    one run to the next). Every process's CPU over the measured window is noted."""
+    ``--workers`` in turn, each on a broker of its own started for it (so that no run
+    starts with another's topics to read: a worker that takes over ``hub.facts`` or
+    ``hub.linkage`` rebuilds from them, which would be measured too). Every process's CPU
+    over the measured window is noted."""
     results = []
     n = int(rate * args.seconds) if rate else args.n
+    plan = plan_topics(load_agencies())
     for w in args.workers:
         name = "router" if w == 1 else f"router x{w}"
-        workers = [f"{name} worker-{k}" for k in range(w)]
-        print(f"{name}: starting {w} worker(s) ...", flush=True)
-        for k, worker in enumerate(workers):
-            procs.start(worker, cmd, dict(env, HUB_WORKER_ID=f"bench-{k}"), "Worker]: Ready")
-        wait_for_group(broker.bootstrap, APP_ID, w)
-        _consents, events = make_events(n, args.children, key, tag=f"w{w}-")
-        watch = {worker: procs.running[worker][0].pid for worker in workers}
-        watch["broker (java)"] = broker.status().pid
-        watch["bench (its clients)"] = os.getpid()
-        result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
-                         args.drain_timeout, watch=watch)
-        for worker in workers:
-            procs.stop(worker)
+        home = folder / f"workers-{w}"
+        broker = LocalBroker(home, free_port(), free_port())
+        try:
+            broker.start(progress=lambda m: None)
+            prepare_topics(broker.bootstrap, plan)
+            consents, events = make_events(n, args.children, key, tag=f"w{w}-")
+            workers = [f"{name} worker-{k}" for k in range(w)]
+            print(f"{name}: starting {w} worker(s) on a broker of their own ...", flush=True)
+            wenv = dict(env, HUB_BOOTSTRAP_SERVERS=broker.bootstrap, HUB_HOME=str(home))
+            for k, worker in enumerate(workers):
+                procs.start(worker, cmd, dict(wenv, HUB_WORKER_ID=f"bench-{k}"),
+                            "Worker]: Ready")
+            wait_for_group(broker.bootstrap, APP_ID, w)
+            watch = {worker: procs.running[worker][0].pid for worker in workers}
+            watch["broker (java)"] = broker.status().pid
+            watch["bench (its clients)"] = os.getpid()
+            result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
+                             args.drain_timeout, watch=watch)
+            for worker in workers:
+                procs.stop(worker)
+        finally:
+            broker.stop()
         results.append(result)
         print(f"{name}: {line(result, rate)}", flush=True)
     return results
