@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import zlib
 from collections import namedtuple
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -38,11 +39,14 @@ from hub.analytics.facts import (
     EventFact,
     HandoverFact,
     Outcome,
+    decode_fact,
     encode_fact,
     erasure_marker,
     fact_key,
 )
+from hub.analytics.placement import fact_partition, marker_partitions, slice_partition
 from hub.analytics.records import decode_record, encode_record
+from hub.analytics.store import FactStore, MemoryStore
 from hub.contract.vocabulary import LifePhase, Municipality
 
 FIXTURE = Path(__file__).with_name("golden_cells.jsonl")
@@ -283,6 +287,36 @@ def published_rounds(log: Log, new_aggregator: Callable[[], Aggregator] = Aggreg
     return rounds
 
 
+def published_rounds_restarted(log: Log, folder: Path) -> list[list[Cell]]:
+    """Like :func:`published_rounds` with the facts in RocksDB (``folder``), and instead of
+    the rebuild a restart that keeps the store: the worker reads on from the offset the
+    store has every fact up to, and compares the analytics topics with what the store says
+    it published (:meth:`~hub.analytics.aggregate.Aggregator.reconcile_published`)."""
+    from hub.analytics.rocks import RocksStore
+
+    store = RocksStore(folder / "hub.facts-0")
+    topic = Topic(Aggregator(5, store))
+    rounds: list[list[Cell]] = []
+    everything: list[Cell] = []
+    for number, (writes, now) in enumerate(log.rounds):
+        if number == log.rebuild_before:  # the worker stops and starts again
+            store.close()
+            store = RocksStore(folder / "hub.facts-0")
+            restarted = Aggregator(5, store)
+            replay(topic.records[store.read_up_to:], restarted)
+            restarted.reconcile_published(everything)
+            topic.aggregator = restarted
+        for key, value in writes:
+            topic.write(key, value)
+        topic.take()
+        cells = _encoded(topic.aggregator.publish(now))
+        store.read_up_to = topic.read_up_to
+        everything += cells
+        rounds.append(cells)
+    store.close()
+    return rounds
+
+
 def as_lines(rounds: list[list[Cell]]) -> list[str]:
     return [json.dumps({"round": number, "topic": topic, "key": key.decode(),
                         "value": value.hex()}, ensure_ascii=False)
@@ -309,6 +343,58 @@ def summary(rounds: list[list[Cell]]) -> str:
                 suppressed[reason] += 1
     return (f"{len(rounds)} rounds, cells per round {[len(c) for c in rounds]}, "
             f"suppressed {suppressed}")
+
+
+def _partition_of_key(key: bytes, partitions: int) -> int:
+    """Where the producer's partitioner would put a record without a partition of its own
+    (any fixed choice does for these tests)."""
+    return zlib.crc32(key) % partitions
+
+
+def published_rounds_partitioned(log: Log, partitions: int,
+                                 new_store: Callable[[int], FactStore] = lambda p: MemoryStore()
+                                 ) -> list[list[Cell]]:
+    """Each round's published cells when ``hub.facts`` has ``partitions`` partitions: the
+    router puts each fact on the partition of its period (:mod:`hub.analytics.placement`),
+    a tombstone where its key is, an erasure marker on every partition; one aggregator per
+    partition publishes the cells of its slices. The cells of a round are in the order of
+    the partitions (sort them to compare with one aggregator's)."""
+
+    def aggregator(p: int) -> Aggregator:
+        return Aggregator(5, new_store(p),
+                          owns=lambda s: slice_partition(s, partitions) == p)
+
+    topics = [Topic(aggregator(p)) for p in range(partitions)]
+    where: dict[bytes, int] = {}  # key -> the partition of its latest value
+    rounds: list[list[Cell]] = []
+    everything: list[Cell] = []
+    for number, (writes, now) in enumerate(log.rounds):
+        if number == log.rebuild_before:
+            for p, topic in enumerate(topics):
+                rebuilt = aggregator(p)
+                replay(compacted(topic.records), rebuilt)
+                seed_cells(rebuilt, everything)
+                rebuilt.mark_all_dirty()
+                topic.aggregator = rebuilt
+        for key, value in writes:
+            if key.startswith(b"erasure|"):
+                targets = marker_partitions(partitions)
+            elif value is None:
+                targets = [where.get(key, _partition_of_key(key, partitions))]
+            else:
+                fact = decode_fact(value)
+                target = fact_partition(fact, partitions) if fact is not None else None
+                targets = [_partition_of_key(key, partitions) if target is None else target]
+                where[key] = targets[0]
+            for p in targets:
+                topics[p].write(key, value)
+        cells = []
+        for topic in topics:
+            topic.take()
+            cells += _encoded(topic.aggregator.publish(now))
+        everything += cells
+        rounds.append(cells)
+    return rounds
 
 
 if __name__ == "__main__":
