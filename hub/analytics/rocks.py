@@ -17,9 +17,9 @@ written ``topic 0x01 period 0x01 town-or-agency``, then a 0x00):
 A fact and the marks of the slices it changes are written in one batch, so the store is
 consistent after a crash; the offset read up to is written after the facts it covers (a
 fact read again is an upsert and changes nothing). While a partition is rebuilt from the
-topic (:meth:`RocksStore.bulk`) the writes skip RocksDB's write-ahead log, and the offset is
-written once everything is flushed: a rebuild that stops halfway leaves a store without an
-offset, which the next takeover rebuilds.
+topic (:meth:`RocksStore.bulk`) the writes go in large batches past RocksDB's write-ahead
+log, and the offset is written once everything is flushed: a rebuild that stops halfway
+leaves a store without an offset, which the next takeover rebuilds.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ OPTIONS = {"write_buffer_size": 4 * 1024**2, "max_write_buffer_number": 2,
            "target_file_size_base": 32 * 1024**2}
 """Per database; with several partitions on one worker their buffers add up (bounded by
 the worker's shared RocksDB memory when the router's tables use RocksDB too)."""
+BULK_FACTS = 2000
+"""Facts written in one batch while a partition is rebuilt."""
 
 
 @lru_cache(maxsize=8192)
@@ -66,7 +68,7 @@ class RocksStore:
     def __init__(self, path: Path, memory: tuple | None = None) -> None:
         self.path = Path(path)
         self._memory = memory
-        self._bulk = False
+        self._bulk: rocksdict.WriteBatch | None = None
         self._open()
 
     # -- the database ------------------------------------------------------------------
@@ -99,18 +101,28 @@ class RocksStore:
         self._open()
 
     @contextmanager
-    def bulk(self):
-        """Writes without the write-ahead log (a rebuild from the topic): flushed at the
-        end; the caller writes the offset read up to afterwards."""
-        self._bulk = True
+    def bulk(self, facts_per_batch: int = BULK_FACTS):
+        """Writes without the write-ahead log (a rebuild from the topic), ``facts_per_batch``
+        facts in one batch: written and flushed at the end; the caller writes the offset
+        read up to afterwards."""
         self._write_options = rocksdict.WriteOptions()
         self._write_options.disable_wal = True
+        self._bulk = rocksdict.WriteBatch(raw_mode=True)
+        self._bulk_facts: dict[bytes, bytes | None] = {}  # written into the batch
+        self._bulk_size = facts_per_batch
         try:
             yield self
         finally:
-            self._bulk = False
+            self._flush_bulk()
+            self._bulk = None
             self._write_options = rocksdict.WriteOptions()
             self.db.flush()
+
+    def _flush_bulk(self) -> None:
+        if self._bulk is not None and self._bulk_facts:
+            self.db.write(self._bulk, self._write_options)
+            self._bulk = rocksdict.WriteBatch(raw_mode=True)
+            self._bulk_facts.clear()
 
     def _write(self, batch: rocksdict.WriteBatch) -> None:
         self.db.write(batch, self._write_options)
@@ -130,13 +142,18 @@ class RocksStore:
     # -- facts -------------------------------------------------------------------------
 
     def get(self, key: FactKey) -> Counted | None:
-        data = self.db.get(FACT + _fact_key(key))
+        name = FACT + _fact_key(key)
+        if self._bulk is not None and name in self._bulk_facts:
+            data = self._bulk_facts[name]
+        else:
+            data = self.db.get(name)
         return None if data is None else decode_counted(data)
 
     def write(self, key: FactKey, fact: Counted | None, old: Counted | None,
               dirty: Iterable[Slice]) -> None:
         name = _fact_key(key)
-        batch = rocksdict.WriteBatch(raw_mode=True)
+        bulk = self._bulk
+        batch = bulk if bulk is not None else rocksdict.WriteBatch(raw_mode=True)
         if old is not None:
             for s in old.slices():
                 batch.delete(INDEX + _slice_key(s) + name)
@@ -152,8 +169,13 @@ class RocksStore:
         count = self._count + (fact is not None) - (old is not None)
         if count != self._count:
             batch.put(META + COUNT, str(count).encode())
-        self._write(batch)
         self._count = count
+        if bulk is None:
+            self._write(batch)
+            return
+        self._bulk_facts[FACT + name] = None if fact is None else data
+        if len(self._bulk_facts) >= self._bulk_size:
+            self._flush_bulk()
 
     def facts_of(self, s: Slice) -> list[Counted]:
         return [decode_counted(data) for _, data in self._range(INDEX + _slice_key(s))]
