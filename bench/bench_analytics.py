@@ -7,22 +7,41 @@ and a few offer categories; a fifth of them handovers) to :class:`Aggregator`, p
 cell with a dict of sets over the same facts: no upserts, no suppression, no records.
 
     python bench/bench_analytics.py [--n N] [--batch B]
+
+``--stores`` compares where the aggregator keeps its facts instead, each store in a process
+of its own: in memory (as the aggregator kept them before they moved to RocksDB) and in
+RocksDB (the worker's default). For each: the takeover of a partition with N facts (every
+fact applied as the agent replays ``hub.facts``, then the first publish, which recomputes
+every slice), the memory that stays (Python's allocations by tracemalloc, in a second run,
+and the process's RSS growth), and for RocksDB a restart that keeps the store (the facts
+read on from the store's offset, the published cells compared with the store's, nothing to
+recompute):
+
+    python bench/bench_analytics.py --stores [--n N]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import random
+import subprocess
 import sys
+import tempfile
 import time
+import tracemalloc
+from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.analytics.aggregate import Aggregator  # noqa: E402
-from hub.analytics.facts import fact_from_json  # noqa: E402
+from hub.analytics.facts import encode_fact, fact_from_json, fact_key  # noqa: E402
 from hub.analytics.records import encode_record  # noqa: E402
+from hub.analytics.store import MemoryStore  # noqa: E402
+from hub.analytics.takeover import replay  # noqa: E402
 from hub.contract.vocabulary import LifePhase, Municipality  # noqa: E402
 
 TYPES = ["offer.made", "offer.accepted", "offer.completed", "screening.completed",
@@ -92,12 +111,113 @@ def run_baseline(facts: list[dict]) -> float:
     return time.perf_counter() - started
 
 
+Record = namedtuple("Record", "offset key value")
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+
+def take_over(store, records: list[Record]) -> tuple[Aggregator, float, float]:
+    """A partition taken over: its records replayed into a fresh aggregator (in bulk on
+    RocksDB), then the first publish. Returns (aggregator, replay s, publish s)."""
+    aggregator = Aggregator(5, store)
+    started = time.perf_counter()
+    bulk = getattr(store, "bulk", None)
+    if bulk is not None:
+        with bulk():
+            replay(records, aggregator)
+    else:
+        replay(records, aggregator)
+    aggregator.mark_all_dirty()
+    replayed = time.perf_counter()
+    aggregator.rss_replayed = rss_mib()
+    for topic, _, record in aggregator.publish(START):
+        encode_record(topic, record)
+    return aggregator, replayed - started, time.perf_counter() - replayed
+
+
+def measure_store(kind: str, n: int, folder: str) -> dict:
+    """One store's figures (run in a process of its own, see ``--stores``)."""
+    records = [Record(i, fact_key(f), encode_fact(f))
+               for i, f in enumerate(map(fact_from_json, make_facts(n)))]
+
+    def new_store(name):
+        if kind == "memory":
+            return MemoryStore()
+        from hub.analytics.rocks import RocksStore
+        return RocksStore(Path(folder) / name)
+
+    gc.collect()
+    before = rss_mib()
+    aggregator, replayed, published = take_over(new_store("takeover"), records)
+    gc.collect()
+    out = {"store": kind, "facts": len(aggregator), "replay_s": replayed,
+           "publish_s": published, "rss_replayed_mib": aggregator.rss_replayed - before,
+           "rss_mib": rss_mib() - before}
+    cells = [(topic, key, encode_record(topic, {**record, "updated_at": START}))
+             for topic, key, record in (aggregator.publish(START) or [])]
+    if kind == "rocksdb":  # a restart that keeps the store
+        for s in {s for s, _ in aggregator.store.published_keys()}:
+            cells += [(s[0], key, value) for key, value
+                      in aggregator.store.published_of(s).items()]
+        aggregator.store.read_up_to = len(records)
+        aggregator.store.close()
+        started = time.perf_counter()
+        again = Aggregator(5, new_store("takeover"))
+        replay(records[again.store.read_up_to:], again)
+        again.reconcile_published(cells)
+        again.publish(START)
+        out["restart_s"] = time.perf_counter() - started
+        again.store.close()
+    del aggregator
+    gc.collect()
+    tracemalloc.start()
+    aggregator, _, _ = take_over(new_store("traced"), records)
+    out["traced_mib"] = tracemalloc.get_traced_memory()[0] / 2**20
+    tracemalloc.stop()
+    out["cells"] = sum(1 for _ in aggregator.store.published_keys())
+    return out
+
+
+def compare_stores(n: int) -> None:
+    print(f"{n} facts (a fifth handovers, 12 weeks, 9 towns), one partition")
+    rows = []
+    for kind in ("memory", "rocksdb"):
+        with tempfile.TemporaryDirectory() as folder:
+            done = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n),
+                                   "--folder", folder], capture_output=True, text=True,
+                                  check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    per = 100_000 / n
+    print(f"{'store':8} {'takeover: replay + first publish':>33} {'restart':>9} "
+          f"{'RSS growth: replayed, published':>32} {'traced':>10}   (MiB per 100k facts)")
+    for r in rows:
+        restart = f"{r['restart_s']:7.2f} s" if "restart_s" in r else "  rebuild"
+        print(f"{r['store']:8} {r['replay_s']:10.2f} s + {r['publish_s']:6.2f} s = "
+              f"{r['replay_s'] + r['publish_s']:6.2f} s {restart:>9} "
+              f"{r['rss_replayed_mib'] * per:20.1f} {r['rss_mib'] * per:10.1f} "
+              f"{r['traced_mib'] * per:10.1f}")
+    print(f"published cells: {rows[0]['cells']} (the same for every n: 12 weeks, 9 towns)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="facts (default 100000)")
     parser.add_argument("--batch", type=int, default=2_000,
                         help="facts between two publishes (default 2000)")
+    parser.add_argument("--stores", action="store_true",
+                        help="compare the stores (memory, RocksDB) instead")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_store(args.child, args.n, args.folder)))
+        return
+    if args.stores:
+        compare_stores(args.n)
+        return
     facts = make_facts(args.n)
     baseline = run_baseline(facts)
     aggregated, cells = run_aggregator(facts, args.batch)

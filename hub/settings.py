@@ -147,9 +147,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="Log level of the workers.")
     state_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb",
-        description="Where a worker keeps the router's tables: rocksdb (on disk under "
-        "HUB_HOME/worker/<worker id>, rebuilt from the changelogs when missing) or memory "
-        "(read back from the changelogs at every start).",
+        description="Where a worker keeps the router's tables and the analytics "
+        "aggregator's facts: rocksdb (on disk under HUB_HOME/worker/<worker id>, rebuilt "
+        "from the changelogs and hub.facts when missing) or memory (read back from them at "
+        "every start).",
     )
     worker_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_.-]+$",

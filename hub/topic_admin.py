@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from hub.core.topics import is_router_partitioned
+from hub.core.topics import FACTS_TOPIC, is_router_partitioned
 from hub.errors import BrokerError
 from hub.topics import TopicSpec, auto_replication_factor, min_insync_replicas, with_min_insync
 
@@ -117,7 +117,7 @@ def _align(admin, present: list[TopicSpec], report: ApplyReport) -> None:
         # min.insync.replicas after the replicas the topic has, never more
         wanted = with_min_insync(s.config, replicas)
         changes = _changes(s, current, wanted, have, replicas, report)
-        if s.partitions > have:
+        if s.partitions > have and s.name != FACTS_TOPIC:
             to_grow[s.name] = s.partitions
         if changes:
             report.updated[s.name] = changes
@@ -147,7 +147,15 @@ def _changes(s: TopicSpec, current: dict[str, str], wanted: dict[str, str], have
             f"{min_insync_replicas(replicas)}")
     changes = [f"{k}: {current.get(k, '(default)')} -> {v}"
                for k, v in wanted.items() if current.get(k) != v]
-    if s.partitions > have:
+    if s.partitions > have and s.name == FACTS_TOPIC:
+        report.warnings.append(
+            f"{s.name} has {have} partition{'s' * (have != 1)}, {s.partitions} declared: not "
+            "grown (the facts of one week or month must share a partition, and growing it "
+            "would put a period's new facts on another partition than its old ones); it "
+            "works as it is, with at most "
+            f"{have} worker{'s' * (have != 1)} aggregating (docs/operations.md, "
+            "\"Analytics\")")
+    elif s.partitions > have:
         changes.append(f"partitions: {have} -> {s.partitions}")
         if is_router_partitioned(s.name):
             report.warnings.append(

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.agencies import AgencyDirectory, load_agencies
-from hub.core.topics import AUDIT_TOPIC, REQUESTS_TOPIC, TICK_TOPIC, is_router_partitioned
+from hub.core.topics import (
+    AUDIT_TOPIC,
+    FACTS_TOPIC,
+    REQUESTS_TOPIC,
+    TICK_TOPIC,
+    is_router_partitioned,
+)
 from hub.errors import ConfigError
 from hub.paths import DEPLOY_DIR
 from hub.settings import AUDIT_RETENTION_DAYS
@@ -149,6 +155,17 @@ def router_partitions(agencies: AgencyDirectory | None = None,
     the workers' ``topic_partitions`` (their table changelogs), the ticks sent per second,
     the most workers that share the work."""
     return router_partition_count(plan_topics(agencies or load_agencies(), path))
+
+
+def facts_partitions(agencies: AgencyDirectory | None = None,
+                     path: Path = TOPICS_FILE) -> int:
+    """The partitions of ``hub.facts`` as ``deploy/topics.yaml`` declares them: how many
+    workers share the analytics (a topic that exists keeps the partitions it has, see
+    :mod:`hub.analytics.placement`)."""
+    for spec in plan_topics(agencies or load_agencies(), path):
+        if spec.name == FACTS_TOPIC:
+            return spec.partitions
+    raise ConfigError(f"{path} does not declare {FACTS_TOPIC}")
 
 
 def _check_router_partitions(specs: list[TopicSpec], path: Path) -> None:

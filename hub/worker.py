@@ -42,7 +42,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         review_window=timedelta(days=settings.linkage_review_days),
     )
     register_analytics(app, settings.kafka, clock, settings.analytics_k,
-                       settings.analytics_publish_seconds)
+                       settings.analytics_publish_seconds, analytics_dir(settings))
     register_linkage(app, settings.kafka, clock)
     register_lag_gauge(app)
     check_faust(app.consumer, [table.data for table in app.tables.values()])
@@ -98,6 +98,14 @@ def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
         # 20-40 s; 64 KiB is about 100 events
         consumer_max_fetch_size=64 * 1024,
     )
+
+
+def analytics_dir(settings: Settings) -> Path | None:
+    """Where the analytics aggregator keeps its facts (``HUB_STATE_STORE=rocksdb``): beside
+    the router's tables in the worker's state folder; None: in memory."""
+    if settings.state_store != "rocksdb":
+        return None
+    return state_dir(settings) / f"{settings.app_id}-analytics"
 
 
 def group_instance_id(settings: Settings, folder: Path) -> str:

@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "hub.faust", "hub.security.apply", "hub.report.load", "hub.deployment",
         "connectors.publish",
         "hub.topic_admin", "hub.routing.inbox_scan", "connectors.ingest", "connectors.sdk",
+        "hub.analytics.rocks", "hub.analytics.takeover", "hub.analytics.repartition",
         "connectors.delivery.inbox", "connectors.delivery.directory",
         "connectors.delivery.webhook",
     )),

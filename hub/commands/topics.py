@@ -1,4 +1,6 @@
-"""``hub topics apply``: create and update the hub's topics."""
+"""``hub topics apply``: create and update the hub's topics; ``hub topics
+repartition-facts``: grow ``hub.facts`` to the partitions ``deploy/topics.yaml`` declares
+and move its facts (the workers stopped)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("topics", help="create and update the hub's topics",
                        description="Create missing topics of deploy/topics.yaml (for every "
                        "agency of deploy/agencies.yaml) and align the configs of existing "
-                       "ones. Safe to run again.")
-    p.add_argument("action", choices=["apply"])
+                       "ones. Safe to run again. `repartition-facts` (every worker stopped): "
+                       "grow hub.facts to the partitions deploy/topics.yaml declares and move "
+                       "each fact to the partition of its week or month, which `apply` does "
+                       "not do.")
+    p.add_argument("action", choices=["apply", "repartition-facts"])
     p.add_argument("--replication-factor", type=positive(int), default=None,
                    help="replication factor for new topics (default: deploy/topics.yaml, "
                    "whose `auto` is one copy per broker the cluster reports, at most 3: 1 on "
@@ -23,6 +28,8 @@ def add_parser(sub) -> None:
 
 
 def cmd_topics(args) -> int:
+    if args.action == "repartition-facts":
+        return cmd_repartition_facts()
     from hub.agencies import load_agencies
     from hub.kafka_io import admin_client
     from hub.topic_admin import apply_topics
@@ -34,5 +41,25 @@ def cmd_topics(args) -> int:
     with admin_client(settings.kafka) as admin:
         report = apply_topics(admin, specs)
     for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_repartition_facts() -> int:
+    from hub.analytics.repartition import repartition_facts
+    from hub.errors import HubError
+    from hub.kafka_io import admin_client
+    from hub.topics import facts_partitions
+
+    settings = load_settings()
+    with admin_client(settings.kafka) as admin:
+        groups = admin.describe_consumer_groups([settings.app_id])
+    members = sum(len(group.members) for group in groups)
+    if members:
+        raise HubError(f"{members} worker(s) of {settings.app_id} are running: stop every "
+                       "worker first (a router writing meanwhile could have a fact "
+                       "overwritten by its older version)")
+    moved = repartition_facts(settings.kafka, facts_partitions(), progress=print)
+    for line in moved.lines():
         print(line)
     return 0

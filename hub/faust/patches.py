@@ -157,6 +157,15 @@ def share_rocksdb_memory(limit_bytes: int) -> None:
     RocksDBOptions.as_options = _as_options_sharing_memory
 
 
+def shared_rocksdb_memory() -> tuple | None:
+    """The block cache and the write buffer manager of patch 6, for other RocksDB databases
+    of the worker to share (the analytics aggregator's stores); None before it is
+    installed."""
+    if "cache" not in _shared_memory:
+        return None
+    return _shared_memory["cache"], _shared_memory["writes"]
+
+
 def _as_options_sharing_memory(self):
     import rocksdict
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hub.analytics.facts import encode_fact, event_fact, fact_key, handover_fact
+from hub.analytics.placement import fact_partition
 from hub.audit import audit_record, encode_audit
 from hub.contract.models import Envelope
 from hub.core.decisions import Decision
@@ -55,13 +56,15 @@ def deliver(services: Services, delivered: DeliveredSet, recipient: str,
 def event_fact_output(services: Services, envelope: Envelope, decision: Decision) -> Output:
     """What the analytics learn of an agency's event and how it was decided."""
     fact = event_fact(envelope, decision, services.agencies)
-    return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact")
+    return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact",
+                  partition=fact_partition(fact))
 
 
 def handover_fact_output(services: Services, h: Handover) -> Output:
     """What the analytics learn of a handover's current state."""
     fact = handover_fact(h, services.agencies)
-    return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact")
+    return Output(FACTS_TOPIC, fact_key(fact), encode_fact(fact), type="fact",
+                  partition=fact_partition(fact))
 
 
 def dead_letter(services: Services, message: Incoming, reasons: list[str],

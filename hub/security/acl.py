@@ -7,8 +7,10 @@ broker, so names follow Kafka's own (resource types, pattern types, operations).
 Principals and what they may do:
 
 - ``User:hub``, the workers (``hub run``): read every outbox, write (and read back, see
-  below) every inbox, read and write the ``hub.`` and ``analytics.`` topics, create and use
-  their own changelog topics (``<app id>-``), their consumer group and transactional ids.
+  below) every inbox, read and write the ``hub.`` and ``analytics.`` topics (and read the
+  configs of ``hub.facts``: how long it keeps a tombstone decides whether the analytics read
+  on from their store after a restart), create and use their own changelog topics
+  (``<app id>-``), their consumer group and transactional ids.
   The workers read the inboxes too: when a worker takes over a partition it reads what the
   inboxes already hold, so that no event is delivered twice (``hub/routing/delivered.py``).
 - ``User:<agency id>``, one per agency that exchanges events (its connector: ``hub ingest``,
@@ -40,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.agencies import Agency
-from hub.core.topics import LINKAGE_TOPIC
+from hub.core.topics import FACTS_TOPIC, LINKAGE_TOPIC
 from hub.errors import ConfigError
 from hub.topics import TopicSpec
 
@@ -199,6 +201,8 @@ def derive_acls(agencies: Iterable[Agency], topic_plan: Iterable[TopicSpec],
         acls += _grant(HUB, TOPIC, LITERAL, agency.inbox, READ, WRITE, DESCRIBE)
     for prefix in (HUB_TOPIC_PREFIX, ANALYTICS_TOPIC_PREFIX):
         acls += _grant(HUB, TOPIC, PREFIXED, prefix, READ, WRITE, DESCRIBE)
+    # how long hub.facts keeps a tombstone: whether the analytics read on from their store
+    acls += _grant(HUB, TOPIC, LITERAL, FACTS_TOPIC, DESCRIBE_CONFIGS)
     acls += _grant(HUB, TOPIC, PREFIXED, f"{app_id}-", READ, WRITE, DESCRIBE, CREATE)
     acls += _grant(HUB, GROUP, PREFIXED, app_id, READ)
     acls += _grant(HUB, TRANSACTIONAL_ID, PREFIXED, app_id, WRITE, DESCRIBE)

@@ -316,12 +316,12 @@ def test_a_takeover_finds_the_markers_not_carried_out_in_topic_order():
 
 def carry_out(monkeypatch, topic, offset, value, agg, *, fail_reading=False,
               refused=None):
-    def read(bootstrap, name, client_id):
-        assert name == "hub.facts"
+    def read(bootstrap, partition):
+        assert partition is None  # hub.facts of one partition: all of it
         if fail_reading:
             raise RuntimeError(f"broker gone while reading a fact of {CHILD}")
-        return iter(topic.as_records())
-    monkeypatch.setattr(agent, "read_to_end", read)
+        return iter(topic.records)
+    monkeypatch.setattr(agent, "read_erasure_records", read)
     sent = []
 
     async def send(key, written):
@@ -349,7 +349,7 @@ def test_the_agent_rewrites_sends_in_order_and_counts(monkeypatch):
     assert sent[-1] == (b"erasure|er-1", None)
     assert counted("applied") == applied + 1
     assert agg.publish(NOW + timedelta(hours=1)) == []
-    assert not [fact for fact in agg._facts.values() if fact.subject == CHILD]
+    assert not [fact for fact in agg.store.facts() if fact.subject == CHILD]
 
 
 def test_a_failed_erasure_is_logged_without_the_pseudonym_and_the_agent_goes_on(
@@ -362,7 +362,7 @@ def test_a_failed_erasure_is_logged_without_the_pseudonym_and_the_agent_goes_on(
     assert counted("failed") == failed + 1
     assert "er-1" in caplog.text and "broker gone" in caplog.text
     assert CHILD not in caplog.text
-    assert len([f for f in agg._facts.values() if f.subject == CHILD]) == len(child_facts())
+    assert len([f for f in agg.store.facts() if f.subject == CHILD]) == len(child_facts())
 
 
 def test_the_marker_stays_when_a_record_of_the_rewrite_is_not_acknowledged(monkeypatch):

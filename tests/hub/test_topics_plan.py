@@ -69,7 +69,9 @@ def test_the_router_topics_share_one_partition_count_from_the_defaults(plan):
     assert {s.partitions for s in routed} == {router_partitions()}
     assert router_partitions() >= 6
     assert router_partition_count(list(plan.values())) == router_partitions()
-    assert plan["hub.facts"].partitions == 1  # one aggregator, whatever the router has
+    # the facts of a week or month share a partition: up to that many workers aggregate
+    assert plan["hub.facts"].partitions == 6
+    assert plan["hub.facts"].config["delete.retention.ms"] == "604800000"
 
 
 def test_a_plan_where_ticks_and_outboxes_differ_is_refused(tmp_path):

@@ -168,6 +168,9 @@ def test_the_hub_reads_outboxes_and_delivers_to_inboxes(acls, agencies):
     assert allows(acls, HUB, TRANSACTIONAL_ID, "unna-hub-router-0", WRITE)
     for operation in (IDEMPOTENT_WRITE, "DESCRIBE_CONFIGS", DESCRIBE):
         assert allows(acls, HUB, CLUSTER, CLUSTER_NAME, operation)
+    # hub.facts's delete.retention.ms: whether the analytics may read on from their store
+    assert allows(acls, HUB, TOPIC, "hub.facts", "DESCRIBE_CONFIGS")
+    assert not allows(acls, HUB, TOPIC, "hub.consent", "DESCRIBE_CONFIGS")
 
 
 def test_app_id_names_the_workers_resources(agencies, plan):

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 
 from hub.analytics.facts import erasure_marker
+from hub.analytics.placement import marker_partitions
 from hub.audit import DELIVERED, ERASED
 from hub.consent.ledger import ledger_key
 from hub.contract.models import Envelope
@@ -76,7 +77,8 @@ def handle_erasure(erasure: Erasure, stores: RouterStores,
                          f"{ERASURE_NOTICE} (reference {request.reference})",
                          NoteKind.ERASURE_NOTICE, {"reference": request.reference}))
     key, value = erasure_marker(request.id, subject, secrets.token_hex(16))
-    out.append(Output(FACTS_TOPIC, key, value, type="fact"))
+    out += [Output(FACTS_TOPIC, key, value, type="fact", partition=partition)
+            for partition in marker_partitions()]  # each partition's aggregator reads it
     summary = erasure_summary(request.reference, len(consents), len(held),
                               len(handovers), recipients)
     params = erasure_params(request.reference, len(consents), len(held), len(handovers),
