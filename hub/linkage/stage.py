@@ -43,18 +43,43 @@ class ReviewError(ValueError):
     """A review that cannot be carried out (the text says why, without names)."""
 
 
+class Decisions(dict):
+    """The newest decision per pseudonym, with the possible matches also kept apart: the
+    worker reads them after every record (the pending gauges), which must not cost a pass
+    over every pseudonym known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.possible: dict[str, LinkDecision] = {}
+
+    def __setitem__(self, pseudonym: str, decision: LinkDecision) -> None:
+        super().__setitem__(pseudonym, decision)
+        if decision.outcome is Outcome.POSSIBLE:
+            self.possible[pseudonym] = decision
+        else:
+            self.possible.pop(pseudonym, None)
+
+    def __delitem__(self, pseudonym: str) -> None:
+        super().__delitem__(pseudonym)
+        self.possible.pop(pseudonym, None)
+
+    def pop(self, pseudonym: str, *default):
+        self.possible.pop(pseudonym, None)
+        return super().pop(pseudonym, *default)
+
+
 class LinkageStage:
     def __init__(self, clock: Clock, index: LinkageIndex | None = None):
         self.clock = clock
         self.index = index or LinkageIndex()
-        self.decisions: dict[str, LinkDecision] = {}
+        self.decisions = Decisions()
         self.rejected: set[tuple[str, str]] = set()  # (pseudonym, child) never proposed
         self.counts: dict[str, int] = {}
 
     def reset(self) -> None:
         """Forget everything (the partitions went to another worker)."""
         self.index = LinkageIndex()
-        self.decisions, self.rejected, self.counts = {}, set(), {}
+        self.decisions, self.rejected, self.counts = Decisions(), set(), {}
 
     # ------------------------------------------------------------------ restore
     def restore(self, decisions: Iterable[LinkDecision],
@@ -192,8 +217,7 @@ class LinkageStage:
     # ------------------------------------------------------------------ views
     def pending(self) -> list[LinkDecision]:
         """The possible matches waiting for the trust office, oldest first."""
-        return sorted((d for d in self.decisions.values() if d.outcome is Outcome.POSSIBLE),
-                      key=lambda d: d.at)
+        return sorted(self.decisions.possible.values(), key=lambda d: d.at)
 
     def oldest_pending_age(self, now: datetime) -> float:
         """Seconds the oldest possible match has waited (0 without one)."""

@@ -160,3 +160,18 @@ def test_an_unlink_is_audited(stage):
     (record,) = audited(stage.on_review(Review(Action.UNLINK, "p-mia-2", "p-mia", "bob",
                                                NOW)))
     assert (record["reason_kind"], record["requested_by"]) == ("link_undone", "bob")
+
+
+def test_the_possible_matches_pending_follow_every_change_of_a_decision():
+    stage = LinkageStage(FixedClock(NOW))
+    older = LinkDecision("p1", Outcome.POSSIBLE, "p1", NOW - timedelta(days=2), "p9", 15.0)
+    newer = LinkDecision("p2", Outcome.POSSIBLE, "p2", NOW - timedelta(days=1), "p9", 15.0)
+    stage.restore([newer, older, LinkDecision("p3", Outcome.NEW, "p3", NOW)], [], [])
+    assert [d.pseudonym for d in stage.pending()] == ["p1", "p2"]
+    stage.decisions["p1"] = LinkDecision("p1", Outcome.SAME, "p9", NOW, "p9", 15.0)
+    assert [d.pseudonym for d in stage.pending()] == ["p2"]
+    assert stage.oldest_pending_age(NOW) == 86400
+    stage.decisions.pop("p2")
+    assert stage.pending() == [] and stage.oldest_pending_age(NOW) == 0.0
+    stage.reset()
+    assert stage.pending() == [] and not stage.decisions
