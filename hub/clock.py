@@ -59,3 +59,32 @@ def clock_from_settings(settings) -> Clock:
     if settings.clock_start is None:
         return SystemClock()
     return SetClock(settings.clock_start, settings.clock_speed, settings.clock_anchor)
+
+
+class Pacing:
+    """Keeps a periodic pass of the worker over its state (a gauge count, the analytics
+    publish) to a ``share`` of its time: after a pass that took ``t`` seconds, the next is
+    due ``t * (1 / share - 1)`` seconds later at the earliest, whatever the timer's interval.
+    A pass whose cost grows with the state then runs less often instead of taking more and
+    more of the time the events need."""
+
+    def __init__(self, share: float = 0.05, monotonic=None):
+        import time
+
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], not {share}")
+        self.share = share
+        self.monotonic = monotonic or time.monotonic
+        self.next_due = 0.0
+        self.skipped = 0
+
+    def due(self) -> bool:
+        if self.monotonic() >= self.next_due:
+            return True
+        self.skipped += 1
+        return False
+
+    def ran(self, started: float) -> None:
+        """Note a pass that began at ``started`` (of ``monotonic``) and ends now."""
+        now = self.monotonic()
+        self.next_due = now + (now - started) * (1 / self.share - 1)

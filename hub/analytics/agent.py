@@ -48,7 +48,7 @@ from hub.analytics.takeover import (
     take_over,
     trusted_start,
 )
-from hub.clock import Clock
+from hub.clock import Clock, Pacing
 from hub.deadletter import DLQ_TOPIC, worker_dead_letter
 from hub.errors import HubError
 from hub.faust.io import raw_topic
@@ -59,6 +59,9 @@ __all__ = ["PendingMarker", "carry_out_erasure", "read_erasure", "register_analy
            "replay", "take_fact"]
 
 log = logging.getLogger(__name__)
+PUBLISH_SHARE = 0.1
+"""The share of a worker's time the publish of changed cells may take (see
+:class:`~hub.clock.Pacing`): each publish reads the facts of every changed slice back."""
 
 
 def read_erasure(bootstrap: Kafka, offset: int, value: bytes, partition: int | None = None
@@ -255,6 +258,8 @@ def register_publish(app: faust.App, analytics: Analytics, outputs: dict, clock:
     ``publish_every`` seconds (and takes over a partition held but not ready yet, so that
     it publishes without waiting for its next fact)."""
 
+    pacing = Pacing(PUBLISH_SHARE)
+
     @app.timer(interval=publish_every)
     async def publish():
         if analytics.disabled:
@@ -262,13 +267,20 @@ def register_publish(app: faust.App, analytics: Analytics, outputs: dict, clock:
         held = analytics.held()
         if any(p not in analytics.parts or not analytics.parts[p].ready for p in held):
             await analytics.ensure_ready(held, send_fact)
-        async with analytics.lock:  # a partition revoked meanwhile: its store is closed
-            for part in [p for p in analytics.parts.values() if p.ready]:
-                for topic, key, record in part.aggregator.publish(clock.now()):
-                    await outputs[topic].send(key=key, value=encode_record(topic, record))
-                    ANALYTICS_CELLS.labels(topic=topic).inc()
-                    EVENTS_PRODUCED.labels(topic=topic, type="cell").inc()
-                _note_read(part)
+        if not pacing.due():  # a slice's facts are read back whole: under a backlog the
+            return            # current weeks change all the time, publish them less often
+        started = pacing.monotonic()
+        try:
+            async with analytics.lock:  # a partition revoked meanwhile: its store is closed
+                for part in [p for p in analytics.parts.values() if p.ready]:
+                    for topic, key, record in part.aggregator.publish(clock.now()):
+                        await outputs[topic].send(key=key,
+                                                  value=encode_record(topic, record))
+                        ANALYTICS_CELLS.labels(topic=topic).inc()
+                        EVENTS_PRODUCED.labels(topic=topic, type="cell").inc()
+                    _note_read(part)
+        finally:
+            pacing.ran(started)
 
 
 async def take(analytics: Analytics, part: Part, message, send_fact, dlq,

@@ -21,7 +21,7 @@ from datetime import timedelta
 import faust
 
 from hub.agencies import AgencyDirectory
-from hub.clock import Clock
+from hub.clock import Clock, Pacing
 from hub.contract.vocabulary import Municipality, Purpose
 from hub.core.topics import ROUTER_TOPICS, TICK_TOPIC, is_outbox, is_router_input
 from hub.faust import patches
@@ -46,6 +46,8 @@ TABLES = {"consents": "consents", "held": "held", "handovers": "handover_tracker
           "identities": "linkage_identities", "aliases": "linkage_aliases"}
 """The router's state: its argument name -> the Faust table (and changelog) name."""
 DELIVERED_TABLE = "delivered"
+COUNT_SHARE = 0.05
+"""The share of a worker's time the gauges of its state may take (see :class:`Pacing`)."""
 
 
 def table_names() -> list[str]:
@@ -179,12 +181,22 @@ def register_state_count(app: faust.App, stores: RouterStores, clock: Clock,
                          count_every: float) -> None:
     """A timer that sets the gauges of the router's state every ``count_every`` seconds."""
 
+    pacing = Pacing(COUNT_SHARE)
+
     @app.timer(interval=count_every)
     async def count_state_timer():
         """The consents in force per purpose, and the open and overdue handovers per town
         (every purpose and town, so that a count can drop to 0). The state is read a
         chunk at a time, so that routing goes on while a large state is counted; when
         the stores change under the count (a rebalance or a stop closes a partition's
-        store between two chunks), the gauges keep their values until the next count."""
-        await interruptible("counting the state",
-                            lambda: count_state(app, stores, clock), count_every)
+        store between two chunks), the gauges keep their values until the next count.
+        A count reads every consent and handover: it runs less often than the timer when
+        it takes more than :data:`COUNT_SHARE` of the time."""
+        if not pacing.due():
+            return
+        started = pacing.monotonic()
+        try:
+            await interruptible("counting the state",
+                                lambda: count_state(app, stores, clock), count_every)
+        finally:
+            pacing.ran(started)
