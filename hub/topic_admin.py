@@ -151,10 +151,10 @@ def _changes(s: TopicSpec, current: dict[str, str], wanted: dict[str, str], have
         report.warnings.append(
             f"{s.name} has {have} partition{'s' * (have != 1)}, {s.partitions} declared: not "
             "grown (the facts of one week or month must share a partition, and growing it "
-            "would put a period's new facts on another partition than its old ones); it "
-            "works as it is, with at most "
-            f"{have} worker{'s' * (have != 1)} aggregating (docs/operations.md, "
-            "\"Analytics\")")
+            "would put a period's new facts on another partition than its old ones). It "
+            f"works as it is, {have} worker{'s' * (have != 1)} at most aggregating; `hub "
+            "topics repartition-facts` grows it and moves the facts, every worker stopped "
+            "(docs/operations.md, \"Analytics\")")
     elif s.partitions > have:
         changes.append(f"partitions: {have} -> {s.partitions}")
         if is_router_partitioned(s.name):

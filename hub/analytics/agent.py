@@ -194,11 +194,14 @@ class Analytics:
         except Exception:  # noqa: BLE001 - no consumer yet
             return set()
 
-    async def ensure_ready(self, wanted: set[int], send_fact) -> None:
-        """Take the partitions of ``wanted`` that the worker holds and are not ready over
-        (all in one go: the analytics topics are read once)."""
+    def all_ready(self, partitions: set[int]) -> bool:
+        return all(p in self.parts and self.parts[p].ready for p in partitions)
+
+    async def ensure_ready(self, send_fact) -> None:
+        """Take every partition the worker holds and is not ready over (all in one go: the
+        analytics topics are read once)."""
         async with self.lock:
-            todo = sorted(p for p in wanted & self.held() if not self.part(p).ready)
+            todo = sorted(p for p in self.held() if not self.part(p).ready)
             if not todo:
                 return
             loop = asyncio.get_running_loop()
@@ -264,9 +267,8 @@ def register_publish(app: faust.App, analytics: Analytics, outputs: dict, clock:
     async def publish():
         if analytics.disabled:
             return
-        held = analytics.held()
-        if any(p not in analytics.parts or not analytics.parts[p].ready for p in held):
-            await analytics.ensure_ready(held, send_fact)
+        if not analytics.all_ready(analytics.held()):
+            await analytics.ensure_ready(send_fact)
         if not pacing.due():  # a slice's facts are read back whole: under a backlog the
             return            # current weeks change all the time, publish them less often
         started = pacing.monotonic()
@@ -333,7 +335,8 @@ def register_analytics(app: faust.App, bootstrap: Kafka, clock: Clock, k: int,
             message = event.message
             if analytics.disabled:
                 continue
-            await analytics.ensure_ready({message.partition}, send_fact)
+            if not analytics.all_ready({message.partition}):
+                await analytics.ensure_ready(send_fact)
             part = analytics.parts.get(message.partition)
             if part is None or not part.ready or message.offset < part.read_up_to:
                 continue  # given away meanwhile, or already read by the takeover

@@ -24,6 +24,7 @@ again changes nothing. The workers rebuild the partitions whose beginning moved.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -88,12 +89,40 @@ def repartition_facts(bootstrap: Kafka, partitions: int,
     finally:
         out.close()
     if misplaced:
-        from kafka import TopicPartition
-
-        with admin_client(bootstrap) as admin:
-            admin.delete_records({TopicPartition(FACTS_TOPIC, p): end
-                                  for (_, p), end in ends.items() if p in misplaced})
+        _delete_before(bootstrap, {p: end for (_, p), end in ends.items() if p in misplaced})
     return result
+
+
+def _delete_before(bootstrap: Kafka, ends: dict[int, int], tries: int = 30) -> None:
+    """Delete the records before ``ends[partition]`` (DeleteRecords). Kafka refuses that
+    on a topic that is only compacted: for the moment, ``hub.facts`` is compacted and
+    deleted, with ``retention.ms`` -1 (nothing goes by age); both are put back as they were
+    afterwards (if this stops halfway, `hub topics apply` puts the cleanup policy back)."""
+    from kafka import TopicPartition
+    from kafka.admin import ConfigResource, ConfigResourceType
+    from kafka.errors import PolicyViolationError
+
+    with admin_client(bootstrap) as admin:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, FACTS_TOPIC)])["topic"]
+        own = {name: entry["value"] for name, entry in described.get(FACTS_TOPIC, {}).items()
+               if entry.get("config_source") == "DYNAMIC_TOPIC_CONFIG"}
+        deletable = {"cleanup.policy": "compact,delete", "retention.ms": "-1"}
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, FACTS_TOPIC,
+                                            configs=deletable)])
+        try:
+            for attempt in range(tries):  # the brokers take the new config a moment later
+                try:
+                    admin.delete_records({TopicPartition(FACTS_TOPIC, p): end
+                                          for p, end in ends.items()})
+                    break
+                except PolicyViolationError:
+                    if attempt == tries - 1:
+                        raise
+                    time.sleep(1)
+        finally:  # each as it was: its own value, or none (the broker's default)
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, FACTS_TOPIC, configs={
+                name: own[name] if name in own else ("DELETE", None) for name in deletable})])
 
 
 def _latest(bootstrap: Kafka, partition: int, ends: dict) -> dict[bytes, int]:

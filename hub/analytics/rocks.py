@@ -120,6 +120,7 @@ class RocksStore:
 
     def _flush_bulk(self) -> None:
         if self._bulk is not None and self._bulk_facts:
+            self._bulk.put(META + COUNT, str(self._count).encode())
             self.db.write(self._bulk, self._write_options)
             self._bulk = rocksdict.WriteBatch(raw_mode=True)
             self._bulk_facts.clear()
@@ -164,15 +165,17 @@ class RocksStore:
             batch.put(FACT + name, data)
             for s in fact.slices():
                 batch.put(INDEX + _slice_key(s) + name, data)
-        for s in dirty:
-            batch.put(DIRTY + _slice_key(s), b"")
         count = self._count + (fact is not None) - (old is not None)
-        if count != self._count:
-            batch.put(META + COUNT, str(count).encode())
-        self._count = count
+        counted, self._count = count != self._count, count
         if bulk is None:
+            for s in dirty:
+                batch.put(DIRTY + _slice_key(s), b"")
+            if counted:
+                batch.put(META + COUNT, str(count).encode())
             self._write(batch)
             return
+        # a rebuild: every slice is marked changed after it (Aggregator.mark_all_dirty),
+        # and the count is written with each batch
         self._bulk_facts[FACT + name] = None if fact is None else data
         if len(self._bulk_facts) >= self._bulk_size:
             self._flush_bulk()

@@ -46,15 +46,22 @@ def cmd_topics(args) -> int:
 
 
 def cmd_repartition_facts() -> int:
+    from kafka.errors import KafkaError
+
     from hub.analytics.repartition import repartition_facts
     from hub.errors import HubError
     from hub.kafka_io import admin_client
     from hub.topics import facts_partitions
 
     settings = load_settings()
-    with admin_client(settings.kafka) as admin:
-        groups = admin.describe_consumer_groups([settings.app_id])
-    members = sum(len(group.members) for group in groups)
+    try:
+        with admin_client(settings.kafka) as admin:
+            known = {_group_id(group) for group in admin.list_groups()}
+            groups = admin.describe_groups([settings.app_id]) \
+                if settings.app_id in known else {}
+    except KafkaError as exc:
+        raise HubError(f"cannot tell whether workers of {settings.app_id} run: {exc}") from exc
+    members = sum(len(group.get("members") or []) for group in groups.values())
     if members:
         raise HubError(f"{members} worker(s) of {settings.app_id} are running: stop every "
                        "worker first (a router writing meanwhile could have a fact "
@@ -63,3 +70,8 @@ def cmd_repartition_facts() -> int:
     for line in moved.lines():
         print(line)
     return 0
+
+
+def _group_id(group) -> str:
+    """The id of a group as ``list_groups`` gives it (a dict, or a (id, type) pair)."""
+    return group.get("group_id", "") if isinstance(group, dict) else group[0]

@@ -201,8 +201,7 @@ def derive_acls(agencies: Iterable[Agency], topic_plan: Iterable[TopicSpec],
         acls += _grant(HUB, TOPIC, LITERAL, agency.inbox, READ, WRITE, DESCRIBE)
     for prefix in (HUB_TOPIC_PREFIX, ANALYTICS_TOPIC_PREFIX):
         acls += _grant(HUB, TOPIC, PREFIXED, prefix, READ, WRITE, DESCRIBE)
-    # how long hub.facts keeps a tombstone: whether the analytics read on from their store
-    acls += _grant(HUB, TOPIC, LITERAL, FACTS_TOPIC, DESCRIBE_CONFIGS)
+    acls += _grant(HUB, TOPIC, LITERAL, FACTS_TOPIC, DESCRIBE_CONFIGS)  # its delete.retention
     acls += _grant(HUB, TOPIC, PREFIXED, f"{app_id}-", READ, WRITE, DESCRIBE, CREATE)
     acls += _grant(HUB, GROUP, PREFIXED, app_id, READ)
     acls += _grant(HUB, TRANSACTIONAL_ID, PREFIXED, app_id, WRITE, DESCRIBE)

@@ -296,7 +296,22 @@ def test_a_topic_grown_in_place_is_noticed_and_repartitioned(monkeypatch):
             pass
 
     class Admin:
+        configs = {"cleanup.policy": "compact"}
+
+        def describe_configs(self, resources):
+            return {"topic": {"hub.facts": {name: {"value": value,
+                                                    "config_source": "DYNAMIC_TOPIC_CONFIG"}
+                                             for name, value in self.configs.items()}}}
+
+        def alter_configs(self, resources):
+            for name, value in resources[0].configs.items():
+                if isinstance(value, tuple):
+                    self.configs.pop(name, None)
+                else:
+                    self.configs[name] = value
+
         def delete_records(self, before):
+            assert self.configs == {"cleanup.policy": "compact,delete", "retention.ms": "-1"}
             kafka.delete_records(before)
 
     @contextmanager
@@ -311,6 +326,7 @@ def test_a_topic_grown_in_place_is_noticed_and_repartitioned(monkeypatch):
     assert (moved.moved, moved.superseded, moved.markers) == (len(elsewhere) - 1, 1, 2)
     assert moved.rewritten == {0: len(facts) - len(elsewhere) + 1}  # and the marker
     assert takeover.misplaced_sample(None, 3) == {}
+    assert Admin.configs == {"cleanup.policy": "compact"}  # as it was
     everything = aggregators(3, [0, 1, 2])
     taken = takeover.take_over(None, everything, 3, {})
     assert sum(t.facts for t in taken.values()) == 30
