@@ -423,7 +423,7 @@ class Processes:
             self.stop(name)
 
 
-def _terminate(signum, frame):
+def terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM: stop like Ctrl-C, through the finally blocks
 
 
@@ -699,7 +699,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.drain_timeout is None:
         args.drain_timeout = 120.0 if args.steady else 900.0
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     try:
         results = run(args)
     except KeyboardInterrupt:

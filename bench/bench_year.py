@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO))
 from bench.bench_router import (  # noqa: E402
     APP_ID,
     Processes,
-    _terminate,
     process_cpu_seconds,
+    terminate,
 )
 from connectors.encodings import encode  # noqa: E402
 from connectors.envelopes import (  # noqa: E402
@@ -101,9 +101,9 @@ def first_records(children: list[Child], key: PseudonymKey, agencies, codec):
     from connectors.encodings import linkage_key
 
     lk = linkage_key(key)
-    for c in children:
+    for number, c in enumerate(children):
         consent = build_consent_envelope(ConsentFacts(
-            c.office, f"EW-Y-{id(c)}", True, c.person, c.town, PURPOSE, (SCHOOL, c.office),
+            c.office, f"EW-Y-{number}", True, c.person, c.town, PURPOSE, (SCHOOL, c.office),
             FIRST_DAY - timedelta(days=30), None, FIRST_DAY - timedelta(days=30)), key,
             agencies)
         c.subject = consent.subject
@@ -305,7 +305,7 @@ def main() -> None:
 def signal_handlers() -> None:
     import signal
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

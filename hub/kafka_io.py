@@ -133,22 +133,29 @@ def existing_topics(bootstrap: Kafka) -> set[str]:
             raise BrokerError(f"listing topics at {bootstrap} failed: {exc}") from exc
 
 
+def topic_config(bootstrap: Kafka, topic: str, name: str) -> str | None:
+    """The value of ``topic``'s config ``name`` as the broker tells it (its default when the
+    topic does not override it); None when the broker does not name it. Raises
+    :class:`BrokerError` (or kafka-python's ``KafkaError``) when the broker cannot be asked
+    or refuses (no DESCRIBE_CONFIGS permission, an old ACL set)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    with admin_client(bootstrap) as admin:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: None})],
+            config_filter="all")["topic"]
+    return described.get(topic, {}).get(name, {}).get("value")
+
+
 def topic_message_bytes(bootstrap: Kafka, topic: str) -> tuple[int | None, str]:
     """The largest record batch ``topic`` accepts (its ``max.message.bytes``, which is the
     broker's ``message.max.bytes`` unless the topic overrides it), and why it is unknown when
     it is: (None, reason) when the broker does not tell this client (no DESCRIBE_CONFIGS
     permission, an old ACL set) or cannot be asked."""
-    from kafka.admin import ConfigResource, ConfigResourceType
-
     try:
-        with admin_client(bootstrap) as admin:
-            described = admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, topic,
-                                configs={"max.message.bytes": None})],
-                config_filter="all")["topic"]
+        value = topic_config(bootstrap, topic, "max.message.bytes")
     except (KafkaError, BrokerError, ValueError) as exc:
         return None, f"the broker did not tell {topic}'s max.message.bytes ({exc})"
-    value = described.get(topic, {}).get("max.message.bytes", {}).get("value")
     try:
         return int(value), ""
     except (TypeError, ValueError):

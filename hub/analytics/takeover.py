@@ -30,7 +30,7 @@ from hub.analytics.facts import ERASURE, FACTS_TOPIC, decode_fact
 from hub.analytics.placement import fact_partition, slice_partition
 from hub.analytics.records import RECORD_OF_TOPIC, analytics_schemas
 from hub.analytics.store import slice_of_cell
-from hub.kafka_io import Kafka, admin_client, consumer, read_partitions, read_to_end
+from hub.kafka_io import Kafka, consumer, read_partitions, read_to_end, topic_config
 
 log = logging.getLogger(__name__)
 
@@ -255,19 +255,13 @@ def facts_partitions_of(bootstrap: Kafka) -> int | None:
 def delete_retention_seconds(bootstrap: Kafka) -> float:
     """``delete.retention.ms`` of ``hub.facts`` in seconds (how long compaction keeps a
     tombstone); Kafka's default when the broker does not tell."""
-    from kafka.admin import ConfigResource, ConfigResourceType
     from kafka.errors import KafkaError
 
     from hub.errors import BrokerError
 
     try:
-        with admin_client(bootstrap) as admin:
-            described = admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, FACTS_TOPIC,
-                                configs={"delete.retention.ms": None})],
-                config_filter="all")["topic"]
-        return int(described[FACTS_TOPIC]["delete.retention.ms"]["value"]) / 1000
-    except (KafkaError, BrokerError, KeyError, TypeError, ValueError) as exc:
+        return int(topic_config(bootstrap, FACTS_TOPIC, "delete.retention.ms")) / 1000
+    except (KafkaError, BrokerError, TypeError, ValueError) as exc:
         log.info("analytics: delete.retention.ms of %s not known (%s); assuming one day",
                  FACTS_TOPIC, exc)
         return DEFAULT_DELETE_RETENTION_S
