@@ -117,6 +117,14 @@ PROCESSING_SECONDS = Histogram(
     "Time the router takes to decide and send one outbox event (seconds).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+ROUTER_SECONDS = Counter(
+    "hub_router_seconds_total",
+    "Time the router's batch loop spent in each phase (seconds): deciding (the handlers, "
+    "handing the outputs to the producer, reading the inboxes after a takeover), "
+    "acknowledgements (waiting until the broker "
+    "acknowledged a batch's outputs) and input (waiting for the next batch of records).",
+    ["phase"],
+)
 EVENT_LATENCY = Histogram(
     "hub_event_latency_seconds",
     "Time from an event's arrival on its outbox (the broker's record time) until the router "

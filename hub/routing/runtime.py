@@ -38,6 +38,7 @@ from hub.metrics import (
     EVENTS_PRODUCED,
     HELD,
     PROCESSING_SECONDS,
+    ROUTER_SECONDS,
     record_counts,
 )
 from hub.routing.bus import Input, RouterBus
@@ -91,12 +92,23 @@ class RouterRuntime:
         """Changelog topic -> the table (:class:`~hub.routing.tables.ChangelogTable`)."""
         self._trailing: list[Chunk] = []
         self.sender = BatchSender(app)
+        self.ack_wait = 0.0  # seconds the current batch waited for acknowledgements
+        self.phases: Counter = Counter()
+        """Seconds of the batch loop per phase since the last progress line (deciding,
+        acknowledgements, input); the metric ``hub_router_seconds_total`` has them all."""
 
     # ------------------------------------------------------------ the loop
     async def consume(self, stream) -> None:
         """The agent's body: every batch of the stream, to its checkpoint."""
+        waited = time.monotonic()
         async for events in stream.take_events(self.batch_size, self.batch_within):
+            self._phase("input", time.monotonic() - waited)
             await self.process_batch(events)
+            waited = time.monotonic()
+
+    def _phase(self, phase: str, seconds: float) -> None:
+        self.phases[phase] += seconds
+        ROUTER_SECONDS.labels(phase=phase).inc(seconds)
 
     async def process_batch(self, events: Sequence) -> None:
         self.in_batch = True  # busy, however long the batch takes: not idle (FlowGuard)
@@ -107,6 +119,15 @@ class RouterRuntime:
             self.last_batch = time.monotonic()
 
     async def _process_batch(self, events: Sequence) -> None:
+        started = time.monotonic()
+        self.ack_wait = 0.0
+        await self._decide_batch(events)
+        self._phase("deciding", time.monotonic() - started - self.ack_wait)
+        self._phase("acknowledgements", self.ack_wait)
+        self._progress(events)
+
+    async def _decide_batch(self, events: Sequence) -> None:
+        """Decide ``events`` and send their outputs, up to the checkpoint."""
         first_of_partition: dict[int, object] = {}
         for e in events:
             first_of_partition.setdefault(e.message.partition, e)
@@ -126,7 +147,7 @@ class RouterRuntime:
                                 event.value, event.key, message.headers)
             started = time.monotonic()
             if message.topic == REQUESTS_TOPIC:  # an erasure: what the inboxes hold first
-                await self._await_acks(pending + await self._send(decided))
+                await self._acked(pending + await self._send(decided))
                 pending, decided = [], []
                 inbox = await self._inbox_of(message.partition, event.key)
                 outputs = self._handle(incoming, Erasure(incoming, inbox))
@@ -148,7 +169,7 @@ class RouterRuntime:
         pending += await self._send(decided + self._changelog())
         pending += self._trailing
         self._trailing = []
-        await self._await_acks(pending)
+        await self._acked(pending)
         self._flush_delivered(last_of_partition)
         # the deliveries' entries and checkpoints: awaited with the next batch, before the
         # checkpoints that rely on them are written (Faust's commit flushes them anyway)
@@ -162,10 +183,19 @@ class RouterRuntime:
             tp = (event.message.topic, event.message.partition)
             if event.message.offset > seen.get(tp, -1):
                 seen[tp] = event.message.offset
+
+    def _progress(self, events: Sequence) -> None:
+        """Count the batch; every 1,000 messages a line with where the loop's time went."""
         self.processed += sum(1 for e in events if e.message.topic != TICK_TOPIC)
         self.batches += 1
         if self.processed // 1000 != (self.processed - len(events)) // 1000:
-            log.info("%s messages processed in %s batches", self.processed, self.batches)
+            total = sum(self.phases.values()) or 1.0
+            log.info("%s messages processed in %s batches (since the last line: deciding "
+                     "%.0f %%, waiting for acknowledgements %.0f %%, for input %.0f %%)",
+                     self.processed, self.batches,
+                     *(100 * self.phases[p] / total
+                       for p in ("deciding", "acknowledgements", "input")))
+            self.phases.clear()
 
     # ------------------------------------------------------------ steps
     def _handle(self, incoming: Incoming | None, message: Input,
@@ -227,6 +257,14 @@ class RouterRuntime:
         return [Output(table.topic, key, value, type="changelog", partition=partition)
                 for table in self.tables.values()
                 for key, value, partition in table.take_changelog()]
+
+    async def _acked(self, pending: list[Chunk]) -> None:
+        """:meth:`_await_acks`, its time counted as waiting for acknowledgements."""
+        started = time.monotonic()
+        try:
+            await self._await_acks(pending)
+        finally:
+            self.ack_wait += time.monotonic() - started
 
     async def _await_acks(self, pending: list[Chunk]) -> None:
         """Wait until the broker acknowledged every output; a refused one is sent again

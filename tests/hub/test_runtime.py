@@ -226,6 +226,38 @@ def test_outputs_never_acknowledged_stop_the_batch(monkeypatch):
         asyncio.run(runtime.process_batch(events((0, "child-a", "e1"))))
 
 
+class SlowProducer(Producer):
+    """Acknowledges each record ``delay`` seconds after it was sent."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        future = asyncio.get_running_loop().create_future()
+        self.sent.append((topic, value))
+        asyncio.get_running_loop().call_later(self.delay, future.set_result, None)
+        return future
+
+
+def test_the_time_a_batch_waits_for_acknowledgements_is_told_apart_from_deciding(caplog):
+    from hub.metrics import ROUTER_SECONDS
+
+    def seconds(phase):
+        return ROUTER_SECONDS.labels(phase=phase)._value.get()
+
+    before = {p: seconds(p) for p in ("deciding", "acknowledgements")}
+    runtime, engine, table = runtime_with(SlowProducer(1.0))
+    caplog.set_level("INFO", logger="hub.routing.runtime")
+    asyncio.run(runtime.process_batch(events(*[(0, "child-a", f"e{n}") for n in range(1000)])))
+    waited = seconds("acknowledgements") - before["acknowledgements"]
+    decided = seconds("deciding") - before["deciding"]
+    assert waited >= 1.0  # the acknowledgements came a second after the sends
+    assert decided < 1.0  # and that second is not counted as deciding
+    line = [r.getMessage() for r in caplog.records if "messages processed" in r.getMessage()]
+    assert line and "waiting for acknowledgements" in line[0]
+
+
 # ---------------------------------------------------------------- the pure core
 PURE = ["hub/routing/bus.py", "hub/routing/handlers", "hub/routing/deciding.py",
         "hub/routing/outputs.py", "hub/routing/notices.py", "hub/routing/state.py",
