@@ -183,12 +183,14 @@ def latest_values(bootstrap: Kafka, topic: str,
 
 def read_partitions(bootstrap: Kafka, topics: list[str], client_id: str, *,
                     partition: int | None = None, starts: dict[str, int] | None = None,
-                    ends: dict | None = None):
+                    ends: dict | None = None, first: int | None = None):
     """The records of ``topics`` up to the end each partition has when called, as
     kafka-python ``ConsumerRecord``s (raw key and value): of every partition (a topic
     without any is an error), or of ``partition`` only; each from ``starts[topic]`` (none
     or 0: the beginning). ``ends``, when given, receives the end offset read up to, by
-    ``TopicPartition``, before the first record. The one loop that reads Kafka to an end:
+    ``TopicPartition``, before the first record. ``first``: only the records of each
+    partition's first ``first`` offsets from where it starts (a sample, all partitions
+    through one consumer). The one loop that reads Kafka to an end:
     :func:`read_to_end`, and the router's inbox scans (:mod:`hub.routing.delivered`)."""
     from kafka import TopicPartition
 
@@ -208,6 +210,8 @@ def read_partitions(bootstrap: Kafka, topics: list[str], client_id: str, *,
         for tp in partitions:
             if starts.get(tp.topic):
                 reader.seek(tp, min(starts[tp.topic], at_end[tp]))
+        if first is not None:
+            at_end = {tp: min(end, reader.position(tp) + first) for tp, end in at_end.items()}
         if ends is not None:
             ends.update(at_end)
         remaining = {tp for tp in partitions if reader.position(tp) < at_end[tp]}

@@ -204,20 +204,20 @@ def _set_meta(store, name: str, value: str) -> None:
 
 
 def misplaced_sample(bootstrap: Kafka, partitions: int, first: int = 500) -> dict[int, int]:
-    """How many of the first ``first`` facts of each partition are on another partition
-    than their period's: none, unless ``hub.facts`` grew in place (the facts written before
-    stayed where they were; ``hub topics repartition-facts`` moves them)."""
-    found = {}
-    for partition in range(partitions if partitions > 1 else 0):
-        found[partition] = 0
-        for n, record in enumerate(read_partitions(bootstrap, [FACTS_TOPIC], CLIENT,
-                                                   partition=partition)):
-            if n >= first:
-                break
-            fact = decode_fact(record.value) if record.value else None
-            target = fact_partition(fact, partitions) if fact is not None else None
-            found[partition] += target is not None and target != partition
-    return {p: n for p, n in found.items() if n}
+    """How many of the facts in the first ``first`` offsets of each partition are on another
+    partition than their period's (partitions with none left out): none, unless
+    ``hub.facts`` grew in place (the facts written before stayed where they were;
+    ``hub topics repartition-facts`` moves them). Every partition through one consumer: this
+    runs before the worker starts."""
+    found: dict[int, int] = {}
+    if partitions <= 1:
+        return found
+    for record in read_partitions(bootstrap, [FACTS_TOPIC], CLIENT, first=first):
+        fact = decode_fact(record.value) if record.value else None
+        target = fact_partition(fact, partitions) if fact is not None else None
+        if target is not None and target != record.partition:
+            found[record.partition] = found.get(record.partition, 0) + 1
+    return found
 
 
 def read_erasure_records(bootstrap: Kafka, partition: int | None):

@@ -27,7 +27,7 @@ from hub.topic_admin import ApplyReport, _align
 from hub.topics import TopicSpec
 from tests.analytics.test_aggregate import MONDAY, NOW, event, handover_fact
 
-Record = namedtuple("Record", "offset key value")
+Record = namedtuple("Record", "offset key value partition")
 
 
 def test_consecutive_weeks_and_months_go_round_the_partitions():
@@ -86,7 +86,7 @@ class Kafka:
         self.write(fact_partition(fact, len(self.facts)) or 0, key, value)
 
     def write(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self.facts[partition].append(Record(self.next[partition], key, value))
+        self.facts[partition].append(Record(self.next[partition], key, value, partition))
         self.next[partition] += 1
 
     def delete_records(self, before: dict) -> None:
@@ -97,15 +97,22 @@ class Kafka:
     def publish(self, cells) -> None:
         for topic, key, record in cells:
             records = self.cells.setdefault(topic, [])
-            records.append(Record(len(records), key, encode_record(topic, record)))
+            records.append(Record(len(records), key, encode_record(topic, record), 0))
 
-    def read_partitions(self, bootstrap, topics, client, *, partition, starts=None,
-                        ends=None):
+    def read_partitions(self, bootstrap, topics, client, *, partition=None, starts=None,
+                        ends=None, first=None):
+        if partition is None:  # every partition, one after the other
+            return iter([r for p in range(len(self.facts))
+                         for r in self.read_partitions(bootstrap, topics, client, partition=p,
+                                                       starts=starts, ends=ends, first=first)])
         records = list(self.facts[partition])  # to the end it has now
         if ends is not None:
             ends[TopicPartition(topics[0], partition)] = self.next[partition]
         start = (starts or {}).get(topics[0], 0)
-        return iter([r for r in records if r.offset >= start])
+        records = [r for r in records if r.offset >= start]
+        if first is not None and records:
+            records = [r for r in records if r.offset < records[0].offset + first]
+        return iter(records)
 
     def bounds(self, bootstrap, partition):
         records = self.facts[partition]
