@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from hub.analytics.facts import EventFact, Fact, HandoverFact, Outcome
 from hub.analytics.records import (
     MONTHLY_HANDOVERS,
@@ -164,7 +166,7 @@ def decode_counted(data: bytes) -> Counted:
     """The fact :func:`encode_counted` wrote (floats read back exactly: JSON writes their
     shortest repr). Built past the frozen dataclass's ``__init__`` (which sets each field
     through ``object.__setattr__``): a publish reads every fact of a slice back."""
-    kind, *values = _decode_json(data.decode())
+    kind, *values = orjson.loads(data)
     if kind == "event":
         values[3] = date.fromordinal(values[3])
         values[11] = _OUTCOMES[values[11]]
@@ -177,7 +179,6 @@ def decode_counted(data: bytes) -> Counted:
 
 
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_decode_json = json.JSONDecoder().decode
 _OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 _EVENT_FIELDS = tuple(f.name for f in fields(CountedEvent))
 _HANDOVER_FIELDS = tuple(f.name for f in fields(CountedHandover))

@@ -22,6 +22,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+import orjson
+
 from hub.agencies import AgencyDirectory
 from hub.contract.models import Envelope
 from hub.contract.vocabulary import LifePhase, Municipality
@@ -200,7 +202,7 @@ def decode_fact(data: bytes | None) -> Fact | None:
     """The fact in ``data``; None when it is none (not JSON, or a field is missing or
     wrong)."""
     try:
-        return fact_from_json(json.loads(data)) if data else None
+        return fact_from_json(orjson.loads(data)) if data else None
     except (ValueError, UnicodeDecodeError):  # FactError is a ValueError
         return None
 

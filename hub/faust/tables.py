@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 from faust.utils import json as faust_json
@@ -79,7 +80,7 @@ class TableStore:
         """The value of ``key`` in ``partition``'s part of the table."""
         if self.on_disk:
             raw = self.store._db_for_partition(partition).get(encode(key))
-            return default if raw is None else json.loads(raw)
+            return default if raw is None else orjson.loads(raw)
         return self.store.data.get(key, default)
 
     def put(self, key, value, partition: int) -> tuple[bytes, bytes]:
@@ -111,7 +112,7 @@ class TableStore:
             wanted = needle.encode()
             for key, raw in self.store._db_for_partition(partition).items():
                 if raw is not None and wanted in raw:
-                    yield json.loads(key), json.loads(raw)
+                    yield orjson.loads(key), orjson.loads(raw)
             return
         where = self.store._key_partition
         for key, value in list(self.store.data.items()):
