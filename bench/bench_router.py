@@ -137,6 +137,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -223,6 +224,7 @@ class Result:
     cpu_s: dict[str, float] = field(default_factory=dict)  # process -> CPU s in the window
     window: float = 0.0         # the measured window (first send -> end of the drain), s
     latencies: list[float] = field(default_factory=list, repr=False)
+    phases: dict[str, float] = field(default_factory=dict)  # the router's loop, % (log)
 
     def behind(self, rate: float) -> bool:
         return self.delivered < self.sent or self.rate < 0.95 * rate or self.backlog > rate
@@ -510,6 +512,8 @@ def run(args) -> list[Result]:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
                     print(f"router profile (py-spy, raw): {args.profile}", flush=True)
+                if name == "router":
+                    result.phases = loop_phases([procs.running[name][1]])
                 procs.stop(name)
                 results.append(result)
                 print(f"{name}: {line(result, rate)}", flush=True)
@@ -549,6 +553,7 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
             watch["bench (its clients)"] = os.getpid()
             result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
                              args.drain_timeout, watch=watch)
+            result.phases = loop_phases([procs.running[w][1] for w in workers])
             for worker in workers:
                 procs.stop(worker)
         finally:
@@ -556,6 +561,22 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
         results.append(result)
         print(f"{name}: {line(result, rate)}", flush=True)
     return results
+
+
+PHASES = re.compile(r"deciding (\d+) %, waiting for acknowledgements (\d+) %, for input "
+                    r"(\d+) %")
+
+
+def loop_phases(logs: list[Path]) -> dict[str, float]:
+    """The mean shares of the router's batch loop over the progress lines of the workers'
+    logs (each line covers 1,000 messages): deciding, waiting for acknowledgements, for
+    input."""
+    found = [tuple(map(int, m.groups())) for log in logs
+             for m in PHASES.finditer(log.read_text(errors="replace"))]
+    if not found:
+        return {}
+    return {phase: sum(f[i] for f in found) / len(found)
+            for i, phase in enumerate(("deciding", "acknowledgements", "input"))}
 
 
 def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 180) -> None:
@@ -646,13 +667,18 @@ def report(results: list[Result], rate: float | None) -> None:
             return "not run"
         return f"{by[a].rate / by[b].rate:.3f}" if by[b].rate else "n/a"
 
-    print(f"  throughput ratios: router/faust {ratio('router', 'faust')}, "
+    print(f"  throughput ratios: router/faust-batched {ratio('router', 'faust-batched')}, "
+          f"router/faust {ratio('router', 'faust')}, "
           f"router/aiokafka {ratio('router', 'aiokafka')}, "
           f"faust/aiokafka {ratio('faust', 'aiokafka')}")
     for r in results:
-        if r.cpu_s:
+        if r.cpu_s or r.phases:
             print(f"  {r.name}:")
+        if r.cpu_s:
             print(cpu_table(r))
+        if r.phases:
+            print("    the router's batch loop (its progress lines, mean): " + ", ".join(
+                f"{phase} {share:.0f} %" for phase, share in r.phases.items()))
     for r in results:
         if r.name.startswith("router x") and "router" in by:
             print(f"  {r.name}/router (one worker): {ratio(r.name, 'router')}")

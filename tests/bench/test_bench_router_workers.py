@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from bench.bench_router import Result, busy_summary, cpu_window, worker_counts
+from bench.bench_router import Result, busy_summary, cpu_window, loop_phases, worker_counts
 
 
 def test_worker_counts_are_a_comma_separated_list_of_positive_numbers():
@@ -35,3 +35,15 @@ def test_two_workers_below_the_goal_are_explained_by_shares_of_the_machine():
         "other processes": 2.0, "machine busy": 9.0, "machine total": 10.0})
     assert busy_summary(r) == ("its workers 40 %, broker (java) 30 %, other processes 20 %, "
                                "idle 10 %")
+
+
+def test_the_router_loop_shares_are_read_from_the_progress_lines_of_every_worker(tmp_path):
+    one, two = tmp_path / "one.log", tmp_path / "two.log"
+    one.write_text("[INFO] 1000 messages processed in 3 batches (since the last line: "
+                   "deciding 60 %, waiting for acknowledgements 30 %, for input 10 %)\n"
+                   "[INFO] something else\n")
+    two.write_text("[INFO] 2000 messages processed in 5 batches (since the last line: "
+                   "deciding 80 %, waiting for acknowledgements 10 %, for input 10 %)\n")
+    assert loop_phases([one, two]) == {"deciding": 70, "acknowledgements": 20, "input": 10}
+    assert loop_phases([tmp_path / "one.log"]) == {"deciding": 60, "acknowledgements": 30,
+                                                   "input": 10}

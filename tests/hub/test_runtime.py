@@ -256,6 +256,9 @@ def test_the_time_a_batch_waits_for_acknowledgements_is_told_apart_from_deciding
     assert decided < 1.0  # and that second is not counted as deciding
     line = [r.getMessage() for r in caplog.records if "messages processed" in r.getMessage()]
     assert line and "waiting for acknowledgements" in line[0]
+    from bench.bench_router import PHASES  # bench_router reads these lines
+
+    assert PHASES.search(line[0])
 
 
 # ---------------------------------------------------------------- the pure core
