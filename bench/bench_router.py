@@ -110,6 +110,28 @@ From here ``--only faust-batched --only router --n 10000 --children 2500``; the 
 | topic; start-up heap frozen, young GC      |                 | (main right    | (main right  |
 | every 20,000 allocations                   |                 | after: 0.22)   | after: 0.74) |
 
+``--only faust-batched --only router`` (default shape, ``--n 20000 --children 5000``),
+quiet, one run each; the last column is the router's batch loop (its progress lines).
+
+| knob / change                     | events/s      | /faust-b      | CPU ms/ev    | loop %   |
+|-----------------------------------|---------------|---------------|--------------|----------|
+| analytics in RocksDB, 6 partitions| 1,009; 1,211  | 0.21; 0.25    | 0.84; 0.64   | -        |
+| + orjson for the tables, facts,   | 1,099; 1,232; | 0.18; 0.22;   | 0.74; 0.62;  | 52/10/38 |
+| counted facts                     | 1,021         | 0.20          | 0.81         |          |
+| + 256 KiB fetch (not kept)        | 1,161         | 0.26          | 0.71         | 61/11/28 |
+| + take_events within 10 ms (not   | 881           | 0.18          | 0.92         | 55/21/24 |
+| kept)                             |               |               |              |          |
+| + batches of 2,000, 128 KiB fetch | 1,228         | 0.17          | 0.71         | 59/10/31 |
+| (not kept)                        |               |               |              |          |
+
+"loop %": deciding / waiting for acknowledgements / waiting for input.
+
+The loop waits for input about a third of the time: Faust's ``take_events`` fills the next
+batch only after the router is done with the current one, and the filling shares the event
+loop with Faust's per-record stream work and the analytics aggregator (two facts per routed
+event). A bigger fetch shortens that wait a little, smaller batches cost more per event;
+none of the three changed the rate beyond the spread of runs of one tree.
+
 Where the time goes now (``--profile``, py-spy on the router worker, after the batch
 sends): the router's loop is about two thirds of the event loop's thread; of it, deciding
 (``RouterRuntime._handle``) three quarters: Avro decode and validation of the envelope a
