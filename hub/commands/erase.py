@@ -46,18 +46,18 @@ def cmd_erase(args) -> int:
         request = ErasureRequest.new(args.subject, args.reference, now, login)
     except ValueError as exc:
         raise InputError(f"cannot erase: {exc}") from None
-    # the whole child: every pseudonym the linkage stage linked to it
-    others = [ErasureRequest.new(p, args.reference, now, login)
-              for p in child_pseudonyms(settings.kafka, args.subject)[1:]]
     print(f"Erasure of {request.subject} (reference {request.reference}): the hub forgets "
           "the child's consents, held events, handovers and analytics pseudonym, and tells "
           "every agency that received an event of the child. This cannot be undone.")
+    if not args.yes and not sys.stdin.isatty():  # no one to ask: refused before the broker
+        raise InputError("nothing was sent: confirm the erasure with --yes")
+    # the whole child: every pseudonym the linkage stage linked to it
+    others = [ErasureRequest.new(p, args.reference, now, login)
+              for p in child_pseudonyms(settings.kafka, args.subject)[1:]]
     if others:
         print(f"The child is known under {len(others)} more pseudonym(s), linked as the same "
               f"child; each is erased too: {', '.join(r.subject for r in others)}")
     if not args.yes:
-        if not sys.stdin.isatty():
-            raise InputError("nothing was sent: confirm the erasure with --yes")
         if input("Type ERASE to go on: ").strip() != "ERASE":
             print("nothing was sent")
             return 1

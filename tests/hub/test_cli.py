@@ -129,8 +129,17 @@ def test_erase_explains_a_bad_pseudonym_or_reference_and_sends_nothing(tmp_path)
 
 
 def test_erase_needs_a_confirmation_before_it_touches_the_broker(tmp_path):
-    result = hub("erase", "--subject", "3f9ac1", "--reference", "VS-2026/0042",
-                 env={"HUB_HOME": str(tmp_path), "HUB_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    import socket
+
+    with socket.socket() as listener:  # where the broker would be: no one may call
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        result = hub("erase", "--subject", "3f9ac1", "--reference", "VS-2026/0042",
+                     env={"HUB_HOME": str(tmp_path),
+                          "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{listener.getsockname()[1]}"})
+        with pytest.raises(BlockingIOError):
+            listener.accept()
     assert result.returncode == 1  # not a terminal: no question asked, nothing sent
     assert "nothing was sent: confirm the erasure with --yes" in result.stderr
     assert "cannot be undone" in result.stdout
