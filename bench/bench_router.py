@@ -520,7 +520,13 @@ def run(args) -> list[Result]:
                                            tmp)
                     continue
                 print(f"{name}: starting ...", flush=True)
+                watch = None
+                if name == "router" and args.analytics == "apart":
+                    watch = start_apart(procs, cmd, env, broker)
+                    cmd = [*cmd, "--role", "router"]
                 procs.start(name, cmd, env, ready)
+                if watch is not None:
+                    watch[name] = procs.running[name][0].pid
                 spy = None
                 if args.profile and name == "router":
                     spy = subprocess.Popen(
@@ -529,7 +535,8 @@ def run(args) -> list[Result]:
                          "--rate", "200", "-o", args.profile],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 result = measure(name, bootstrap, source, sink, events, first, rate,
-                                 args.drain_timeout, pid=procs.running[name][0].pid)
+                                 args.drain_timeout, pid=procs.running[name][0].pid,
+                                 watch=watch)
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
@@ -537,6 +544,8 @@ def run(args) -> list[Result]:
                 if name == "router":
                     result.phases = loop_phases([procs.running[name][1]])
                 procs.stop(name)
+                if ANALYTICS in procs.running:
+                    procs.stop(ANALYTICS)
                 results.append(result)
                 print(f"{name}: {line(result, rate)}", flush=True)
         finally:
@@ -566,23 +575,42 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
             workers = [f"{name} worker-{k}" for k in range(w)]
             print(f"{name}: starting {w} worker(s) on a broker of their own ...", flush=True)
             wenv = dict(env, HUB_BOOTSTRAP_SERVERS=broker.bootstrap, HUB_HOME=str(home))
+            watch, role = {}, []
+            if args.analytics == "apart":
+                watch, role = start_apart(procs, cmd, wenv, broker), ["--role", "router"]
             for k, worker in enumerate(workers):
-                procs.start(worker, cmd, dict(wenv, HUB_WORKER_ID=f"bench-{k}"),
+                procs.start(worker, [*cmd, *role], dict(wenv, HUB_WORKER_ID=f"bench-{k}"),
                             "Worker]: Ready")
             wait_for_group(broker.bootstrap, APP_ID, w)
-            watch = {worker: procs.running[worker][0].pid for worker in workers}
+            watch.update({worker: procs.running[worker][0].pid for worker in workers})
             watch["broker (java)"] = broker.status().pid
             watch["bench (its clients)"] = os.getpid()
             result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
                              args.drain_timeout, watch=watch)
             result.phases = loop_phases([procs.running[w][1] for w in workers])
-            for worker in workers:
+            for worker in [*workers, *([ANALYTICS] if ANALYTICS in procs.running else [])]:
                 procs.stop(worker)
         finally:
             broker.stop()
         results.append(result)
         print(f"{name}: {line(result, rate)}", flush=True)
     return results
+
+
+ANALYTICS = "analytics (apart)"
+
+
+def start_apart(procs: Processes, cmd: list[str], env: dict, broker: LocalBroker
+                ) -> dict[str, int | None]:
+    """``--analytics apart``: the analytics aggregator in a worker of its own (``hub run
+    --role analytics``), started before the routers; returns the processes whose CPU the
+    result lists (the aggregator, the broker, the benchmark's clients; the routers are
+    added by the caller)."""
+    print(f"{ANALYTICS}: starting ...", flush=True)
+    procs.start(ANALYTICS, [*cmd, "--role", "analytics"], dict(env, HUB_WORKER_ID="bench-a"),
+                "Worker]: Ready")
+    return {ANALYTICS: procs.running[ANALYTICS][0].pid,
+            "broker (java)": broker.status().pid, "bench (its clients)": os.getpid()}
 
 
 PHASES = re.compile(r"deciding (\d+) %, waiting for acknowledgements (\d+) %, for input "
@@ -741,6 +769,11 @@ def main() -> None:
                         help="the router pipeline with W workers in one consumer group, "
                         "each W in turn (e.g. 1,2: the ratio of two workers to one); lists "
                         "the CPU of every process over each measured window")
+    parser.add_argument("--analytics", choices=("inside", "apart"), default="inside",
+                        help="inside (default): the router's workers aggregate the analytics "
+                        "too (`hub run`); apart: they only route (`--role router`) and one "
+                        "more worker aggregates (`--role analytics`), its CPU listed beside "
+                        "theirs but not in their CPU per event")
     parser.add_argument("--profile", metavar="FILE",
                         help="record the router worker with py-spy while it is measured "
                         "(folded stacks, as `py-spy record --format raw` writes them)")

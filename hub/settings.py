@@ -152,12 +152,25 @@ class Settings(BaseSettings):
         "from the changelogs and hub.facts when missing) or memory (read back from them at "
         "every start).",
     )
+    worker_role: Literal["all", "router", "analytics"] = Field(
+        default="all",
+        description="What a `hub run` worker does: all (route and aggregate the analytics), "
+        "router (route only) or analytics (aggregate only, in the consumer group "
+        "<app id>-analytics, its state under HUB_HOME/analytics/<worker id>). Run the "
+        "analytics apart when the router needs its process's whole core.",
+    )
     worker_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_.-]+$",
         description="Name of the worker's state folder HUB_HOME/worker/<worker id>. Default: "
         "the first of 0, 1, 2, ... that no other running worker uses (so several workers "
         "on one machine never share a RocksDB folder).",
     )
+
+    @property
+    def group_id(self) -> str:
+        """The Faust application id of this worker's role: its consumer group and the
+        prefix of its own topics (``<app id>-analytics`` for the analytics apart)."""
+        return f"{self.app_id}-analytics" if self.worker_role == "analytics" else self.app_id
 
     def cluster_port_list(self, controller: bool = False) -> list[int]:
         """``cluster_ports`` (or ``cluster_controller_ports``) as numbers."""

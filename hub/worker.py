@@ -15,17 +15,13 @@ from hub.settings import Settings
 
 
 def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> faust.App:
-    from datetime import timedelta
-
-    from hub.analytics.agent import register_analytics
+    """The worker's app with the agents of its role (``HUB_WORKER_ROLE``): the router (and
+    the linkage stage), the analytics aggregator, or both."""
     from hub.clock import clock_from_settings
     from hub.core.topics import LINKED_TOPIC, TICK_TOPIC, is_outbox
     from hub.faust import patches
     from hub.faust.checks import check_faust
-    from hub.linkage.agent import register_linkage
     from hub.metrics import prime_worker_metrics
-    from hub.routing.agent import register_router
-    from hub.routing.rules import Router, RoutingRules
 
     agencies = agencies or load_agencies()
     # the router's sources (outboxes, ticks, forwarded events) are neither compacted nor
@@ -34,6 +30,33 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     app = new_app(settings, agencies)
     clock = clock_from_settings(settings)
+    if settings.worker_role in ("all", "router"):
+        register_routing(app, settings, agencies, clock)
+    if settings.worker_role in ("all", "analytics"):
+        from hub.analytics.agent import register_analytics
+
+        register_analytics(app, settings.kafka, clock,
+                           settings.analytics_k, settings.analytics_publish_seconds,
+                           analytics_dir(settings))
+    else:  # the router still places each fact on its slice's partition
+        from hub.analytics.agent import facts_partitions
+        from hub.analytics.placement import set_partitions
+
+        set_partitions(facts_partitions(settings.kafka))
+    register_lag_gauge(app)
+    check_faust(app.consumer, [table.data for table in app.tables.values()])
+    return app
+
+
+def register_routing(app: faust.App, settings: Settings, agencies: AgencyDirectory,
+                     clock) -> None:
+    """The router and the linkage stage on ``app``."""
+    from datetime import timedelta
+
+    from hub.linkage.agent import register_linkage
+    from hub.routing.agent import register_router
+    from hub.routing.rules import Router, RoutingRules
+
     register_router(
         app, agencies, Router(agencies, RoutingRules.load()), clock,
         settings.kafka, timedelta(hours=settings.hold_window_hours),
@@ -41,12 +64,7 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
         delay=settings.router_delay_ms / 1000,
         review_window=timedelta(days=settings.linkage_review_days),
     )
-    register_analytics(app, settings.kafka, clock, settings.analytics_k,
-                       settings.analytics_publish_seconds, analytics_dir(settings))
     register_linkage(app, settings.kafka, clock)
-    register_lag_gauge(app)
-    check_faust(app.consumer, [table.data for table in app.tables.values()])
-    return app
 
 
 def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
@@ -56,7 +74,7 @@ def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
     kafka = settings.kafka
     folder = state_dir(settings)
     return faust.App(
-        settings.app_id,
+        settings.group_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap.split(",")],
         broker_credentials=kafka.security.faust_credentials(),
         store=f"{settings.state_store}://",
@@ -111,12 +129,19 @@ def analytics_dir(settings: Settings) -> Path | None:
 def group_instance_id(settings: Settings, folder: Path) -> str:
     """The worker's static member id in the consumer group: the app id, the host and its
     state folder (``HUB_HOME/worker/<id>``, which one running worker holds at a time), so
-    a restarted worker is the same member again and two running workers never are."""
+    a restarted worker is the same member again and two running workers never are.
+
+    A router-only worker (``--role router``) is another member than an all-in-one worker
+    of the same folder: the broker hands a static member that comes back its last
+    assignment without a rebalance, and the all-in-one worker's included ``hub.facts``,
+    which the router does not read (its start hung waiting for an assignment it could
+    take)."""
     import hashlib
     import socket
 
     where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
-    return f"{settings.app_id}-{socket.gethostname()}-{folder.name}-{where}"
+    role = "" if settings.worker_role == "all" else f"-{settings.worker_role}"
+    return f"{settings.group_id}{role}-{socket.gethostname()}-{folder.name}-{where}"
 
 
 class KeyPartitioner:
@@ -151,7 +176,8 @@ lock lasts as long as the process, and a killed worker's lock is released by the
 
 
 def state_dir(settings: Settings, max_workers: int = 64) -> Path:
-    """The worker's own state folder, ``HUB_HOME/worker/<worker id>``.
+    """The worker's own state folder, ``HUB_HOME/worker/<worker id>`` (the analytics run
+    apart: ``HUB_HOME/analytics/<worker id>``).
 
     RocksDB locks each database it opens, and Faust keeps a revoked partition's database
     open, so two workers sharing a folder would wait for each other's locks when a
@@ -167,7 +193,7 @@ def state_dir(settings: Settings, max_workers: int = 64) -> Path:
 
     from hub.errors import ConfigError
 
-    base = settings.home / "worker"
+    base = settings.home / ("analytics" if settings.worker_role == "analytics" else "worker")
     names = [settings.worker_id] if settings.worker_id else [str(i) for i in range(max_workers)]
     for name in names:
         folder = base / name
@@ -314,7 +340,7 @@ def run_worker(settings: Settings) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         settings = with_replication(settings)
-        created = ensure_changelogs(settings)
+        created = ensure_changelogs(settings) if settings.worker_role != "analytics" else []
     except Exception as exc:  # noqa: BLE001 - Faust creates them itself, only later
         print(f"hub run: could not check the changelog topics ({exc}); the worker creates "
               "them itself", file=sys.stderr, flush=True)

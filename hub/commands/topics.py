@@ -54,18 +54,19 @@ def cmd_repartition_facts() -> int:
     from hub.topics import facts_partitions
 
     settings = load_settings()
+    ours = [settings.app_id, f"{settings.app_id}-analytics"]  # the analytics may run apart
     try:
         with admin_client(settings.kafka) as admin:
             known = {_group_id(group) for group in admin.list_groups()}
-            groups = admin.describe_groups([settings.app_id]) \
-                if settings.app_id in known else {}
+            running = [g for g in ours if g in known]
+            groups = admin.describe_groups(running) if running else {}
     except KafkaError as exc:
         raise HubError(f"cannot tell whether workers of {settings.app_id} run: {exc}") from exc
     members = sum(len(group.get("members") or []) for group in groups.values())
     if members:
         raise HubError(f"{members} worker(s) of {settings.app_id} are running: stop every "
-                       "worker first (a router writing meanwhile could have a fact "
-                       "overwritten by its older version)")
+                       "worker first, the analytics apart too (a router writing meanwhile "
+                       "could have a fact overwritten by its older version)")
     moved = repartition_facts(settings.kafka, facts_partitions(), progress=print)
     for line in moved.lines():
         print(line)

@@ -45,9 +45,10 @@ def launch_worker(settings: Settings, key_file: Path, clock: dict[str, str]
     env = dict(os.environ, HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
                HUB_PSEUDONYM_KEY_FILE=str(key_file), HUB_HOME=str(settings.home), **clock)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hub", "run"], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        # the demo's one worker routes and aggregates, whatever HUB_WORKER_ROLE says
+        proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--role", "all"],
+                                stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     return proc, log_path
 
 

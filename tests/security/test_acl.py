@@ -165,6 +165,9 @@ def test_the_hub_reads_outboxes_and_delivers_to_inboxes(acls, agencies):
                   "analytics.weekly_activity"):
         assert allows(acls, HUB, TOPIC, topic, READ) and allows(acls, HUB, TOPIC, topic, WRITE)
     assert allows(acls, HUB, GROUP, "unna-hub", READ)
+    # the analytics apart (hub run --role analytics): their group and Faust's topic of it
+    assert allows(acls, HUB, GROUP, "unna-hub-analytics", READ)
+    assert allows(acls, HUB, TOPIC, "unna-hub-analytics-__assignor-__leader", CREATE)
     assert allows(acls, HUB, TRANSACTIONAL_ID, "unna-hub-router-0", WRITE)
     for operation in (IDEMPOTENT_WRITE, "DESCRIBE_CONFIGS", DESCRIBE):
         assert allows(acls, HUB, CLUSTER, CLUSTER_NAME, operation)

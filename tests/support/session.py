@@ -60,9 +60,10 @@ class KafkaEnv:
 class Worker:
     """The session's `hub run` worker; tests may kill and restart it."""
 
-    def __init__(self, env: KafkaEnv, log: Path):
+    def __init__(self, env: KafkaEnv, log: Path, role: str | None = None):
         self.env = env
         self.log = log
+        self.role = role  # hub run --role; None: the default (all)
         self.proc: subprocess.Popen | None = None
         self.metrics_port = free_port()
 
@@ -73,7 +74,8 @@ class Worker:
         start_at = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub", "run"], cwd=REPO,
+                [sys.executable, "-m", "hub", "run",
+                 *(["--role", self.role] if self.role else [])], cwd=REPO,
                 env=self.env.env(HUB_METRICS_PORT=str(self.metrics_port)),
                 stdout=out, stderr=subprocess.STDOUT,
             )
