@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from hub.analytics.records import WEEKLY_ACTIVITY, cell_key, iso_week
+from hub.kafka_io import admin_client
 from tests.handover.flow import offer, subject_of
 from tests.integration.test_handovers import latest, send
 from tests.integration.test_worker_metrics import scrape
@@ -31,6 +32,21 @@ def lag_topics(w: Worker) -> set[str]:
     return set(LAG.findall(scrape(w.metrics_port)))
 
 
+def let_go(bootstrap: str, group: str) -> None:
+    """Remove the stopped (static) members of ``group`` at once, instead of waiting for
+    their session to expire before the next worker is given their partitions."""
+    from kafka.admin import MemberToRemove
+
+    with admin_client(bootstrap) as admin:
+        found = admin.describe_groups([group]).get(group) or {}
+        members = [MemberToRemove(group_instance_id=m.get("group_instance_id"),
+                                  member_id=None if m.get("group_instance_id")
+                                  else m.get("member_id"))
+                   for m in found.get("members") or []]
+        if members:
+            admin.remove_group_members(group, members)
+
+
 def test_a_router_and_an_analytics_worker_apart_publish_the_cells(worker, tmp_path):
     town, agency, category = "selm", "jugendamt-selm", f"Apart {uuid.uuid4().hex[:4]}"
     day = hub_now() - timedelta(days=3)
@@ -39,10 +55,13 @@ def test_a_router_and_an_analytics_worker_apart_publish_the_cells(worker, tmp_pa
     router = Worker(worker.env, tmp_path / "router.log", role="router")
     analytics = Worker(worker.env, tmp_path / "analytics.log", role="analytics")
     worker.stop()
+    let_go(worker.env.bootstrap, "unna-hub")
     try:
-        for w in (analytics, router):
-            w.start()
+        for w in (analytics, router):  # both start at once
+            w.launch()
             SESSION_WORKERS.append(w)  # a failure's report shows their logs
+        for w in (analytics, router):
+            w.wait_ready()
         send(worker.env.bootstrap, *[offer(agency, subject_of(f"apart-{category}-{n}"), day,
                                            category, town) for n in range(5)])
 
@@ -64,4 +83,5 @@ def test_a_router_and_an_analytics_worker_apart_publish_the_cells(worker, tmp_pa
             if w in SESSION_WORKERS:
                 SESSION_WORKERS.remove(w)
             w.stop()
+        let_go(worker.env.bootstrap, "unna-hub")
         worker.start()

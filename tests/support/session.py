@@ -66,12 +66,18 @@ class Worker:
         self.role = role  # hub run --role; None: the default (all)
         self.proc: subprocess.Popen | None = None
         self.metrics_port = free_port()
+        self._start_at = 0  # where this start's lines begin in the log
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
     def start(self, timeout: float = 120) -> None:
-        start_at = self.log.stat().st_size if self.log.exists() else 0
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (then :meth:`wait_ready`)."""
+        self._start_at = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hub", "run",
@@ -80,8 +86,10 @@ class Worker:
                 stdout=out, stderr=subprocess.STDOUT,
             )
 
+    def wait_ready(self, timeout: float = 120) -> None:
         def ready():
-            return "Worker]: Ready" in self.log_text()[start_at:] or self.proc.poll() is not None
+            return "Worker]: Ready" in self.log_text()[self._start_at:] \
+                or self.proc.poll() is not None
 
         wait_for(ready, timeout, "the worker to become ready")
         assert self.proc.poll() is None, f"worker exited:\n{self.log_text()[-3000:]}"
