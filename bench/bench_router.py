@@ -247,6 +247,7 @@ class Result:
     window: float = 0.0         # the measured window (first send -> end of the drain), s
     latencies: list[float] = field(default_factory=list, repr=False)
     phases: dict[str, float] = field(default_factory=dict)  # the router's loop, % (log)
+    batch: float | None = None  # the router's mean messages per batch (its log)
 
     def behind(self, rate: float) -> bool:
         return self.delivered < self.sent or self.rate < 0.95 * rate or self.backlog > rate
@@ -543,6 +544,7 @@ def run(args) -> list[Result]:
                     print(f"router profile (py-spy, raw): {args.profile}", flush=True)
                 if name == "router":
                     result.phases = loop_phases([procs.running[name][1]])
+                    result.batch = loop_batch([procs.running[name][1]])
                 procs.stop(name)
                 if ANALYTICS in procs.running:
                     procs.stop(ANALYTICS)
@@ -588,6 +590,7 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
             result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
                              args.drain_timeout, watch=watch)
             result.phases = loop_phases([procs.running[w][1] for w in workers])
+            result.batch = loop_batch([procs.running[w][1] for w in workers])
             for worker in [*workers, *([ANALYTICS] if ANALYTICS in procs.running else [])]:
                 procs.stop(worker)
         finally:
@@ -627,6 +630,23 @@ def loop_phases(logs: list[Path]) -> dict[str, float]:
         return {}
     return {phase: sum(f[i] for f in found) / len(found)
             for i, phase in enumerate(("deciding", "acknowledgements", "input"))}
+
+
+PROGRESS = re.compile(r"(\d+) messages processed in (\d+) batches")
+
+
+def loop_batch(logs: list[Path]) -> float | None:
+    """The mean messages per batch of the router's loop, between the first and the last
+    progress line of each worker's log (after its first 1,000 messages: about the
+    measured window)."""
+    messages = batches = 0
+    for log in logs:
+        found = [tuple(map(int, m.groups()))
+                 for m in PROGRESS.finditer(log.read_text(errors="replace"))]
+        if len(found) >= 2:
+            messages += found[-1][0] - found[0][0]
+            batches += found[-1][1] - found[0][1]
+    return messages / batches if batches else None
 
 
 def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 180) -> None:
@@ -728,7 +748,8 @@ def report(results: list[Result], rate: float | None) -> None:
             print(cpu_table(r))
         if r.phases:
             print("    the router's batch loop (its progress lines, mean): " + ", ".join(
-                f"{phase} {share:.0f} %" for phase, share in r.phases.items()))
+                f"{phase} {share:.0f} %" for phase, share in r.phases.items())
+                + (f"; {r.batch:,.0f} messages a batch" if r.batch else ""))
     for r in results:
         if r.name.startswith("router x") and "router" in by:
             print(f"  {r.name}/router (one worker): {ratio(r.name, 'router')}")

@@ -6,7 +6,14 @@ import argparse
 
 import pytest
 
-from bench.bench_router import Result, busy_summary, cpu_window, loop_phases, worker_counts
+from bench.bench_router import (
+    Result,
+    busy_summary,
+    cpu_window,
+    loop_batch,
+    loop_phases,
+    worker_counts,
+)
 
 
 def test_worker_counts_are_a_comma_separated_list_of_positive_numbers():
@@ -47,3 +54,14 @@ def test_the_router_loop_shares_are_read_from_the_progress_lines_of_every_worker
     assert loop_phases([one, two]) == {"deciding": 70, "acknowledgements": 20, "input": 10}
     assert loop_phases([tmp_path / "one.log"]) == {"deciding": 60, "acknowledgements": 30,
                                                    "input": 10}
+
+
+def test_the_mean_batch_is_read_between_the_first_and_last_progress_line(tmp_path):
+    one, two = tmp_path / "one.log", tmp_path / "two.log"
+    line = ("[INFO] {} messages processed in {} batches (since the last line: deciding 60 %, "
+            "waiting for acknowledgements 30 %, for input 10 %)\n")
+    one.write_text(line.format(1000, 40) + line.format(2000, 42) + line.format(3000, 44))
+    two.write_text(line.format(1200, 10) + line.format(2200, 20))
+    assert loop_batch([one]) == 500  # 2,000 messages in 4 batches
+    assert loop_batch([one, two]) == 3000 / 14
+    assert loop_batch([]) is None
