@@ -32,6 +32,10 @@ Modes
         stacks) while it is measured.
         Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
         events); measures the latency under that load and whether the pipeline keeps up.
+    python bench/bench_router.py --only faust-batched --only router --analytics apart
+        The router's workers only route (``hub run --role router``) and one more worker
+        aggregates the analytics (``--role analytics``); its CPU is listed beside theirs,
+        not in their CPU per event. Works with ``--workers`` too.
     python bench/bench_router.py --only router --workers 1,2 [--n 10000] [--children 2500]
         The router with 1, then 2 workers in one consumer group (``hub run`` each, the
         outboxes' partitions shared between them), new events each time; reports the
@@ -125,6 +129,37 @@ quiet, one run each; the last column is the router's batch loop (its progress li
 | (not kept)                        |               |               |              |          |
 
 "loop %": deciding / waiting for acknowledgements / waiting for input.
+
+The same, alternately (``--analytics inside``, then ``apart``, twice; then three runs of
+``apart`` against a tree with a read cache in front of the tables' RocksDB). "CPU ms/ev" of
+``apart`` is the router's worker; the analytics worker's follows in brackets.
+
+| knob / change                     | events/s      | /faust-b      | CPU ms/ev    | loop %   |
+|-----------------------------------|---------------|---------------|--------------|----------|
+| analytics inside (as before)      | 1,125; 1,277  | 0.19; 0.16    | 0.59; 0.59   | 47/12/42;|
+|                                   |               |               |              | 53/11/37 |
+| analytics apart (``hub run        | 1,513; 1,768  | 0.27; 0.22    | 0.47; 0.45   | 66/11/23;|
+| --role router`` and ``--role      |               |               | (0.15; 0.13) | 67/11/22 |
+| analytics``)                      |               |               |              |          |
+| apart, again (baseline of the     | 1,283; 1,688; | 0.25; 0.33;   | 0.55; 0.48;  | 60/9/31; |
+| cache below)                      | 1,540         | 0.30          | 0.46         | 64/7/29; |
+|                                   |               |               |              | 67/8/25  |
+| + decoded values of 1,024 keys a  | 1,098; 1,540; | 0.21; 0.28;   | 0.55; 0.46;  | 56/8/36; |
+| table partition cached in front of| 1,518         | 0.20          | 0.46         | 60/9/31  |
+| RocksDB (not kept: no difference) |               |               |              |          |
+
+Run apart, the router's worker spends a quarter less CPU per event and routes about a third
+faster; the two workers together spend what one did. With the analytics apart the loop
+takes 480-660 messages a batch: ``take_events`` hands a batch over after 50 ms, full
+(1,000) or not, and filling it is Faust's per-record work on the same event loop (in its
+fetcher a task and a wait per record, ``Consumer._drain_messages``).
+
+``--only router --workers 1,2 --analytics apart``, twice: one router worker 1,604 and
+1,603 events/s (0.49 and 0.48 ms), two 1,041 and 1,063 (0.65x and 0.66x). Each of the two
+waits for input 61-62 % of its loop, with batches of 122 messages against one worker's
+573, and spends about twice the CPU per event; the analytics worker took 13-15 % of the
+machine, the broker 13-17 %, 19-24 % stayed idle. ``take_events`` within 200 ms instead of
+50 ms (one run, not kept): batches of 293, 0.85x.
 
 The loop waits for input about a third of the time: Faust's ``take_events`` fills the next
 batch only after the router is done with the current one, and the filling shares the event
