@@ -132,15 +132,15 @@ def group_instance_id(settings: Settings, folder: Path) -> str:
     a restarted worker is the same member again and two running workers never are.
 
     A router-only worker (``--role router``) is another member than an all-in-one worker
-    of the same folder: the broker hands a static member that comes back its last
-    assignment without a rebalance, and the all-in-one worker's included ``hub.facts``,
-    which the router does not read (its start hung waiting for an assignment it could
-    take)."""
+    of the same folder. The broker hands a static member that comes back its last
+    assignment without a rebalance; the all-in-one worker's included ``hub.facts``, which
+    a router does not read, and a router started in its place waited for ever for an
+    assignment it could take. (The analytics apart have a group of their own.)"""
     import hashlib
     import socket
 
     where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
-    role = "" if settings.worker_role == "all" else f"-{settings.worker_role}"
+    role = "-router" if settings.worker_role == "router" else ""
     return f"{settings.group_id}{role}-{socket.gethostname()}-{folder.name}-{where}"
 
 

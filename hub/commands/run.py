@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from hub.settings import load_settings
+from typing import get_args
 
-ROLES = ("all", "router", "analytics")
+from hub.settings import Settings, load_settings
+
+ROLES = get_args(Settings.model_fields["worker_role"].annotation)
 
 
 def add_parser(sub) -> None:
