@@ -1,7 +1,7 @@
 """A district's year through one worker: does its memory stay flat, and its cost per event?
 
     python bench/bench_year.py [--events 1000000] [--children 40000] [--step 100000]
-                               [--store rocksdb|memory]
+                               [--store rocksdb|memory] [--analytics inside|apart]
 
 On a broker of its own (temporary folder, free ports) it starts ``hub run`` with the
 district's clock at the start of the next year, then plays one year of a district:
@@ -16,7 +16,9 @@ every outbox to its end (the group's committed offsets), and then reads the work
 resident memory (``VmRSS``) and CPU time (user + system) from ``/proc``. One line per
 step: events read, the year's day reached, RSS, and the step's CPU per event and rate.
 At the end: the highest RSS, the growth between the middle and the end of the year (the
-aim: under 10 %), and whether the worker stayed within 400 MiB.
+aim: under 10 %), and whether the worker stayed within 400 MiB. With ``--analytics apart``
+the worker routes only (``hub run --role router``) and a second one aggregates (``--role
+analytics``): the lines add the analytics worker's RSS, read at the same moments.
 
 The load is a backlog drained step by step, not a steady rate: a step's rate is the
 worker's own (sending and reading overlap). The bench's own process builds and sends the
@@ -226,8 +228,14 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
                HUB_APP_ID=APP_ID, HUB_CLOCK_START=CLOCK_START, HUB_LOG_LEVEL="info",
                HUB_METRICS_PORT="0", HUB_PSEUDONYM_KEY_FILE=str(tmp / "key"),
                HUB_STATE_STORE=args.store)
-    procs.start("worker", [sys.executable, "-m", "hub", "run"], env, "Worker]: Ready")
+    run = [sys.executable, "-m", "hub", "run"]
+    apart = args.analytics == "apart"
+    if apart:
+        procs.start("analytics", [*run, "--role", "analytics"], env, "Worker]: Ready")
+        run.extend(["--role", "router"])
+    procs.start("worker", run, env, "Worker]: Ready")
     worker = procs.running["worker"][0]
+    analytics = procs.running["analytics"][0] if apart else None
     outboxes = sorted({agencies.get(f"jugendamt-{t}").outbox for t in TOWNS}
                       | {agencies.get(SCHOOL).outbox})
     kp = producer(bootstrap, "bench-year")
@@ -235,10 +243,13 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
     print(f"{args.children:,} children: encodings and consents ...", flush=True)
     send_all(kp, first_records(children, key, agencies, get_codec()))
     wait_drained(bootstrap, outboxes, worker, args.timeout)
+    def beside() -> str:  # the analytics worker's RSS, when it runs apart
+        return f" {rss_mib(analytics.pid):>13.0f}" if analytics else ""
+
     rows = [(0, None, rss_mib(worker.pid), None, None)]
-    print(f"{'events':>9} {'day':>10} {'RSS MiB':>8} {'CPU ms/event':>13} {'events/s':>9}",
-          flush=True)
-    print(f"{0:>9,} {'':>10} {rows[0][2]:>8.0f}", flush=True)
+    print(f"{'events':>9} {'day':>10} {'RSS MiB':>8} {'CPU ms/event':>13} {'events/s':>9}"
+          + (f" {'analytics MiB':>13}" if analytics else ""), flush=True)
+    print(f"{0:>9,} {'':>10} {rows[0][2]:>8.0f} {'':>13} {'':>9}{beside()}", flush=True)
     events = Events(children, args.events, key, agencies)
     done = 0
     while done < args.events:
@@ -251,7 +262,7 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
         rate = n / (time.monotonic() - t)
         rows.append((done, events.day_of(done - 1), rss_mib(worker.pid), cpu_ms, rate))
         print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {cpu_ms:>13.2f} "
-              f"{rate:>9,.0f}", flush=True)
+              f"{rate:>9,.0f}{beside()}", flush=True)
     kp.close()
     return rows
 
@@ -281,6 +292,9 @@ def main() -> None:
                         help="events sent between two readings (default 100,000)")
     parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb",
                         help="the worker's state store (default rocksdb)")
+    parser.add_argument("--analytics", choices=("inside", "apart"), default="inside",
+                        help="inside (default): the worker aggregates the analytics too; "
+                        "apart: it only routes, and a second worker aggregates")
     parser.add_argument("--timeout", type=float, default=1800,
                         help="wait at most this long for one step to be read (default 1800 s)")
     args = parser.parse_args()
