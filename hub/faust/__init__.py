@@ -130,8 +130,9 @@ The overrides and direct reads
 - **The consumer lag gauge** (``hub.worker.register_lag_gauge``) reads the consumer's
   ``_committed_offset`` (:func:`hub.faust.io.committed_offsets`): Faust has no public
   accessor for the offsets it committed.
-- **The router's batch loop** relies on ``Stream.take_events`` acknowledging a batch only
-  when the loop asks for the next one (``hub.routing.runtime.RouterRuntime``).
+- **The batch loops** of the router (``hub.routing.runtime.RouterRuntime``) and of the
+  linkage stage (``hub.linkage.agent``) rely on ``Stream.take_events`` acknowledging a
+  batch only when the loop asks for the next one.
 
 Changing the pin: install the new Faust, run ``check_faust`` (``hub run`` does), then for
 each entry above read the upstream code it names and run its test with the patch taken
