@@ -373,5 +373,6 @@ class RouterRuntime:
         self.seen = {tp: o for tp, o in self.seen.items() if tp[1] not in partitions}
         for partition in partitions:
             self.bus.stores.handovers.forget_partition(partition)
+            self.bus.stores.held.forget_partition(partition)
             if isinstance(self.delivered, DeliveredTable):
                 self.delivered.forget(partition)

@@ -66,11 +66,22 @@ class ConsentLedger:
 
 class HeldEvents:
     """Events that wait (subject -> entries: id, topic, partition, held_at, value), and the
-    ones among them kept decoded (event id -> envelope) while they are held."""
+    ones among them kept decoded (event id -> envelope) while they are held.
+
+    A tick asks which subjects of its partition have an event held since a time
+    (:meth:`due`). The answer comes from an index in memory, not from a pass over the
+    table: per partition, each subject with held events, and a time no later than its
+    earliest. The index is built from the table on the partition's first :meth:`due`
+    (after a start or a takeover), kept by :meth:`hold`, and made exact by :meth:`due`
+    itself, which reads the table for the subjects it returns. Events taken out of the
+    table (decided, forgotten, or a message's changes undone) leave their subject in the
+    index until the next :meth:`due` finds none: the index may name a subject too many,
+    never one too few, so a tick costs what is due, however many families ever waited."""
 
     def __init__(self, table: MutableMapping):
         self.table = table
         self.decoded: dict[str, Envelope] = {}
+        self._since: dict[int, dict[str, datetime]] = {}  # partition -> subject -> time
 
     def hold(self, envelope: Envelope, message: Incoming, now: datetime) -> None:
         waiting = list(self.table.get(envelope.subject) or [])
@@ -80,6 +91,11 @@ class HeldEvents:
                         "partition": message.partition, "held_at": now.isoformat(),
                         "value": base64.b64encode(message.value).decode("ascii")})
         self.table[envelope.subject] = waiting
+        since = self._since.get(message.partition)
+        if since is not None:  # the subject's earliest event, of those just read too
+            first = _first_held(waiting, message.partition)
+            known = since.get(envelope.subject)
+            since[envelope.subject] = first if known is None else min(known, first)
         if len(self.decoded) >= HELD_DECODED_MAX:  # e.g. partitions moved away
             self.decoded.clear()
         self.decoded[envelope.id] = envelope
@@ -88,15 +104,38 @@ class HeldEvents:
         return self.table.get(subject) or []
 
     def keep(self, subject: str, still: list[dict]) -> None:
-        """Only ``still`` of the subject's events wait further."""
-        self.table[subject] = still
+        """Only ``still`` of the subject's events wait further (none: the subject leaves
+        the table)."""
+        if still:
+            self.table[subject] = still
+        elif subject in self.table:
+            del self.table[subject]
 
     def due(self, partition: int, limit: datetime) -> list[str]:
-        """The subjects with an event of ``partition`` held since ``limit`` or before."""
-        return [s for s, entries in list(self.table.items())
-                if any(e["partition"] == partition
-                       and datetime.fromisoformat(e["held_at"]) <= limit
-                       for e in entries or ())]
+        """The subjects with an event of ``partition`` held since ``limit`` or before, in
+        the order of their pseudonyms."""
+        since = self._since.get(partition)
+        if since is None:  # the partition's first tick here: the index from the table
+            since = self._since[partition] = {}
+            for subject, entries in list(self.table.items()):
+                first = _first_held(entries, partition)
+                if first is not None:
+                    since[subject] = first
+        due = []
+        for subject in [s for s, first in since.items() if first <= limit]:
+            first = _first_held(self.table.get(subject), partition)
+            if first is None:
+                del since[subject]
+                continue
+            since[subject] = first
+            if first <= limit:
+                due.append(subject)
+        return sorted(due)
+
+    def forget_partition(self, partition: int) -> None:
+        """The partition moved to another worker: its index goes (rebuilt if it comes
+        back)."""
+        self._since.pop(partition, None)
 
     def envelope(self, entry: dict, decode: Callable[[bytes], Envelope]) -> Envelope:
         """The held event of ``entry``, decoded once."""
@@ -117,6 +156,13 @@ class HeldEvents:
 
     def count(self) -> int:
         return sum(len(entries) for entries in self.table.values())
+
+
+def _first_held(entries: list[dict] | None, partition: int) -> datetime | None:
+    """When the earliest of ``entries`` of ``partition`` was held (None: none of them)."""
+    times = [datetime.fromisoformat(e["held_at"]) for e in entries or ()
+             if e["partition"] == partition]
+    return min(times) if times else None
 
 
 class ServedAgencies:
