@@ -2,14 +2,17 @@
 
     python bench/bench_year.py [--events 1000000] [--children 40000] [--step 100000]
                                [--store rocksdb|memory] [--analytics inside|apart]
+                               [--profile DIR]
 
 On a broker of its own (temporary folder, free ports) it starts ``hub run`` with the
 district's clock at the start of the next year, then plays one year of a district:
 ``--children`` invented children (names, birth dates and towns as the demo invents them),
 each with the linkage encodings a connector publishes and a consent of the town's youth
-office for the day-care -> school transition, and then ``--events`` events in the order
-of their days over the year: handovers requested by the youth office, accepted and
-completed by the school, and offers the youth office makes (counted, not delivered).
+office for the day-care -> school transition (it waits until the worker has routed every
+consent and decided every child's linkage, and says how long that took), and then
+``--events`` events in the order of their days over the year: handovers requested by the
+youth office, accepted and completed by the school, and offers the youth office makes
+(counted, not delivered).
 
 The events go in steps of ``--step``; after each step it waits until the worker has read
 every outbox to its end (the group's committed offsets), and then reads the worker's
@@ -18,7 +21,10 @@ step: events read, the year's day reached, RSS, and the step's CPU per event and
 At the end: the highest RSS, the growth between the middle and the end of the year (the
 aim: under 10 %), and whether the worker stayed within 400 MiB. With ``--analytics apart``
 the worker routes only (``hub run --role router``) and a second one aggregates (``--role
-analytics``): the lines add the analytics worker's RSS, read at the same moments.
+analytics``): the lines add the analytics worker's RSS, read at the same moments. After
+the last step, the worker's CPU per event of each step by thread (``/proc/<pid>/task``):
+the event loop's thread (named after the process), RocksDB's background threads, the
+Kafka clients' and the others. ``--profile DIR`` records each step with py-spy.
 
 The load is a backlog drained step by step, not a steady rate: a step's rate is the
 worker's own (sending and reading overlap). The bench's own process builds and sends the
@@ -188,6 +194,39 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of process ``pid``'s live threads, summed per thread
+    name with its digits dropped (``rocksdb:low0`` and ``rocksdb:low1`` are one line)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    by_name: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789") or "?"
+        fields = stat.rsplit(")", 1)[1].split()
+        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return by_name
+
+
+def thread_shares(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    """The step's CPU ms per event by thread name, the busiest first (threads that ended
+    during the step are missing: their time is in the process's total only)."""
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / n for name in after}
+    busy = sorted(((ms, name) for name, ms in spent.items() if ms >= 0.005), reverse=True)
+    return ", ".join(f"{name} {ms:.2f}" for ms, name in busy) or "-"
+
+
+def spy(pid: int, out: Path):
+    """py-spy recording process ``pid`` (raw folded stacks) into ``out`` until stopped."""
+    import subprocess
+
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                             str(pid), "--format", "raw", "--rate", "100", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def wait_drained(bootstrap: str, outboxes: list[str], worker, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while (lag := outbox_lag(bootstrap, outboxes)) > 0:
@@ -241,8 +280,11 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
     kp = producer(bootstrap, "bench-year")
     children = invent_children(args.children)
     print(f"{args.children:,} children: encodings and consents ...", flush=True)
+    started = time.monotonic()
     send_all(kp, first_records(children, key, agencies, get_codec()))
-    wait_drained(bootstrap, outboxes, worker, args.timeout)
+    wait_drained(bootstrap, [*outboxes, LINKAGE_TOPIC], worker, args.timeout)
+    print(f"consents routed and {args.children:,} children's encodings linked in "
+          f"{time.monotonic() - started:.0f} s", flush=True)
     def beside() -> str:  # the analytics worker's RSS, when it runs apart
         return f" {rss_mib(analytics.pid):>13.0f}" if analytics else ""
 
@@ -251,19 +293,30 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
           + (f" {'analytics MiB':>13}" if analytics else ""), flush=True)
     print(f"{0:>9,} {'':>10} {rows[0][2]:>8.0f} {'':>13} {'':>9}{beside()}", flush=True)
     events = Events(children, args.events, key, agencies)
+    shares = []
     done = 0
     while done < args.events:
         n = min(args.step, args.events - done)
         cpu, t = process_cpu_seconds(worker.pid), time.monotonic()
+        threads = thread_cpu(worker.pid)
+        recorder = spy(worker.pid, Path(args.profile) / f"step-{done + n}.txt") \
+            if args.profile else None
         send_all(kp, (events.record(i) for i in range(done, done + n)))
         wait_drained(bootstrap, outboxes, worker, args.timeout)
         done += n
         cpu_ms = (process_cpu_seconds(worker.pid) - cpu) * 1000 / n
+        shares.append((done, thread_shares(threads, thread_cpu(worker.pid), n)))
+        if recorder is not None:
+            recorder.send_signal(2)  # SIGINT: py-spy writes its file and ends
+            recorder.wait(60)
         rate = n / (time.monotonic() - t)
         rows.append((done, events.day_of(done - 1), rss_mib(worker.pid), cpu_ms, rate))
         print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {cpu_ms:>13.2f} "
               f"{rate:>9,.0f}{beside()}", flush=True)
     kp.close()
+    print("\nthe worker's CPU ms per event by thread, each step:")
+    for done, line in shares:
+        print(f"{done:>9,}  {line}")
     return rows
 
 
@@ -295,6 +348,9 @@ def main() -> None:
     parser.add_argument("--analytics", choices=("inside", "apart"), default="inside",
                         help="inside (default): the worker aggregates the analytics too; "
                         "apart: it only routes, and a second worker aggregates")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="record the (routing) worker with py-spy during each step, into "
+                        "DIR/step-<events>.txt (raw folded stacks)")
     parser.add_argument("--timeout", type=float, default=1800,
                         help="wait at most this long for one step to be read (default 1800 s)")
     args = parser.parse_args()
