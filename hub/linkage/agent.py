@@ -93,12 +93,16 @@ def register_linkage(app: faust.App, bootstrap: Kafka, clock: Clock,
     async def link(stream):
         async for events in stream.take_events(BATCH, WITHIN):
             await ensure_ready()
-            records = []
+            records, refused = [], []
+            # no await in this loop: a revocation cannot reset the stage between two of
+            # the batch's decisions
             for event in events:
                 try:
                     records += take(stage, event.message)
                 except (EncodingError, ReviewError, ValueError) as exc:
-                    await dead_letter(dlq, event.message, exc, clock)
+                    refused.append((event.message, exc))
+            for message, exc in refused:
+                await dead_letter(dlq, message, exc, clock)
             await send_in_order(app.producer, records)
             for outcome, n in stage.take_counts().items():
                 LINKAGE_DECISIONS.labels(outcome=outcome).inc(n)
