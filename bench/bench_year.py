@@ -21,8 +21,9 @@ step: events read, the year's day reached, RSS, and the step's CPU per event and
 At the end: the highest RSS, the growth between the middle and the end of the year (the
 aim: under 10 %), and whether the worker stayed within 400 MiB. With ``--analytics apart``
 the worker routes only (``hub run --role router``) and a second one aggregates (``--role
-analytics``): the lines add the analytics worker's RSS, read at the same moments. After
-the last step, the worker's CPU per event of each step by thread (``/proc/<pid>/task``):
+analytics``): the lines add the analytics worker's RSS and CPU per event, read once it has
+aggregated the step's facts too. After the last step, each worker's CPU per event of each
+step by thread (``/proc/<pid>/task``):
 the event loop's thread (named after the process), RocksDB's background threads, the
 Kafka clients' and the others. ``--profile DIR`` records each step with py-spy.
 
@@ -66,7 +67,7 @@ from hub.agencies import load_agencies  # noqa: E402
 from hub.broker.local import LocalBroker, free_port  # noqa: E402
 from hub.contract.codec import get_codec  # noqa: E402
 from hub.contract.vocabulary import LifePhase, Municipality  # noqa: E402
-from hub.core.topics import LINKAGE_TOPIC  # noqa: E402
+from hub.core.topics import FACTS_TOPIC, LINKAGE_TOPIC  # noqa: E402
 from hub.kafka_io import admin_client, consumer, producer  # noqa: E402
 from hub.routing.agent import table_names  # noqa: E402
 from hub.settings import PseudonymKey  # noqa: E402
@@ -171,12 +172,12 @@ class Events:
         return outbox, c.subject.encode(), self.codec.encode(envelope)
 
 
-def outbox_lag(bootstrap: str, outboxes: list[str]) -> int:
-    """Records in the outboxes the worker's group has not committed yet."""
+def outbox_lag(bootstrap: str, outboxes: list[str], group: str = APP_ID) -> int:
+    """Records in the outboxes (topics) that ``group`` has not committed yet."""
     from kafka import TopicPartition
 
     with admin_client(bootstrap) as admin:
-        committed = admin.list_group_offsets(APP_ID).get(APP_ID, {})
+        committed = admin.list_group_offsets(group).get(group, {})
     kc = consumer(bootstrap, group_id=None, enable_auto_commit=False)
     try:
         tps = [TopicPartition(t, p) for t in outboxes for p in kc.partitions_for_topic(t)]
@@ -227,9 +228,10 @@ def spy(pid: int, out: Path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_drained(bootstrap: str, outboxes: list[str], worker, timeout: float) -> None:
+def wait_drained(bootstrap: str, outboxes: list[str], worker, timeout: float,
+                 group: str = APP_ID) -> None:
     deadline = time.monotonic() + timeout
-    while (lag := outbox_lag(bootstrap, outboxes)) > 0:
+    while (lag := outbox_lag(bootstrap, outboxes, group)) > 0:
         if worker.poll() is not None:
             raise RuntimeError(f"the worker stopped (exit code {worker.returncode})")
         if time.monotonic() > deadline:
@@ -285,38 +287,69 @@ def play(args, bootstrap: str, key: PseudonymKey, procs: Processes, tmp: Path) -
     wait_drained(bootstrap, [*outboxes, LINKAGE_TOPIC], worker, args.timeout)
     print(f"consents routed and {args.children:,} children's encodings linked in "
           f"{time.monotonic() - started:.0f} s", flush=True)
-    def beside() -> str:  # the analytics worker's RSS, when it runs apart
-        return f" {rss_mib(analytics.pid):>13.0f}" if analytics else ""
+    workers = [Watch("worker", worker, APP_ID, outboxes)]
+    if analytics:
+        workers.append(Watch("analytics worker", analytics, f"{APP_ID}-analytics", [FACTS_TOPIC]))
+        wait_drained(bootstrap, [FACTS_TOPIC], analytics, args.timeout, workers[1].group)
+    rows = steps(args, Events(children, args.events, key, agencies), kp, bootstrap, workers)
+    kp.close()
+    for w in workers:
+        print(f"\nthe {w.name}'s CPU ms per event by thread, each step:")
+        for done, line in w.shares:
+            print(f"{done:>9,}  {line}")
+    return rows
 
-    rows = [(0, None, rss_mib(worker.pid), None, None)]
+
+class Watch:
+    """A worker under watch: its process, the group and topics it reads, and per step its
+    CPU time and threads."""
+
+    def __init__(self, name: str, proc, group: str, topics: list[str]):
+        self.name, self.proc, self.group, self.topics = name, proc, group, topics
+        self.shares: list[tuple[int, str]] = []
+        self.cpu, self.threads = 0.0, {}
+
+    def begin(self) -> None:
+        self.cpu, self.threads = process_cpu_seconds(self.proc.pid), thread_cpu(self.proc.pid)
+
+    def end(self, done: int, n: int) -> float:
+        """The step's CPU ms per event (and its threads' shares noted)."""
+        self.shares.append((done, thread_shares(self.threads, thread_cpu(self.proc.pid), n)))
+        return (process_cpu_seconds(self.proc.pid) - self.cpu) * 1000 / n
+
+
+def steps(args, events: Events, kp, bootstrap: str, workers: list[Watch]) -> list:
+    """The year in steps; a line per step. Rows: (events, day, RSS, CPU ms/event, rate)
+    of the (routing) worker."""
+    worker, others = workers[0], workers[1:]  # the analytics worker, when it runs apart
+    rows = [(0, None, rss_mib(worker.proc.pid), None, None)]
     print(f"{'events':>9} {'day':>10} {'RSS MiB':>8} {'CPU ms/event':>13} {'events/s':>9}"
-          + (f" {'analytics MiB':>13}" if analytics else ""), flush=True)
-    print(f"{0:>9,} {'':>10} {rows[0][2]:>8.0f} {'':>13} {'':>9}{beside()}", flush=True)
-    events = Events(children, args.events, key, agencies)
-    shares = []
+          + "".join(f" {'analytics MiB':>13} {'ms/event':>9}" for w in others), flush=True)
+    print(f"{0:>9,} {'':>10} {rows[0][2]:>8.0f} {'':>13} {'':>9}"
+          + "".join(f" {rss_mib(w.proc.pid):>13.0f} {'':>9}" for w in others), flush=True)
     done = 0
     while done < args.events:
         n = min(args.step, args.events - done)
-        cpu, t = process_cpu_seconds(worker.pid), time.monotonic()
-        threads = thread_cpu(worker.pid)
-        recorder = spy(worker.pid, Path(args.profile) / f"step-{done + n}.txt") \
+        t = time.monotonic()
+        for w in workers:
+            w.begin()
+        recorder = spy(worker.proc.pid, Path(args.profile) / f"step-{done + n}.txt") \
             if args.profile else None
         send_all(kp, (events.record(i) for i in range(done, done + n)))
-        wait_drained(bootstrap, outboxes, worker, args.timeout)
+        wait_drained(bootstrap, worker.topics, worker.proc, args.timeout)
+        rate = n / (time.monotonic() - t)
+        for w in others:  # the facts of the step aggregated as well
+            wait_drained(bootstrap, w.topics, w.proc, args.timeout, w.group)
         done += n
-        cpu_ms = (process_cpu_seconds(worker.pid) - cpu) * 1000 / n
-        shares.append((done, thread_shares(threads, thread_cpu(worker.pid), n)))
+        costs = [w.end(done, n) for w in workers]
         if recorder is not None:
             recorder.send_signal(2)  # SIGINT: py-spy writes its file and ends
             recorder.wait(60)
-        rate = n / (time.monotonic() - t)
-        rows.append((done, events.day_of(done - 1), rss_mib(worker.pid), cpu_ms, rate))
-        print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {cpu_ms:>13.2f} "
-              f"{rate:>9,.0f}{beside()}", flush=True)
-    kp.close()
-    print("\nthe worker's CPU ms per event by thread, each step:")
-    for done, line in shares:
-        print(f"{done:>9,}  {line}")
+        rows.append((done, events.day_of(done - 1), rss_mib(worker.proc.pid), costs[0], rate))
+        print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {costs[0]:>13.2f} "
+              f"{rate:>9,.0f}" + "".join(f" {rss_mib(w.proc.pid):>13.0f} {c:>9.2f}"
+                                        for w, c in zip(others, costs[1:], strict=True)),
+              flush=True)
     return rows
 
 
