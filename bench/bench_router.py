@@ -153,6 +153,16 @@ The same, alternately (``--analytics inside``, then ``apart``, twice; then three
 | record while the flow is not        | 1,877; 1,530) | patched too)  | 0.45; 0.44)  |          |
 | suspended (not kept: see below)     |               |               |              |          |
 
+Later, apart, alternately with the 64 KiB fetch of the tree (``consumer_max_fetch_size``):
+
+| knob / change                       | events/s      | /faust-b      | CPU ms/ev    | loop %   |
+|-------------------------------------|---------------|---------------|--------------|----------|
+| 64 KiB fetch (the tree)             | 1,963; 1,649  | 0.35; 0.28    | 0.40; 0.41   | 62/10/27;|
+|                                     |               |               | (0.11; 0.12) | 61/8/31  |
+| 256 KiB fetch (not kept: batches of | 2,008; 1,898  | 0.33; 0.31    | 0.40; 0.42   | 66/11/23;|
+| 703-718 against 580-611 messages,   |               |               | (0.10; 0.10) | 69/7/24  |
+| the rates within the spread)        |               |               |              |          |
+
 Run apart, the router's worker spends a quarter less CPU per event and routes about a third
 faster; the two workers together spend what one did. With the analytics apart the loop
 takes 480-660 messages a batch: ``take_events`` hands a batch over after 50 ms, full
