@@ -10,7 +10,8 @@ the same child, a possible match for the trust office, or a new child. Prints:
 * precision and recall of the automatic links, recall counting confirmed possible matches
   too, and the share of cases sent for review;
 * the time to decide one new pseudonym (CPU time: blocking, comparing, deciding; the
-  encodings are computed by the connector and are not timed), with each population size;
+  encodings are computed by the connector and are not timed), with each population size,
+  and how many known pseudonyms it is compared with (its blocking candidates);
 * the index's memory per known child: the growth of the process's resident memory while
   the population is filed (``--tracemalloc``: the bytes Python allocated for it, slower);
 * the CPU time to restore one known child (its record on ``hub.linkage`` read and filed,
@@ -113,7 +114,9 @@ def run(known: int, per_kind: int, seed: int, traced: bool = False) -> dict:
         decision = decide(enc, index.candidates(enc))
         times.append((time.process_time_ns() - t0) / 1e6)
         results.append((case, decision))
+    compared = sorted(sum(1 for _ in index.candidates(enc)) for _, enc in encoded)
     return {"known": known, "filed_s": filed, "results": results, "times": times,
+            "compared": compared,
             "people": people, "memory": memory, **restore_figures(people)}
 
 
@@ -181,6 +184,10 @@ def report(run_: dict) -> dict:
     print(f"  sent for review: {figures['review_share']:.3f} of {cases_n} cases")
     print(f"  time to decide one new pseudonym: mean {figures['ms_mean']:.3f} ms, "
           f"p99 {figures['ms_p99']:.3f} ms (CPU)")
+    compared = run_["compared"]
+    print(f"  known pseudonyms it is compared with (its blocking candidates): median "
+          f"{statistics.median(compared):.0f}, 90 % up to {compared[int(0.9 * len(compared))]}, "
+          f"at most {compared[-1]}")
     memory = run_["memory"]
     figures["bytes_per_child"] = memory["rss"] / run_["known"]
     print(f"  index memory per known child: {figures['bytes_per_child']:,.0f} bytes RSS "
