@@ -159,9 +159,10 @@ Later, apart, alternately with the 64 KiB fetch of the tree (``consumer_max_fetc
 |-------------------------------------|---------------|---------------|--------------|----------|
 | 64 KiB fetch (the tree)             | 1,963; 1,649  | 0.35; 0.28    | 0.40; 0.41   | 62/10/27;|
 |                                     |               |               | (0.11; 0.12) | 61/8/31  |
-| 256 KiB fetch (not kept: batches of | 2,008; 1,898  | 0.33; 0.31    | 0.40; 0.42   | 66/11/23;|
-| 703-718 against 580-611 messages,   |               |               | (0.10; 0.10) | 69/7/24  |
-| the rates within the spread)        |               |               |              |          |
+| 256 KiB fetch (batches of 703-718   | 2,008; 1,898  | 0.33; 0.31    | 0.40; 0.42   | 66/11/23;|
+| against 580-611 messages, the rates |               |               | (0.10; 0.10) | 69/7/24  |
+| within the spread; kept for two     |               |               |              |          |
+| workers, below)                     |               |               |              |          |
 
 Run apart, the router's worker spends a quarter less CPU per event and routes about a third
 faster; the two workers together spend what one did. With the analytics apart the loop
@@ -178,8 +179,12 @@ the semantics during a rebalance: ``wait_first`` abandons a record whose hand-ov
 after the rebalance, into the new assignment; the hub's exactly-once tests do not cover
 that race.
 
-``--only router --workers 1,2 --analytics apart``, twice: one router worker 1,604 and
-1,603 events/s (0.49 and 0.48 ms), two 1,041 and 1,063 (0.65x and 0.66x). Each of the two
+``--only router --workers 1,2 --analytics apart`` with a 256 KiB fetch per partition,
+twice: one router worker 1,882 and 1,818 events/s, two 1,898 and 1,885 (1.01x and 1.04x),
+batches of 174 and 191 messages, the machine 5 and 11 % idle. With 64 KiB, in the same
+hour: one worker 1,678, two 1,130 (0.67x), batches of 137, 22 % idle; before that, twice:
+one router worker 1,604 and 1,603 events/s (0.49 and 0.48 ms), two 1,041 and 1,063 (0.65x
+and 0.66x). Each of the two
 waits for input 61-62 % of its loop, with batches of 122 messages against one worker's
 573, and spends about twice the CPU per event; the analytics worker took 13-15 % of the
 machine, the broker 13-17 %, 19-24 % stayed idle. ``take_events`` within 200 ms instead of
