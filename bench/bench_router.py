@@ -361,6 +361,20 @@ def records_in(bootstrap: str, topic: str) -> int:
         kc.close()
 
 
+def spy(pid: int, out: Path, rate: int = 100) -> subprocess.Popen:
+    """py-spy recording process ``pid`` (raw folded stacks, ``rate`` samples a second)
+    into ``out`` until :func:`stop_spy`."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                             str(pid), "--format", "raw", "--rate", str(rate), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_spy(recorder: subprocess.Popen) -> None:
+    """Stop a :func:`spy`: on SIGINT py-spy writes its file and ends."""
+    recorder.send_signal(signal.SIGINT)
+    recorder.wait(60)
+
+
 def process_cpu_seconds(pid: int | None) -> float | None:
     """User + system CPU time of process ``pid`` so far (``/proc/<pid>/stat``), or None."""
     if pid is None:
@@ -592,19 +606,13 @@ def run(args) -> list[Result]:
                 procs.start(name, cmd, env, ready)
                 if watch is not None:
                     watch[name] = procs.running[name][0].pid
-                spy = None
-                if args.profile and name == "router":
-                    spy = subprocess.Popen(
-                        [str(Path(sys.executable).parent / "py-spy"), "record",
-                         "--pid", str(procs.running[name][0].pid), "--format", "raw",
-                         "--rate", "200", "-o", args.profile],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                recorder = spy(procs.running[name][0].pid, Path(args.profile), 200) \
+                    if args.profile and name == "router" else None
                 result = measure(name, bootstrap, source, sink, events, first, rate,
                                  args.drain_timeout, pid=procs.running[name][0].pid,
                                  watch=watch)
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(60)
+                if recorder is not None:
+                    stop_spy(recorder)
                     print(f"router profile (py-spy, raw): {args.profile}", flush=True)
                 if name == "router":
                     result.phases = loop_phases([procs.running[name][1]])

@@ -23,9 +23,9 @@ aim: under 10 %), and whether the worker stayed within 400 MiB. With ``--analyti
 the worker routes only (``hub run --role router``) and a second one aggregates (``--role
 analytics``): the lines add the analytics worker's RSS and CPU per event, read once it has
 aggregated the step's facts too. After the last step, each worker's CPU per event of each
-step by thread (``/proc/<pid>/task``):
-the event loop's thread (named after the process), RocksDB's background threads, the
-Kafka clients' and the others. ``--profile DIR`` records each step with py-spy.
+step by thread (``/proc/<pid>/task``): the event loop's thread (named after the process),
+RocksDB's background threads, the Kafka clients' and the others. ``--profile DIR``
+records each step with py-spy.
 
 The load is a backlog drained step by step, not a steady rate: a step's rate is the
 worker's own (sending and reading overlap). The bench's own process builds and sends the
@@ -52,6 +52,8 @@ from bench.bench_router import (  # noqa: E402
     APP_ID,
     Processes,
     process_cpu_seconds,
+    spy,
+    stop_spy,
     terminate,
 )
 from connectors.encodings import encode  # noqa: E402
@@ -219,15 +221,6 @@ def thread_shares(before: dict[str, float], after: dict[str, float], n: int) -> 
     return ", ".join(f"{name} {ms:.2f}" for ms, name in busy) or "-"
 
 
-def spy(pid: int, out: Path):
-    """py-spy recording process ``pid`` (raw folded stacks) into ``out`` until stopped."""
-    import subprocess
-
-    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                             str(pid), "--format", "raw", "--rate", "100", "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def wait_drained(bootstrap: str, outboxes: list[str], worker, timeout: float,
                  group: str = APP_ID) -> None:
     deadline = time.monotonic() + timeout
@@ -343,8 +336,7 @@ def steps(args, events: Events, kp, bootstrap: str, workers: list[Watch]) -> lis
         done += n
         costs = [w.end(done, n) for w in workers]
         if recorder is not None:
-            recorder.send_signal(2)  # SIGINT: py-spy writes its file and ends
-            recorder.wait(60)
+            stop_spy(recorder)
         rows.append((done, events.day_of(done - 1), rss_mib(worker.proc.pid), costs[0], rate))
         print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {costs[0]:>13.2f} "
               f"{rate:>9,.0f}" + "".join(f" {rss_mib(w.proc.pid):>13.0f} {c:>9.2f}"
