@@ -128,6 +128,8 @@ class RouterRuntime:
 
     async def _decide_batch(self, events: Sequence) -> None:
         """Decide ``events`` and send their outputs, up to the checkpoint."""
+        for store in self._all_stores():
+            store.forget_reads()
         first_of_partition: dict[int, object] = {}
         for e in events:
             first_of_partition.setdefault(e.message.partition, e)

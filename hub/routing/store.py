@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 _MISSING = object()
+_UNREAD = object()
 _DELETED = object()
 DELETED = _DELETED
 """The value a table's ``write(key, value, partition)`` gets for a removed key."""
@@ -60,6 +61,10 @@ class BatchedStore(MutableMapping):
         """The partition of the message being processed (set by the runtime)."""
         self._dirty: dict[Any, Any] = {}
         self._partition_of: dict[Any, int] = {}
+        self._read_back: dict[tuple[Any, int], Any] = {}
+        """(key, partition) -> the table's value as read in this batch (a message often
+        reads a key several times: the delivered table's three times per event, each a
+        RocksDB look-up and a decoding); forgotten at every flush and discard."""
 
     # ------------------------------------------------------------ mapping
     def __getitem__(self, key):
@@ -86,11 +91,16 @@ class BatchedStore(MutableMapping):
         """The table's value of ``key`` (in the current partition), without this batch's
         changes."""
         if self._read is not None:
-            return self._read(key, self.partition, default)
+            where = (key, self.partition)
+            value = self._read_back.get(where, _UNREAD)
+            if value is _UNREAD:
+                value = self._read_back[where] = self._read(key, self.partition, _MISSING)
+            return default if value is _MISSING else value
         return self.table.get(key, default)
 
     def write_now(self, key, value, partition: int) -> None:
         """Write ``key`` to the table at once, past the batch (not undone by the journal)."""
+        self._read_back.pop((key, partition), None)
         if self._write is not None:
             self._write(key, value, partition)
         else:
@@ -162,6 +172,16 @@ class BatchedStore(MutableMapping):
         """Write every key changed in this batch once (only those written while processing
         ``partition``, if given); returns the number of keys written."""
         keys = [k for k, p in self._partition_of.items() if partition is None or p == partition]
+        self._read_back.clear()
+        write_many = getattr(self.table, "write_many", None)
+        if write_many is not None:  # one write per partition (a ChangelogTable)
+            by_partition: dict[int, list] = {}
+            for key in keys:
+                by_partition.setdefault(self._partition_of.pop(key), []).append(
+                    (key, self._dirty.pop(key)))
+            for written_in, changes in by_partition.items():
+                write_many(changes, written_in)
+            return len(keys)
         write = self._write
         for key in keys:
             value = self._dirty.pop(key)
@@ -174,8 +194,14 @@ class BatchedStore(MutableMapping):
                 self.table[key] = value
         return len(keys)
 
+    def forget_reads(self) -> None:
+        """Read every key from the table again (a batch starts: the table may have been
+        recovered from its changelog since, on a takeover)."""
+        self._read_back.clear()
+
     def discard(self) -> None:
         """Forget the batch's changes (the batch is processed again from Kafka)."""
+        self._read_back.clear()
         self._dirty.clear()
         self._partition_of.clear()
 

@@ -43,6 +43,12 @@ class ChangelogTable(TableStore, MutableMapping):
         else:
             self._queued.append((*self.put(key, value, partition), partition))
 
+    def write_many(self, changes: list[tuple[object, object]], partition: int) -> None:
+        """:meth:`write` for each ``(key, value)`` of ``changes``, in one write to the
+        partition's database."""
+        written = self.put_many(changes, partition, DELETED)
+        self._queued.extend((key, value, partition) for key, value in written)
+
     def take_changelog(self) -> list[tuple[bytes, bytes | None, int]]:
         """The changelog records written since the last call: (key, value, partition)."""
         queued, self._queued = self._queued, []

@@ -89,6 +89,53 @@ def test_a_batched_store_writes_through_the_table_by_the_partition_of_each_chang
     assert store.get("b") == {"n": 2}
 
 
+def test_a_flush_writes_each_partition_at_once_as_single_writes_would(table):
+    table.write("gone", [1], 3)
+    table.take_changelog()
+    store = BatchedStore(table)
+    store.partition = 3
+    store["a"] = {"n": 1}
+    store["nothing"] = None  # a value of null stays a value, not a removal
+    del store["gone"]
+    store.partition = 5
+    store["b"] = "ä"
+    assert store.flush() == 4
+    assert table.read("a", 3) == {"n": 1} and table.read("b", 5) == "ä"
+    assert table.read("nothing", 3, "absent") is None
+    assert table.read("gone", 3, "absent") == "absent"
+    assert faust_reads(table, "a", 3) == {"n": 1} and faust_reads(table, "b", 5) == "ä"
+    assert sorted(table.take_changelog(), key=repr) == sorted([
+        (b'"a"', b'{"n":1}', 3), (b'"nothing"', b"null", 3), (b'"gone"', None, 3),
+        (b'"b"', faust.serializers.codecs.dumps("json", "ä"), 5)], key=repr)
+
+
+def test_a_batch_reads_a_key_from_the_table_once_and_anew_after_its_flush(table,
+                                                                        monkeypatch):
+    table.write("a", 1, 2)
+    table.write("b", 7, 2)
+    reads = []
+    read = table.read
+    monkeypatch.setattr(table, "read", lambda *args: reads.append(args[:2]) or read(*args))
+    store = BatchedStore(table)
+    store.partition = 2
+    assert [store.get("a"), store.get("a"), "a" in store, store.get("none", "x"),
+            "none" in store] == [1, 1, True, "x", False]
+    assert reads == [("a", 2), ("none", 2)]
+    store.partition = 3  # another partition's key is another key
+    assert store.get("a", "x") == ("x" if table.on_disk else 1)
+    store.write_now("b", 8, 2)  # past the batch: read again
+    store.partition = 2
+    assert store.get("b") == 8
+    store["a"] = 2
+    assert store.get("a") == 2
+    store.flush()
+    store.partition = 2
+    assert store.get("a") == 2 and reads.count(("a", 2)) == 2
+    table.write("a", 3, 2)  # e.g. recovered from the changelog between two batches
+    store.forget_reads()
+    assert store.get("a") == 3
+
+
 def test_a_faust_that_encodes_otherwise_is_refused(tmp_path, monkeypatch):
     table = new_table("rocksdb", tmp_path)
     monkeypatch.setattr(table.store, "_encode_value", lambda value: b"\x00" + b"other")
