@@ -179,7 +179,19 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def encode_fact(fact: Fact) -> bytes:
-    return _ENCODER.encode(fact.to_json()).encode()
+    """The fact's JSON: sorted keys, no spaces, every character beyond ASCII escaped (as
+    the standard library's ``json.dumps(..., sort_keys=True, separators=(",", ":"))``
+    writes it, so a fact written again is the same bytes). orjson writes the same bytes
+    about five times faster whenever they are printable ASCII; otherwise (a name of a
+    place with an umlaut, DEL) the standard library writes them."""
+    data = fact.to_json()
+    try:
+        encoded = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError, e.g. an integer beyond 64 bits
+        encoded = b""
+    if encoded and encoded.isascii() and b"\x7f" not in encoded:
+        return encoded
+    return _ENCODER.encode(data).encode()
 
 
 def fact_from_json(data: Any) -> Fact:

@@ -24,6 +24,7 @@ it, as before ``hub.facts`` had more than one partition.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from hub.analytics.counted import LOCAL_TIME, Slice
@@ -57,6 +58,7 @@ def period_of(fact: Fact) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def period_partition(period: str, partitions: int) -> int:
     """The partition of a week (``2026-W47``) or a month (``2026-11``): consecutive weeks
     (months) on consecutive partitions."""

@@ -77,6 +77,18 @@ def test_a_fact_reads_back_to_the_same_bytes(written):
     assert encode_fact(decode_fact(written)) == written
 
 
+@pytest.mark.parametrize("place", ["kamen", "bönen", "del\x7f", "tab\there", 'q"\\'])
+def test_a_fact_is_written_as_the_standard_library_writes_it(place):
+    import json
+
+    fact = decode_fact(HANDOVER)
+    fact = HandoverFact(**{**fact.__dict__, "municipality": place, "requester": place})
+    written = encode_fact(fact)
+    assert written == json.dumps(fact.to_json(), sort_keys=True,
+                                 separators=(",", ":")).encode()
+    assert json.loads(written) == fact.to_json()
+
+
 def test_the_optional_fields_of_older_facts_may_be_absent():
     event = decode_fact(EVENT.replace(b'"offer_category":"Familienhebamme",', b""))
     assert event.offer_category is None
