@@ -164,6 +164,23 @@ Later, apart, alternately with the 64 KiB fetch of the tree (``consumer_max_fetc
 | within the spread; kept for two     |               |               |              |          |
 | workers, below)                     |               |               |              |          |
 
+Later, alternately with the tree before (inside twice, apart twice, inside twice again):
+
+| knob / change                       | events/s      | /faust-b      | CPU ms/ev    | loop %   |
+|-------------------------------------|---------------|---------------|--------------|----------|
+| inside, the tree before             | 1,534; 1,615; | 0.23; 0.30;   | 0.49; 0.47;  | 59/12/29;|
+|                                     | 1,921; 1,729  | 0.35; 0.20    | 0.49; 0.45   | 65/12/23 |
+| inside, + a key read from RocksDB   | 1,828; 1,758; | 0.33; 0.30;   | 0.47; 0.46;  | 62/11/27;|
+| once a batch, a partition's keys    | 1,643; 1,818  | 0.31; 0.23    | 0.51; 0.48   | 58/12/30 |
+| written in one write batch, facts   |               |               |              |          |
+| encoded by orjson (kept: 7.2 reads  |               |               |              |          |
+| a message instead of 9.7; the CPU   |               |               |              |          |
+| within the spread)                  |               |               |              |          |
+| apart, the tree before              | 1,755; 1,952  | 0.28; 0.33    | 0.42; 0.44   | 67/6/27; |
+|                                     |               |               | (0.11; 0.11) | 67/11/22 |
+| apart, with the three               | 1,883; 1,891  | 0.33; 0.31    | 0.40; 0.42   | 63/11/26;|
+|                                     |               |               | (0.11; 0.12) | 68/10/22 |
+
 Run apart, the router's worker spends a quarter less CPU per event and routes about a third
 faster; the two workers together spend what one did. With the analytics apart the loop
 takes 480-660 messages a batch: ``take_events`` hands a batch over after 50 ms, full

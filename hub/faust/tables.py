@@ -99,9 +99,8 @@ class TableStore:
                  ) -> list[tuple[bytes, bytes | None]]:
         """Store each ``(key, value)`` of ``changes`` in ``partition`` (value ``removed``:
         remove the key) in one write to its database; returns each key and value encoded
-        (None: removed), in order, as the changelog records carry them. A RocksDB write
-        batch of many keys costs about what a few single writes do (1.2 against 2.9 us a
-        key here), so a checkpoint costs a write per partition."""
+        (None: removed), in order, as the changelog records carry them. In a RocksDB write
+        batch a key costs 1.2 us here, written alone 2.9 us."""
         encoded = [(encode(key), None if value is removed else encode(value))
                    for key, value in changes]
         if self.on_disk:
