@@ -113,6 +113,26 @@ def test_a_rebuild_writes_in_bulk_and_flushes(tmp_path):
     again.close()
 
 
+def test_a_store_opened_again_keeps_its_bloom_filter_and_the_shared_cache(tmp_path):
+    """Every new fact is looked up first and is not there: without a bloom filter each
+    miss searches the files. rocksdict drops the table options of a database that
+    exists unless they are given for its column family too."""
+    import re
+
+    import rocksdict
+
+    cache = rocksdict.Cache(16 * 1024**2)  # RocksDB's default cache has 8 MiB
+    memory = (cache, rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+        8 * 1024**2, False, cache))
+    path = tmp_path / "hub.facts-0"
+    for _ in range(2):  # created, then opened again (a restart)
+        store = RocksStore(path, memory)
+        store.close()
+        log = (path / "LOG").read_text()
+        assert re.findall(r"filter_policy: (\S+)", log)[-1] == "bloomfilter"
+        assert re.findall(r"capacity : (\d+)", log)[-1] == str(16 * 1024**2)
+
+
 # --- a restart that keeps the store --------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ Faust itself would write (store and changelog), and a Faust whose format differs
 from __future__ import annotations
 
 import asyncio
+import re
 
 import faust
 import pytest
@@ -185,3 +186,31 @@ def test_every_table_database_shares_one_memory_budget(tmp_path):
     assert shared["cache"].get_usage() > before  # ... against the one cache
     for db in dbs:
         db.close()
+
+
+def _table_options(folder) -> str:
+    """The table options RocksDB reports for the latest open of the database in
+    ``folder`` (its LOG): the block cache's capacity and the filter policy."""
+    log = (folder / "LOG").read_text()
+    capacity = re.findall(r"capacity : (\d+)", log)[-1]
+    policy = re.findall(r"filter_policy: (\S+)", log)[-1]
+    return f"{capacity} {policy}"
+
+
+@pytest.mark.usefixtures("restore_faust")
+def test_a_table_database_opened_again_keeps_the_shared_cache_and_its_bloom_filter(
+        tmp_path):
+    """rocksdict opens an existing database's column family with default table options
+    unless they are given for it too: after a restart each table had a cache of its own."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from hub.faust import patches
+    from hub.routing.agent import ROCKSDB_OPTIONS
+
+    patches.share_rocksdb_memory(16 * 1024**2)  # RocksDB's default cache has 8 MiB
+    folder = tmp_path / "table-0.db"
+    for _ in range(2):  # created, then opened again (a restart)
+        db = RocksDBOptions(**ROCKSDB_OPTIONS).open(folder)
+        db[b"family-1"] = b"x"
+        db.close()
+        assert _table_options(folder) == f"{16 * 1024**2} bloomfilter"
