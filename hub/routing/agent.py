@@ -63,6 +63,11 @@ ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024**2,
     "max_write_buffer_number": 2,
     "target_file_size_base": 32 * 1024**2,
+    # most reads of an event find nothing (is it delivered? a handover or a held event of
+    # this family?), and Faust's 3 bits of bloom filter per key let a quarter of those
+    # misses search the files anyway: 10 bits let through about 1 %, and a miss costs
+    # 0.95 us instead of 2.2 us in a database of 400,000 keys
+    "bloom_filter_size": 10,
 }
 """RocksDB options of the router's tables (with the ``rocksdb://`` store)."""
 ROCKSDB_MEMORY_BYTES = 128 * 1024**2
