@@ -25,7 +25,8 @@ analytics``): the lines add the analytics worker's RSS and CPU per event, read o
 aggregated the step's facts too. After the last step, each worker's CPU per event of each
 step by thread (``/proc/<pid>/task``): the event loop's thread (named after the process),
 RocksDB's background threads, the Kafka clients' and the others. ``--profile DIR``
-records each step with py-spy.
+records each step with py-spy (``step-N.txt``; the analytics worker's apart:
+``step-N-analytics.txt``).
 
 The load is a backlog drained step by step, not a steady rate: a step's rate is the
 worker's own (sending and reading overlap). The bench's own process builds and sends the
@@ -326,8 +327,9 @@ def steps(args, events: Events, kp, bootstrap: str, workers: list[Watch]) -> lis
         t = time.monotonic()
         for w in workers:
             w.begin()
-        recorder = spy(worker.proc.pid, Path(args.profile) / f"step-{done + n}.txt") \
-            if args.profile else None
+        recorders = [spy(w.proc.pid, Path(args.profile) / f"step-{done + n}"
+                         f"{'' if w is worker else '-analytics'}.txt")
+                     for w in workers] if args.profile else []
         send_all(kp, (events.record(i) for i in range(done, done + n)))
         wait_drained(bootstrap, worker.topics, worker.proc, args.timeout)
         rate = n / (time.monotonic() - t)
@@ -335,7 +337,7 @@ def steps(args, events: Events, kp, bootstrap: str, workers: list[Watch]) -> lis
             wait_drained(bootstrap, w.topics, w.proc, args.timeout, w.group)
         done += n
         costs = [w.end(done, n) for w in workers]
-        if recorder is not None:
+        for recorder in recorders:
             stop_spy(recorder)
         rows.append((done, events.day_of(done - 1), rss_mib(worker.proc.pid), costs[0], rate))
         print(f"{done:>9,} {rows[-1][1]:%Y-%m-%d} {rows[-1][2]:>8.0f} {costs[0]:>13.2f} "
