@@ -113,11 +113,13 @@ def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
         # partition by partition, at the router's pace, and the Kafka client returns a
         # partition's whole fetch before the next one's. With 1 MiB (2,000 events) the
         # first partition fetched after a restart under backlog held back the others for
-        # 20-40 s, when the router routed a few hundred events a second. 256 KiB is about
-        # 400 events, a quarter of a second of today's router; with 64 KiB two workers
-        # each waited for input 60 % of the time and together routed 0.65x one worker
-        # (bench/bench_router.py --workers 1,2 --analytics apart: 1.01-1.04x with 256 KiB)
-        consumer_max_fetch_size=256 * 1024,
+        # 20-40 s, when the router routed a few hundred events a second. With 64 KiB
+        # (about 100 events) two workers each waited for input 60 % of the time and
+        # together routed 0.65x one worker; with 128 KiB they route 1.01x, as with
+        # 256 KiB (bench/bench_router.py --workers 1,2 --analytics apart). A larger fetch
+        # costs memory: over a year a router worker reached 404 MiB with 256 KiB, 342 MiB
+        # with 64 KiB (bench/bench_year.py --analytics apart; 128 KiB: docs/operations.md)
+        consumer_max_fetch_size=128 * 1024,
     )
 
 
