@@ -199,14 +199,14 @@ that race.
 ``--only router --workers 1,2 --analytics apart`` with a 128 KiB fetch per partition (the
 tree's; 256 KiB took a worker over 400 MiB in a year, docs/operations.md): one router
 worker 1,851 events/s, two 1,873 (1.01x), batches of 170 messages, the machine 6 % idle.
-With 256 KiB, twice: one router worker 1,882 and 1,818 events/s, two 1,898 and 1,885 (1.01x and 1.04x),
-batches of 174 and 191 messages, the machine 5 and 11 % idle. With 64 KiB, in the same
-hour: one worker 1,678, two 1,130 (0.67x), batches of 137, 22 % idle; before that, twice:
-one router worker 1,604 and 1,603 events/s (0.49 and 0.48 ms), two 1,041 and 1,063 (0.65x
-and 0.66x). Each of the two
-waits for input 61-62 % of its loop, with batches of 122 messages against one worker's
-573, and spends about twice the CPU per event; the analytics worker took 13-15 % of the
-machine, the broker 13-17 %, 19-24 % stayed idle. ``take_events`` within 200 ms instead of
+With 256 KiB, twice: one router worker 1,882 and 1,818 events/s, two 1,898 and 1,885
+(1.01x and 1.04x), batches of 174 and 191 messages, the machine 5 and 11 % idle. With 64
+KiB, in the same hour: one worker 1,678, two 1,130 (0.67x), batches of 137, 22 % idle;
+before that, twice: one router worker 1,604 and 1,603 events/s (0.49 and 0.48 ms), two
+1,041 and 1,063 (0.65x and 0.66x). Each of the two waits for input 61-62 % of its loop,
+with batches of 122 messages against one worker's 573, and spends about twice the CPU per
+event; the analytics worker took 13-15 % of the machine, the broker 13-17 %, 19-24 %
+stayed idle. ``take_events`` within 200 ms instead of
 50 ms (one run, not kept): batches of 293, 0.85x.
 
 The loop waits for input about a third of the time: Faust's ``take_events`` fills the next

@@ -335,6 +335,21 @@ def with_replication(settings: Settings) -> Settings:
     return settings.model_copy(update={"topic_replication_factor": factor})
 
 
+def use_uvloop() -> bool:
+    """Run the worker on uvloop's event loop (libuv): Faust's consumer, the producer and
+    the router's awaits then cost about 6 % less CPU per routed event (bench_router). False
+    where uvloop is not installed (it has no Windows build)."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.set_event_loop(asyncio.new_event_loop())  # the loop Faust's app and worker take
+    return True
+
+
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
@@ -343,6 +358,9 @@ def run_worker(settings: Settings) -> None:
 
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    if not use_uvloop():
+        print("hub run: uvloop is not installed; the worker runs on asyncio's own event loop "
+              "(about 6 % more CPU per routed event)", file=sys.stderr, flush=True)
     try:
         settings = with_replication(settings)
         created = ensure_changelogs(settings) if settings.worker_role != "analytics" else []
