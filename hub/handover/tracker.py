@@ -18,7 +18,7 @@ rebuilt into a window from the ``handovers`` table the first time the family is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub.contract.models import Envelope
@@ -94,8 +94,8 @@ class HandoverTracker:
             return Tracked()
         result = Tracked(anomalies=outcome.anomalies)
         learned = {"learned_at": now} if current is None and now is not None else {}
-        h = replace(h, life_phase=envelope.life_phase.value, key_id=envelope.key_id,
-                    partition=partition, **learned)
+        h = h.but(life_phase=envelope.life_phase.value, key_id=envelope.key_id,
+                  partition=partition, **learned)
         first_request = kind == REQUESTED and (current is None or current.requested_at is None)
         declined = (kind == DECLINED and h.answer == DECLINED and h.requested_at is not None
                     and (current is None or current.answer is None))
@@ -138,7 +138,7 @@ class HandoverTracker:
             ping_pong = x.ping_pong if ping_pong is None else ping_pong
             if (x.bounce, x.ping_pong) == (bounce, ping_pong):
                 continue
-            flagged = replace(x, bounce=bounce, ping_pong=ping_pong)
+            flagged = x.but(bounce=bounce, ping_pong=ping_pong)
             if bounce and not x.bounce:
                 result.bounces.append(flagged)
             if ping_pong and not x.ping_pong:

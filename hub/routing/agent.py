@@ -21,7 +21,7 @@ from datetime import timedelta
 import faust
 
 from hub.agencies import AgencyDirectory
-from hub.clock import Clock, Pacing
+from hub.clock import Clock, HeldClock, Pacing
 from hub.contract.vocabulary import Municipality, Purpose
 from hub.core.topics import ROUTER_TOPICS, TICK_TOPIC, is_outbox, is_router_input
 from hub.faust import patches
@@ -149,7 +149,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                                BatchedStore(new_table(app, DELIVERED_TABLE), journal))
     for store in [*stores.values(), delivered.store]:
         store.table.check()
-    bus = new_bus(agencies, router, clock, hold_window, delivered, **stores,
+    bus = new_bus(agencies, router, HeldClock(clock), hold_window, delivered, **stores,
                   review_window=review_window)
     runtime = RouterRuntime(app, bus, list(stores.values()), journal, bootstrap,
                             {a.inbox: a.id for a in agencies.exchanging()},

@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from hub.clock import HeldClock
 from hub.core.topics import REQUESTS_TOPIC, TICK_TOPIC
 from hub.faust.batch_send import BatchSender, Chunk
 from hub.kafka_io import Kafka
@@ -72,6 +73,9 @@ class RouterRuntime:
         self.bus = bus
         self.delivered = bus.stores.delivered
         self.stores = list(stores)
+        clock = getattr(getattr(bus, "services", None), "clock", None)
+        self.held_clock = clock if isinstance(clock, HeldClock) else None
+        """The handlers' clock, held for each message (:class:`~hub.clock.HeldClock`)."""
         self.journal = journal
         self.bootstrap = bootstrap
         self.inboxes = inboxes  # inbox topic -> recipient
@@ -208,6 +212,9 @@ class RouterRuntime:
         for store in self._all_stores():
             store.partition = incoming.partition if incoming else partition
         mark = self.journal.mark()
+        clock = self.held_clock
+        if clock is not None:
+            clock.hold()  # one time for everything the message decides
         try:
             outputs = self.bus.handle(message)
             self.counts.update(self.bus.take_counts())
@@ -227,6 +234,8 @@ class RouterRuntime:
             self.counts.update(self.bus.take_counts())
             return [letter]
         finally:
+            if clock is not None:
+                clock.release()
             self.journal.clear()
 
     def _all_stores(self) -> list[BatchedStore]:

@@ -134,3 +134,17 @@ def test_a_re_sent_step_is_not_an_anomaly():
     _, anomalies = run(request, accept, step("accepted", "grundschule-kamen-mitte",
                                              T0 + timedelta(days=3)))
     assert anomalies == ["accepted after it was already accepted"]
+
+
+def test_a_changed_handover_is_a_new_one_with_only_those_fields_changed():
+    from dataclasses import replace
+
+    h = Handover("UE-1", "ab" * 32, "uebergang_kita_schule", "kamen", requester="kita",
+                 requested_at=T0, stalled=("answer",))
+    changed = h.but(answer="declined", answered_at=T0 + timedelta(days=2), bounce=True)
+    assert changed == replace(h, answer="declined", answered_at=T0 + timedelta(days=2),
+                              bounce=True)
+    assert h.answer is None and not h.bounce  # the original stays as it was
+    assert changed is not h and hash(changed) == hash(replace(changed))
+    with pytest.raises(TypeError, match="no field answr"):
+        h.but(answr="accepted")

@@ -320,3 +320,38 @@ def test_a_store_closed_under_the_state_count_does_not_stop_the_worker(caplog):
         return None
 
     assert asyncio.run(interruptible("counting the state", fine, 30.0)) is True
+
+
+def test_the_clock_is_read_once_per_message_and_holds_still_while_it_is_decided():
+    from hub.clock import FixedClock, HeldClock
+
+    class Reads(FixedClock):
+        reads = 0
+
+        def now(self):
+            self.reads += 1
+            self.advance(seconds=1)
+            return self.at
+
+    real = Reads(NOW)
+    clock = HeldClock(real)
+    seen = []
+
+    class Timed(Engine):
+        services = SimpleNamespace(clock=clock)
+
+        def process(self, incoming):
+            seen.append((clock.now(), clock.now(), clock.now()))
+            return super().process(incoming)
+
+    journal = Journal()
+    store = BatchedStore(CountingTable(), journal)
+    engine = Timed(store, DeliveredSet(timedelta(days=90), journal))
+    runtime = RouterRuntime(App(Producer()), engine, [store], journal, bootstrap=None,
+                            inboxes={})
+    runtime.scanned = {0}
+    asyncio.run(runtime.process_batch(events((0, "child-a", "e1"), (0, "child-a", "e2"))))
+    assert real.reads == 2  # once per message, not once per question
+    assert [len(set(times)) for times in seen] == [1, 1]
+    assert seen[0][0] < seen[1][0]  # the next message reads it anew
+    assert clock.now() > seen[1][0]  # between messages it runs
