@@ -1,7 +1,7 @@
 """Everything of the hub that touches faust-streaming's (and mode's) internals.
 
 The worker runs on faust-streaming 0.15.3 (pinned in pyproject.toml) with aiokafka 0.14. It
-patches seven of Faust's methods, overrides two of its worker's private hooks, and reads
+patches eight of Faust's methods, overrides two of its worker's private hooks, and reads
 Faust's private consumer and store state. All of that is in this package, and every
 internal it uses is listed in :mod:`hub.faust.checks`: :func:`~hub.faust.checks.check_faust`
 refuses, at the worker's start, a Faust that lacks one, naming it and the pinned version.
@@ -10,7 +10,7 @@ Nothing here falls back silently when an internal is missing.
 Modules:
 
 - :mod:`~hub.faust.checks`: the list of internals and the start-up check;
-- :mod:`~hub.faust.patches`: the seven patches (installed by ``hub.worker.build_app``);
+- :mod:`~hub.faust.patches`: the eight patches (installed by ``hub.worker.build_app``);
 - :mod:`~hub.faust.flow_guard`: the flow guard, a timer that gets stalled partitions going;
 - :mod:`~hub.faust.tables`: Faust's table stores, read and written by partition (for
   the router's tables, :mod:`hub.routing.tables`);
@@ -95,6 +95,14 @@ again. Patches 3 and 4 remove the two causes of such records at a worker's start
    could not confirm and the new leader got it twice (24 of 1,000 inbox events doubled).
    *Can go:* when Faust has a producer setting for idempotence. Test:
    tests/integration/test_cluster.py, a killed leader doubles nothing.
+8. **A record reaches its stream without four tasks** (``Consumer.wait_first``, for the
+   one call of ``Consumer._drain_messages`` that hands a record to the streams; the module
+   :mod:`hub.faust.hand_over`). *Changes:* the hand-over runs inline up to where it would
+   wait; only one that waits is raced, in a task, against the suspended flow, as Faust
+   races every one. *Defect:* not a fault, a cost: Faust made four tasks per record and
+   cancelled three, about a tenth of a router worker's CPU. *Can go:* when Faust hands
+   records over without a task each. Tests: tests/hub/test_hand_over.py; the exactly-once,
+   takeover and two-worker tests (rebalances suspend the flow).
 
 The overrides and direct reads
 ------------------------------

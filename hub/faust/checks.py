@@ -69,6 +69,10 @@ CLASS_INTERNALS: tuple[Internal, ...] = (
     Internal(Consumer, "seek_wait", f"called by {_GUARD} to read a partition again"),
     Internal(Consumer, "highwaters", f"called by {_GUARD} and the lag gauge"),
     Internal(Consumer, "earliest_offsets", "called by the lag gauge (hub.worker)"),
+    Internal(Consumer, "wait_first",
+             "patched by the hand-over (hand_over.wait_first), mode's Service.wait_first"),
+    Internal(Consumer, "_drain_messages",
+             "hands records over with the call hand_over.wait_first takes over"),
     Internal(Recovery, "on_recovery_completed", f"patched by {_SEEK}"),
     Internal(Recovery, "_resume_streams", f"patched by {_SEEK}"),
     Internal(Recovery, "_wait", f"called by {_SEEK}"),
@@ -112,6 +116,8 @@ CLASS_INTERNALS: tuple[Internal, ...] = (
 """What must exist on Faust's classes, checked without an app."""
 
 CONSUMER_INTERNALS: tuple[Internal, ...] = (
+    Internal(Consumer, "callback", "recognised by the hand-over (hand_over.wait_first)"),
+    Internal(Consumer, "suspend_flow", "read by the hand-over (hand_over.wait_first)"),
     Internal(Consumer, "_acked", f"read by {_COMMIT}"),
     Internal(Consumer, "_gap", f"Faust's own gap bookkeeping, bypassed by {_GAP}"),
     Internal(Consumer, "_committed_offset",

@@ -1,4 +1,4 @@
-"""The seven patches to faust-streaming 0.15.3 (see :mod:`hub.faust` for what each works
+"""The eight patches to faust-streaming 0.15.3 (see :mod:`hub.faust` for what each works
 around and when it can go), installed by :func:`apply` and :func:`share_rocksdb_memory`:
 
 1. :func:`_add_gap`: a gap on a gapless topic is read again, not counted as done;
@@ -10,7 +10,8 @@ around and when it can go), installed by :func:`apply` and :func:`share_rocksdb_
 5. :func:`_store_stop`: a table's databases are let go without a garbage collection each;
 6. :func:`_as_options_sharing_memory` (with :func:`_open_keeping_table_options`): every
    RocksDB database shares one memory budget, also when it is opened again;
-7. :func:`_idempotent_settings`: the producer is idempotent.
+7. :func:`_idempotent_settings`: the producer is idempotent;
+8. :mod:`hub.faust.hand_over`: a record reaches its stream without four tasks per record.
 
 Patches 1 and 2 make the commit stop at a record that never reached the stream; the flow
 guard (:class:`hub.faust.flow_guard.FlowGuard`) sees such a commit stand still and reads
@@ -31,6 +32,7 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
 
+from hub.faust import hand_over
 from hub.faust.checks import check_faust
 
 log = logging.getLogger(__name__)
@@ -202,7 +204,7 @@ def _open_keeping_table_options(self, path, *, read_only: bool = False):
 
 
 def apply(is_gapless: Callable[[str], bool]) -> None:
-    """Install patches 1-5 and 7 (6 is :func:`share_rocksdb_memory`, for RocksDB tables
+    """Install patches 1-5, 7 and 8 (6 is :func:`share_rocksdb_memory`, for RocksDB tables
     only); ``is_gapless(topic)``: the topic's offsets have no holes (not
     compacted, no transactions), so a gap in what Faust reads is dropped records. Calling
     it again replaces the predicate."""
@@ -217,6 +219,7 @@ def apply(is_gapless: Callable[[str], bool]) -> None:
     AIOKafkaConsumerThread.getmany = _getmany
     RocksDBStore.stop = _store_stop
     AIOKafkaProducerDriver._settings_extra = _idempotent_settings
+    hand_over.install()
 
 
 def _idempotent_settings(self):
