@@ -190,11 +190,14 @@ fetcher a task and a wait per record, ``Consumer._drain_messages``).
 The fetcher change (``Consumer._drain_messages`` calling Faust's per-record callback
 directly instead of through ``Service.wait_first`` with the flow's suspension) took the
 batches to 850 messages and the router's CPU per event down by about 8 %, and the batched
-passthrough's by 40 %; it was measured as a throw-away patch and not kept. Its cost is
+passthrough's by 40 %; it was measured as a throw-away patch and not kept. Its cost was
 the semantics during a rebalance: ``wait_first`` abandons a record whose hand-over blocks
 (a full stream buffer) when Faust suspends the flow, and a direct call would hand it over
 after the rebalance, into the new assignment; the hub's exactly-once tests do not cover
-that race.
+that race. Patch 8 (``hub.faust.hand_over``) keeps those semantics: the hand-over runs
+inline only up to where it would wait, and one that waits is raced against the flow's
+suspension as before (tests/hub/test_hand_over.py). The batched passthrough runs on Faust
+as it is, so it still pays that cost per record.
 
 ``--only router --workers 1,2 --analytics apart`` with a 128 KiB fetch per partition (the
 tree's; 256 KiB took a worker over 400 MiB in a year, docs/operations.md): one router
