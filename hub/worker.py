@@ -339,25 +339,6 @@ def with_replication(settings: Settings) -> Settings:
     return settings.model_copy(update={"topic_replication_factor": factor})
 
 
-M_ARENA_MAX = -8
-"""glibc's ``mallopt`` parameter for the most malloc arenas (malloc.h)."""
-
-
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """At most ``arenas`` glibc malloc arenas for the worker's threads (the event loop,
-    Faust's consumer thread, RocksDB's, the inbox scans'); by default each thread that
-    allocates can get one of its own, up to eight per core, and memory freed in one is not
-    reused by another: a router worker's RSS over 300,000 events was about 10 MiB lower
-    with two (bench/bench_year.py). Called before the worker starts its threads. False
-    where the C library has no ``mallopt`` (not glibc)."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas) == 1
-    except (OSError, AttributeError):
-        return False
-
-
 def use_uvloop() -> bool:
     """Run the worker on uvloop's event loop (libuv): Faust's consumer, the producer and
     the router's awaits then cost about 6 % less CPU per routed event (bench_router). False
@@ -381,7 +362,6 @@ def run_worker(settings: Settings) -> None:
 
     # the inbox scans' kafka-python clients: their connection chatter is not for operators
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    limit_malloc_arenas()
     if not use_uvloop():
         print("hub run: uvloop is not installed; the worker runs on asyncio's own event loop "
               "(about 6 % more CPU per routed event)", file=sys.stderr, flush=True)
