@@ -181,6 +181,27 @@ Later, alternately with the tree before (inside twice, apart twice, inside twice
 | apart, with the three               | 1,883; 1,891  | 0.33; 0.31    | 0.40; 0.42   | 63/11/26;|
 |                                     |               |               | (0.11; 0.12) | 68/10/22 |
 
+Later still, apart (router worker's CPU; the faster runs of a pair are not the rule):
+
+| knob / change                       | events/s      | /faust-b      | CPU ms/ev    | loop %   |
+|-------------------------------------|---------------|---------------|--------------|----------|
+| asyncio's event loop (the tree)     | 1,893; 2,038; | 0.31; 0.36;   | 0.40; 0.40;  | 64/10/26 |
+|                                     | 1,655; 1,956  | 0.29; 0.34    | 0.42; 0.41   |          |
+| + uvloop's event loop               | 2,029; 1,867; | 0.25; 0.33;   | 0.38; 0.39;  | 65/11/24 |
+|                                     | 1,916; 1,818  | 0.34; 0.32    | 0.38; 0.38   |          |
+| + batches of 2,000 within 200 ms    | 2,263; 2,273  | 0.27; 0.37    | 0.39; 0.38   | 62/8/30  |
+| (not kept: it gains while the burst |               |               |              |          |
+| is still sent; then the loop is     |               |               |              |          |
+| bound by its CPU either way)        |               |               |              |          |
+| + outputs handed to the producer    | 1,744; 1,800  | 0.28; 0.29    | 0.41; 0.40   | 65/8/27  |
+| every 100 events (not kept)         |               |               |              |          |
+| + clock read once per message,      | 1,912; 1,817  | 0.34; 0.32    | 0.40; 0.39   | 64/11/25 |
+| handovers changed without           |               |               |              |          |
+| dataclasses.replace                 |               |               |              |          |
+| + patch 8: a record handed to its   | 2,441; 2,281; | 0.44; 0.41    | 0.35; 0.35;  | 72/11/17 |
+| stream without four tasks           | 2,471; 2,263  |               | 0.34; 0.35   |          |
+| (the same without it, alternately)  | 2,040; 2,153  |               | 0.37; 0.37   | 66/9/25  |
+
 Run apart, the router's worker spends a quarter less CPU per event and routes about a third
 faster; the two workers together spend what one did. With the analytics apart the loop
 takes 480-660 messages a batch: ``take_events`` hands a batch over after 50 ms, full
