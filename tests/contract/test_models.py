@@ -142,3 +142,25 @@ def test_an_event_is_an_instant_unless_its_producer_says_it_knows_only_the_day()
 def test_a_date_only_event_has_midnight_utc_as_its_time(time: datetime) -> None:
     with pytest.raises(ValidationError, match="time_precision date needs time at midnight UTC"):
         example_envelope(time=time, time_precision="date")
+
+
+def test_an_event_id_is_accepted_exactly_when_it_is_the_canonical_uuid_text():
+    import random
+    import uuid
+
+    from hub.contract.models import _require_canonical_uuid
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = str(uuid.UUID(int=rng.getrandbits(128)))
+        assert _require_canonical_uuid(text) == text
+    text = str(uuid.UUID(int=rng.getrandbits(128)))
+    for other, says in [(text.upper(), "canonical lowercase"),
+                        ("{" + text + "}", "canonical lowercase"),
+                        (text.replace("-", ""), "canonical lowercase"),
+                        ("urn:uuid:" + text, "canonical lowercase"),
+                        (text + "\n", "UUID in text form"),
+                        (text[:-1] + "g", "UUID in text form"),
+                        ("", "UUID in text form")]:
+        with pytest.raises(ValueError, match=says):
+            _require_canonical_uuid(other)
