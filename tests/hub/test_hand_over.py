@@ -25,12 +25,15 @@ class FakeConsumer(Service):
         self.queue: asyncio.Queue = asyncio.Queue(maxsize)
         self.suspend_flow = asyncio.Event()
         self.cleaned_up = 0
+        self.blocked = asyncio.Event()  # a hand-over waits for room in the buffer
 
     async def callback(self, message):
         WHO.set("hand-over")  # stays in the hand-over's own context
         if message == "boom":
             raise ValueError("bad record")
         try:
+            if self.queue.full():
+                self.blocked.set()
             await self.queue.put(message)
         finally:
             self.cleaned_up += 1
@@ -42,6 +45,16 @@ class FakeConsumer(Service):
 async def hand(consumer, message):
     return await hand_over.wait_first(consumer, consumer.callback(message),
                                       consumer.suspend_flow.wait())
+
+
+async def blocked_hand(consumer, message) -> asyncio.Task:
+    """``message`` on its way to a buffer of one that a first record filled: the task
+    handing it over, once it waits."""
+    await hand(consumer, "first")
+    handing = asyncio.create_task(hand(consumer, message))
+    await asyncio.wait_for(consumer.blocked.wait(), 5)
+    assert not handing.done()  # the stream's buffer is full
+    return handing
 
 
 def tasks() -> int:
@@ -72,10 +85,7 @@ def test_a_record_that_need_not_wait_is_handed_over_without_a_task():
 def test_a_record_that_waits_is_handed_over_once_there_is_room():
     async def scenario():
         consumer = FakeConsumer(maxsize=1)
-        await hand(consumer, "first")
-        handing = asyncio.create_task(hand(consumer, "second"))
-        await asyncio.sleep(0.05)
-        assert not handing.done()  # the stream's buffer is full
+        handing = await blocked_hand(consumer, "second")
         assert consumer.queue.get_nowait() == "first"
         result = await asyncio.wait_for(handing, 5)
         return result, consumer
@@ -88,9 +98,7 @@ def test_a_record_that_waits_is_handed_over_once_there_is_room():
 def test_a_waiting_record_gives_way_when_the_flow_is_suspended():
     async def scenario():
         consumer = FakeConsumer(maxsize=1)
-        await hand(consumer, "first")
-        handing = asyncio.create_task(hand(consumer, "second"))
-        await asyncio.sleep(0.05)
+        handing = await blocked_hand(consumer, "second")
         consumer.suspend_flow.set()  # a rebalance
         result = await asyncio.wait_for(handing, 5)
         await asyncio.sleep(0)
@@ -120,9 +128,7 @@ def test_a_hand_over_that_raises_raises_as_in_faust(message):
     async def scenario():
         consumer = FakeConsumer(maxsize=1)
         if message == "boom later":
-            await hand(consumer, "first")
-            handing = asyncio.create_task(hand(consumer, message))
-            await asyncio.sleep(0.05)
+            handing = await blocked_hand(consumer, message)
             consumer.queue.get_nowait()
             return await asyncio.wait_for(handing, 5)
         return await hand(consumer, message)
