@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         "from the changelogs and hub.facts when missing) or memory (read back from them at "
         "every start).",
     )
+    rocksdb_memory_mib: int = Field(
+        default=128, ge=8,
+        description="What a worker's RocksDB databases may hold in memory together, in "
+        "MiB (HUB_STATE_STORE=rocksdb): one block cache for the router's tables and the "
+        "analytics aggregator's facts, to which their write buffers are charged too (half "
+        "of it at most). Less memory makes more reads go to the files.",
+    )
     worker_role: Literal["all", "router", "analytics"] = Field(
         default="all",
         description="What a `hub run` worker does: all (route and aggregate the analytics), "

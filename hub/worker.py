@@ -63,6 +63,7 @@ def register_routing(app: faust.App, settings: Settings, agencies: AgencyDirecto
         timedelta(days=settings.dedupe_retention_days),
         delay=settings.router_delay_ms / 1000,
         review_window=timedelta(days=settings.linkage_review_days),
+        rocksdb_memory=settings.rocksdb_memory_mib * 1024**2,
     )
     register_linkage(app, settings.kafka, clock)
 

@@ -139,9 +139,10 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0,
-                    review_window: timedelta = timedelta(days=14)) -> RouterRuntime:
+                    review_window: timedelta = timedelta(days=14),
+                    rocksdb_memory: int = ROCKSDB_MEMORY_BYTES) -> RouterRuntime:
     if str(app.conf.store).startswith("rocksdb:"):
-        patches.share_rocksdb_memory(ROCKSDB_MEMORY_BYTES)
+        patches.share_rocksdb_memory(rocksdb_memory)
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}
