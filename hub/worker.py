@@ -30,6 +30,8 @@ def build_app(settings: Settings, agencies: AgencyDirectory | None = None) -> fa
     prime_worker_metrics([a.id for a in agencies.exchanging()])
     app = new_app(settings, agencies)
     clock = clock_from_settings(settings)
+    if settings.state_store == "rocksdb":  # one memory for the tables and the analytics
+        patches.share_rocksdb_memory(settings.rocksdb_memory_mib * 1024**2)
     if settings.worker_role in ("all", "router"):
         register_routing(app, settings, agencies, clock)
     if settings.worker_role in ("all", "analytics"):
@@ -63,7 +65,6 @@ def register_routing(app: faust.App, settings: Settings, agencies: AgencyDirecto
         timedelta(days=settings.dedupe_retention_days),
         delay=settings.router_delay_ms / 1000,
         review_window=timedelta(days=settings.linkage_review_days),
-        rocksdb_memory=settings.rocksdb_memory_mib * 1024**2,
     )
     register_linkage(app, settings.kafka, clock)
 

@@ -24,7 +24,6 @@ from hub.agencies import AgencyDirectory
 from hub.clock import Clock, HeldClock, Pacing
 from hub.contract.vocabulary import Municipality, Purpose
 from hub.core.topics import ROUTER_TOPICS, TICK_TOPIC, is_outbox, is_router_input
-from hub.faust import patches
 from hub.faust.flow_guard import FlowGuard
 from hub.faust.io import raw_topic
 from hub.kafka_io import Kafka
@@ -59,7 +58,7 @@ ROCKSDB_OPTIONS = {
     # Faust's defaults are for one big table: a 2 GiB block cache and 3 x 64 MiB write
     # buffers per database, and every table partition is a database of its own (6 tables x
     # 6 partitions here). Reads of one family touch a few blocks. The cache and the write
-    # buffers are shared by all databases (ROCKSDB_MEMORY_BYTES); these are per database.
+    # buffers are shared by all databases (HUB_ROCKSDB_MEMORY_MIB); these are per database.
     "write_buffer_size": 8 * 1024**2,
     "max_write_buffer_number": 2,
     "target_file_size_base": 32 * 1024**2,
@@ -70,9 +69,6 @@ ROCKSDB_OPTIONS = {
     "bloom_filter_size": 10,
 }
 """RocksDB options of the router's tables (with the ``rocksdb://`` store)."""
-ROCKSDB_MEMORY_BYTES = 128 * 1024**2
-"""What all of a worker's RocksDB databases may hold in memory together: one block cache,
-to which their write buffers are charged too (half of it at most)."""
 
 
 def new_table(app: faust.App, name: str) -> ChangelogTable:
@@ -139,10 +135,7 @@ def register_router(app: faust.App, agencies: AgencyDirectory, router: Router, c
                     bootstrap: Kafka, hold_window: timedelta, dedupe_retention: timedelta,
                     *, batch_size: int = 1000, batch_within: float = 0.05, delay: float = 0.0,
                     count_every: float = 30.0,
-                    review_window: timedelta = timedelta(days=14),
-                    rocksdb_memory: int = ROCKSDB_MEMORY_BYTES) -> RouterRuntime:
-    if str(app.conf.store).startswith("rocksdb:"):
-        patches.share_rocksdb_memory(rocksdb_memory)
+                    review_window: timedelta = timedelta(days=14)) -> RouterRuntime:
     journal = Journal()
     stores = {arg: BatchedStore(new_table(app, name), journal)
               for arg, name in TABLES.items()}

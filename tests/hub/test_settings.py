@@ -64,3 +64,12 @@ def test_invalid_settings_name_each_variable(monkeypatch):
     assert lines[0] == "invalid settings:"
     assert lines[1].startswith("  HUB_BROKER_PORT: ") and "integer" in lines[1]
     assert lines[2].startswith("  HUB_ANALYTICS_K: ") and "greater than" in lines[2]
+
+
+def test_the_rocksdb_memory_of_a_worker_is_a_setting_in_mib(monkeypatch):
+    assert Settings().rocksdb_memory_mib == 128
+    monkeypatch.setenv("HUB_ROCKSDB_MEMORY_MIB", "96")
+    assert load_settings().rocksdb_memory_mib == 96
+    monkeypatch.setenv("HUB_ROCKSDB_MEMORY_MIB", "4")
+    with pytest.raises(ConfigError, match="HUB_ROCKSDB_MEMORY_MIB"):
+        load_settings()
