@@ -182,13 +182,10 @@ class BatchedStore(MutableMapping):
             for written_in, changes in by_partition.items():
                 write_many(changes, written_in)
             return len(keys)
-        write = self._write
-        for key in keys:
+        for key in keys:  # a plain mapping (tests)
             value = self._dirty.pop(key)
-            written_in = self._partition_of.pop(key)
-            if write is not None:
-                write(key, value, written_in)
-            elif value is _DELETED:
+            del self._partition_of[key]
+            if value is _DELETED:
                 self.table.pop(key, None)
             else:
                 self.table[key] = value
