@@ -38,6 +38,7 @@ CONNECTION_TROUBLE = re.compile(
     r"Connection reset|connection.*closed|not ready|No node available|backoff/retry",
     re.IGNORECASE)
 SUSPECT_SECONDS = 15.0
+SLOW_STEP = re.compile(r"Task .* ran for [0-9.]+s \(>")
 """How long the first connection error of the client leaves its lines out before a probe
 has confirmed that a broker is down."""
 
@@ -158,3 +159,53 @@ class ClientNoise(logging.Filter):
             return True
         self.watch.left_out += 1
         return False
+
+
+class KafkaPythonNoise(logging.Filter):
+    """kafka-python's event loop (the worker's inbox scans and admin calls, on threads of
+    their own) says two things that are not for operators:
+
+    - a task that waited on a connection closed under it (the client closing while a read
+      or write was still being set up) ends with ``Unhandled exception in task`` and a
+      traceback through ``register_event``. The client goes on, so this filter keeps the
+      line and drops the traceback;
+    - ``Task ... ran for 0.1s``, which in the worker means the router held the interpreter
+      while the client's thread waited: dropped unless the client logs at DEBUG.
+
+    Any other exception keeps its traceback. Install with :func:`quiet_kafka_python`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and _raised_in(record.exc_info[1], "register_event"):
+            exc = record.exc_info[1]
+            record.msg = ("Kafka client (kafka-python): a task ended on a connection closed "
+                          "under it (%s: %s); the client opens a new one when it needs it")
+            record.args = (type(exc).__name__, exc)
+            record.exc_info = record.exc_text = None
+            return True
+        if isinstance(record.msg, str) and SLOW_STEP.match(record.msg):
+            return logging.getLogger("kafka").isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _raised_in(exc: BaseException | None, function: str) -> bool:
+    """Whether ``exc`` (or an exception it was raised while handling) passed through a
+    frame of ``function`` in kafka-python's network code."""
+    seen = 0
+    while exc is not None and seen < 5:
+        tb = exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name == function and "kafka" in code.co_filename:
+                return True
+            tb = tb.tb_next
+        exc, seen = exc.__context__, seen + 1
+    return False
+
+
+def quiet_kafka_python() -> None:
+    """kafka-python's loggers for a worker: warnings and errors only (its connection chatter
+    is not for operators), with :class:`KafkaPythonNoise` on its event loop's logger."""
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    selector = logging.getLogger("kafka.net.selector")
+    if not any(isinstance(f, KafkaPythonNoise) for f in selector.filters):
+        selector.addFilter(KafkaPythonNoise())

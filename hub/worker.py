@@ -359,11 +359,11 @@ def use_uvloop() -> bool:
 def run_worker(settings: Settings) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     import faulthandler
-    import logging
     import signal
 
-    # the inbox scans' kafka-python clients: their connection chatter is not for operators
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    from hub.connectivity import quiet_kafka_python
+
+    quiet_kafka_python()  # the inbox scans' and admin calls' kafka-python clients
     if not use_uvloop():
         print("hub run: uvloop is not installed; the worker runs on asyncio's own event loop "
               "(about 6 % more CPU per routed event)", file=sys.stderr, flush=True)
