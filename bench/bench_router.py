@@ -29,7 +29,7 @@ Modes
     python bench/bench_router.py --steady 1000 --seconds 60 [--children 5000]
     python bench/bench_router.py --only router [--only faust ...] [--profile FILE]
         Only the pipelines named; --profile records the router worker with py-spy (folded
-        stacks) while it is measured.
+        stacks) while it is measured (with --workers: every worker, FILE-w<W>-<k>).
         Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
         events); measures the latency under that load and whether the pipeline keeps up.
     python bench/bench_router.py --only faust-batched --only router --analytics apart
@@ -702,8 +702,15 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
             watch.update({worker: procs.running[worker][0].pid for worker in workers})
             watch["broker (java)"] = broker.status().pid
             watch["bench (its clients)"] = os.getpid()
+            recorders = {worker: spy(procs.running[worker][0].pid,
+                                     profile_path(args.profile, w, k), 100)
+                         for k, worker in enumerate(workers)} if args.profile else {}
             result = measure(name, broker.bootstrap, source, sink, events, consents, rate,
                              args.drain_timeout, watch=watch)
+            for k, recorder in enumerate(recorders.values()):
+                stop_spy(recorder)
+                print(f"{workers[k]} profile (py-spy, raw): {profile_path(args.profile, w, k)}",
+                      flush=True)
             result.phases = loop_phases([procs.running[w][1] for w in workers])
             result.batch = loop_batch([procs.running[w][1] for w in workers])
             for worker in [*workers, *([ANALYTICS] if ANALYTICS in procs.running else [])]:
@@ -713,6 +720,13 @@ def run_workers(args, procs: Processes, cmd: list[str], env: dict, source: str, 
         results.append(result)
         print(f"{name}: {line(result, rate)}", flush=True)
     return results
+
+
+def profile_path(profile: str, workers: int, k: int) -> Path:
+    """Where ``--profile FILE`` records worker ``k`` of a run with ``workers`` workers
+    (``FILE`` with ``-w<workers>-<k>`` before its suffix)."""
+    path = Path(profile)
+    return path.with_name(f"{path.stem}-w{workers}-{k}{path.suffix}")
 
 
 ANALYTICS = "analytics (apart)"
@@ -912,7 +926,8 @@ def main() -> None:
                         "theirs but not in their CPU per event")
     parser.add_argument("--profile", metavar="FILE",
                         help="record the router worker with py-spy while it is measured "
-                        "(folded stacks, as `py-spy record --format raw` writes them)")
+                        "(folded stacks, as `py-spy record --format raw` writes them); "
+                        "with --workers, each worker of each run, into FILE-w<W>-<k>")
     args = parser.parse_args()
     if args.drain_timeout is None:
         args.drain_timeout = 120.0 if args.steady else 900.0
