@@ -28,6 +28,8 @@ import json
 import uuid
 from datetime import datetime
 
+import orjson
+
 from hub.contract.models import Envelope
 from hub.core.decisions import Decision
 from hub.core.reasons import AuditDecision, NoteKind, ReasonKind, ReasonParams
@@ -133,10 +135,15 @@ def audit_records(envelope: Envelope, decision: Decision, now: datetime) -> list
     return records
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
-"""json.dumps(record, ensure_ascii=False, sort_keys=True), without building an encoder for
-every record."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""The standard library's encoder of what orjson refuses (an integer beyond 64 bits, a key
+that is no string), writing the same bytes as orjson."""
 
 
 def encode_audit(record: dict) -> bytes:
-    return _ENCODER.encode(record).encode("utf-8")
+    """The record as compact UTF-8 JSON with sorted keys (orjson: about five times faster
+    than the standard library, one record per routed event)."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return _ENCODER.encode(record).encode("utf-8")

@@ -159,7 +159,10 @@ def encode_counted(fact: Counted) -> bytes:
                   fact.from_kind, fact.to_kind, fact.answer, fact.days_to_answer,
                   fact.days_to_completion, fact.completed, fact.stalled, fact.bounce,
                   fact.ping_pong]
-    return _encode_json(fields).encode()
+    try:
+        return orjson.dumps(fields)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+        return _encode_json(fields).encode()
 
 
 def decode_counted(data: bytes) -> Counted:

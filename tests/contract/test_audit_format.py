@@ -46,3 +46,18 @@ def test_an_audit_id_is_the_uuid5_of_its_decision_in_the_audit_namespace():
                           "grundschule-kamen-mitte")
     assert record["audit_id"] == str(uuid.uuid5(
         AUDIT_NAMESPACE, f"{record['event_id']}|grundschule-kamen-mitte|delivered|"))
+
+
+def test_a_record_is_written_as_compact_utf8_json_with_sorted_keys():
+    from hub.audit import encode_audit
+
+    record = audit_record(event(), AuditDecision.DELIVERED, datetime(2026, 11, 24, tzinfo=UTC),
+                          reason="Übergabe an Jugendamt Lünen")
+    data = encode_audit(record)
+    assert json.loads(data) == record
+    assert "Lünen".encode() in data
+    assert data == json.dumps(record, ensure_ascii=False, sort_keys=True,
+                              separators=(",", ":")).encode()
+    huge = {**record, "reason_params": {"n": 2 ** 70}}  # beyond orjson: the same bytes still
+    assert encode_audit(huge) == json.dumps(huge, ensure_ascii=False, sort_keys=True,
+                                            separators=(",", ":")).encode()
