@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         "analytics aggregator's facts, to which their write buffers are charged too (half "
         "of it at most). Less memory makes more reads go to the files.",
     )
+    standby_replicas: int = Field(
+        default=1, ge=0, le=3,
+        description="How many other workers keep a standby copy of each partition of the "
+        "router's tables (Faust's table_standby_replicas), kept up to date from the "
+        "changelogs: a worker that takes a partition over then has its state at hand "
+        "instead of reading the partition's changelog first. Each copy costs its worker "
+        "CPU for every event the partition routes (0: none; docs/operations.md, "
+        "\"Standby copies\").",
+    )
     worker_role: Literal["all", "router", "analytics"] = Field(
         default="all",
         description="What a `hub run` worker does: all (route and aggregate the analytics), "

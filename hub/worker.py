@@ -126,6 +126,7 @@ def new_app(settings: Settings, agencies: AgencyDirectory) -> faust.App:
         # costs memory: over a year a router worker reached 404 MiB with 256 KiB, 342 MiB
         # with 64 KiB (bench/bench_year.py --analytics apart; 128 KiB: docs/operations.md)
         consumer_max_fetch_size=128 * 1024,
+        table_standby_replicas=settings.standby_replicas,
     )
 
 

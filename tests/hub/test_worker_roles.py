@@ -66,3 +66,18 @@ def test_run_names_the_roles_in_its_help_and_refuses_another():
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "invalid choice: 'aggregator'" in refused.stderr
+
+
+@pytest.mark.parametrize("copies", [0, 2])
+def test_the_standby_copies_of_the_tables_are_a_setting(tmp_path, monkeypatch, copies):
+    from hub.agencies import load_agencies
+    from hub.worker import new_app
+
+    assert Settings().standby_replicas == 1
+    monkeypatch.setenv("HUB_HOME", str(tmp_path))
+    monkeypatch.setenv("HUB_STANDBY_REPLICAS", str(copies))
+    app = new_app(load_settings(), load_agencies())
+    assert app.conf.table_standby_replicas == copies
+    monkeypatch.setenv("HUB_STANDBY_REPLICAS", "-1")
+    with pytest.raises(ConfigError, match="HUB_STANDBY_REPLICAS"):
+        load_settings()
