@@ -38,9 +38,10 @@ CONNECTION_TROUBLE = re.compile(
     r"Connection reset|connection.*closed|not ready|No node available|backoff/retry",
     re.IGNORECASE)
 SUSPECT_SECONDS = 15.0
-SLOW_STEP = re.compile(r"Task .* ran for [0-9.]+s \(>")
 """How long the first connection error of the client leaves its lines out before a probe
 has confirmed that a broker is down."""
+SLOW_STEP = re.compile(r"Task .* ran for [0-9.]+s \(>")
+"""kafka-python's warning about a slow step of its event loop (:class:`KafkaPythonNoise`)."""
 
 
 def probe(address: str, timeout: float = 1.0) -> str | None:
