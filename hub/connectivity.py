@@ -15,7 +15,8 @@ and it keeps the gauge ``hub_kafka_connected{broker}`` (1 reachable, 0 not) for 
 ``HubKafkaUnreachable``. :class:`ClientNoise` is the logging filter that leaves the client's
 connection errors out of the log while the watch knows (or, after the first such line,
 suspects) a broker to be down; once every broker answers again, the client's lines pass as
-before, so nothing else is hidden.
+before, so nothing else is hidden. :class:`KafkaPythonNoise` shortens two messages of the
+other client, kafka-python (the inbox scans), that are not about a fault.
 """
 
 from __future__ import annotations
