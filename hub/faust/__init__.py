@@ -131,7 +131,12 @@ The overrides and direct reads
   and write Faust's changelog format. Not a defect workaround but a bypass of Faust's
   per-key path, which cost a good part of an event;
   :meth:`~hub.faust.tables.TableStore.check` compares the encoding with Faust's at
-  start-up. *Can go:* if Faust gets a batch read and write by partition.
+  start-up. *Can go:* if Faust gets a batch read and write by partition. On disk, the
+  tables' changelog topics are Faust's own (``Collection._new_changelog_topic``) built
+  with the raw serializer (:func:`hub.faust.tables.read_changelog_raw`): a recovery or
+  standby copy hands the RocksDB store the records' bytes, which it writes as they came
+  (``Store.apply_changelog_batch``), without Faust decoding each from JSON first only to
+  drop the result; ``check`` makes sure the records arrive undecoded.
 - **The router's sends** (:class:`hub.faust.batch_send.BatchSender`) go past Faust's
   ``Producer.send`` to its aiokafka producer (``app.producer._producer``): the public
   ``create_batch`` and ``send_batch``, and the private ``_partitioner``, ``_metadata`` and

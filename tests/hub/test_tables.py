@@ -214,3 +214,31 @@ def test_a_table_database_opened_again_keeps_the_shared_cache_and_its_bloom_filt
         db[b"family-1"] = b"x"
         db.close()
         assert _table_options(folder) == f"{16 * 1024**2} bloomfilter"
+
+
+def test_a_changelog_record_reaches_the_table_as_faust_recovers_it(table):
+    """What a recovery or a standby copy reads of the changelog: on disk the record's bytes
+    go into the table without being decoded first; in memory Faust decodes them (its store
+    keeps keys and values decoded). Either way the router reads the value back."""
+    from faust.types.tuples import Message
+
+    table.check()
+    assert table.topic == f"test-tables-{'rocksdb' if table.on_disk else 'memory'}-" \
+        "families-changelog"
+    topic = table.table.changelog_topic
+    value = {"pseudonym-ä": ["EW-1", 2.5, None]}
+    message = Message(table.topic, 3, 17, 0.0, 0, [], b'"subject-1"',
+                      faust.serializers.codecs.dumps("json", value), None)
+    event = asyncio.run(topic.schema.decode(table.table.app, message))
+    assert isinstance(event.key, bytes) == table.on_disk
+    table.store.apply_changelog_batch([event], to_key=table.table._to_key,
+                                      to_value=table.table._to_value)
+    assert table.read("subject-1", 3) == value
+    assert faust_reads(table, "subject-1", 3) == value
+
+
+def test_a_faust_that_decodes_the_changelog_on_disk_is_refused(tmp_path):
+    table = new_table("rocksdb", tmp_path)
+    table.table.changelog_topic = table.table._new_changelog_topic()  # Faust's JSON
+    with pytest.raises(IncompatibleFaust, match="changelog records are decoded"):
+        table.check()
