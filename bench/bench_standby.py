@@ -21,6 +21,7 @@ What the copies cost while routing is the other half of the trade; measure it wi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -48,8 +49,6 @@ from hub.topics import plan_topics  # noqa: E402
 
 def takeover(copies: int, args, folder: Path, key: PseudonymKey) -> dict[str, float]:
     """One round with ``copies`` standby copies; returns the probes' arrival figures (s)."""
-    import os
-
     agencies = load_agencies()
     outbox, inbox = agencies.get(SENDER).outbox, agencies.get(RECIPIENT).inbox
     broker = LocalBroker(folder / "home", free_port(), free_port())
@@ -89,7 +88,9 @@ def takeover(copies: int, args, folder: Path, key: PseudonymKey) -> dict[str, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--children", type=int, default=20_000,
                         help="children with a consent and requests (default 20,000)")
     parser.add_argument("--events", type=int, default=40_000,

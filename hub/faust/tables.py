@@ -205,4 +205,3 @@ def raw_changelog_problems(table) -> list[str]:
     if type(table.data).apply_changelog_batch is not RocksDBStore.apply_changelog_batch:
         problems.append("the RocksDB store's apply_changelog_batch is not Faust's own")
     return problems
-
