@@ -113,6 +113,64 @@ def test_a_rebuild_writes_in_bulk_and_flushes(tmp_path):
     again.close()
 
 
+def test_the_live_facts_are_gathered_and_read_back_before_they_are_written(tmp_path):
+    store = RocksStore(tmp_path / "hub.facts-0")
+    facts = [counted(event(n)) for n in range(3)]
+    for fact in facts:
+        store.write(("event", fact.id), fact, None, fact.slices())
+    assert store.db.get(b"f" + b"event|ev-0") is None  # gathered, not written yet
+    assert store.get(("event", "ev-1")) == facts[1]
+    store.write(("event", "ev-1"), None, facts[1], facts[1].slices())
+    assert store.get(("event", "ev-1")) is None
+    assert store.facts_of(KAMEN) == [facts[0], facts[2]]  # written before it is read
+    assert store.db.get(b"f" + b"event|ev-0") is not None
+    store.close()
+
+
+def test_a_full_batch_of_live_facts_is_written(tmp_path):
+    from hub.analytics.rocks import LIVE_FACTS
+
+    store = RocksStore(tmp_path / "hub.facts-0")
+    for n in range(LIVE_FACTS + 1):
+        fact = counted(event(n))
+        store.write(("event", fact.id), fact, None, fact.slices())
+    assert store.db.get(b"f" + b"event|ev-0") is not None
+    assert store.db.get(b"f" + f"event|ev-{LIVE_FACTS}".encode()) is None
+    store.close()
+
+
+KILLED = """
+import os, sys
+from hub.analytics.counted import counted
+from hub.analytics.rocks import RocksStore
+from tests.analytics.test_aggregate import event
+store = RocksStore(sys.argv[1])
+for n in range(10):
+    fact = counted(event(n))
+    store.write(("event", fact.id), fact, None, fact.slices())
+store.read_up_to = 10  # the offset after the ten facts
+for n in range(10, 15):
+    fact = counted(event(n))
+    store.write(("event", fact.id), fact, None, fact.slices())
+os._exit(0)  # killed: the last five never written
+"""
+
+
+def test_a_worker_killed_with_facts_gathered_loses_none_its_offset_covers(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "hub.facts-0"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", KILLED, str(path)], cwd=root, check=True)
+    again = RocksStore(path)
+    assert again.read_up_to == 10 and len(again) == 10
+    assert [f.id for f in again.facts_of(KAMEN)] == sorted(f"ev-{n}" for n in range(10))
+    assert again.dirty_marks() == set(counted(event(0)).slices())
+    again.close()
+
+
 def test_a_store_opened_again_keeps_its_bloom_filter_and_the_shared_cache(tmp_path):
     """Every new fact is looked up first and is not there: without a bloom filter each
     miss searches the files. rocksdict drops the table options of a database that
