@@ -32,6 +32,11 @@ Modes
         stacks) while it is measured (with --workers: every worker, FILE-w<W>-<k>).
         Steady load: RATE events a second, paced (not a burst), for S seconds (RATE x S
         events); measures the latency under that load and whether the pipeline keeps up.
+    python bench/bench_router.py --only faust-batched --only router --rounds 3
+        Everything three times, each round on a broker of its own; at the end every
+        round's rates and CPU per event, and the router's ratios to faust-batched (events/s
+        and CPU per event) with their median. On a busy machine a single run's ratio
+        spreads by a third; compare medians.
     python bench/bench_router.py --only faust-batched --only router --analytics apart
         The router's workers only route (``hub run --role router``) and one more worker
         aggregates the analytics (``--role analytics``); its CPU is listed beside theirs,
@@ -928,16 +933,54 @@ def main() -> None:
                         help="record the router worker with py-spy while it is measured "
                         "(folded stacks, as `py-spy record --format raw` writes them); "
                         "with --workers, each worker of each run, into FILE-w<W>-<k>")
+    parser.add_argument("--rounds", type=int, default=1, metavar="R",
+                        help="run everything R times, each round on a broker of its own, "
+                        "and report every round's figures and the median of the router's "
+                        "ratios to faust-batched (the machine's noise shows in their spread)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds: at least 1, not {args.rounds}")
     if args.drain_timeout is None:
         args.drain_timeout = 120.0 if args.steady else 900.0
     signal.signal(signal.SIGTERM, terminate)
+    rounds = []
     try:
-        results = run(args)
+        for r in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {r + 1} of {args.rounds} (a broker of its own)", flush=True)
+            rounds.append(run(args))
+            report(rounds[-1], args.steady)
     except KeyboardInterrupt:
         print("interrupted: every process stopped, broker stopped", file=sys.stderr)
         sys.exit(130)
-    report(results, args.steady)
+    if len(rounds) > 1:
+        report_rounds(rounds)
+
+
+def report_rounds(rounds: list[list[Result]]) -> None:
+    """Each pipeline's rate and CPU per event in every round, and the router's ratios to
+    the batched Faust loop (throughput, and CPU per event) with their median: the figures
+    to compare across runs on a noisy machine."""
+    print(f"\nover {len(rounds)} rounds:")
+    names = [r.name for r in rounds[0]]
+    for name in names:
+        got = [next((r for r in results if r.name == name), None) for results in rounds]
+        rates = "; ".join(f"{r.rate:,.0f}" if r else "-" for r in got)
+        cpu = "; ".join(f"{r.cpu_ms:.2f}" if r and r.cpu_ms is not None else "-"
+                        for r in got)
+        print(f"  {name:<14} events/s {rates}   CPU ms/event {cpu}")
+    if "router" not in names or "faust-batched" not in names:
+        return
+    pairs = [({r.name: r for r in results}["router"],
+              {r.name: r for r in results}["faust-batched"]) for results in rounds]
+    rate = [router.rate / batched.rate for router, batched in pairs if batched.rate]
+    print("  router/faust-batched, events/s: " + "; ".join(f"{x:.3f}" for x in rate)
+          + (f"   median {statistics.median(rate):.3f}" if rate else ""))
+    cpu = [router.cpu_ms / batched.cpu_ms for router, batched in pairs
+           if router.cpu_ms and batched.cpu_ms]
+    if cpu:
+        print("  router/faust-batched, CPU per event: " + "; ".join(f"{x:.1f}x" for x in cpu)
+              + f"   median {statistics.median(cpu):.1f}x")
 
 
 if __name__ == "__main__":
