@@ -82,16 +82,18 @@ class Aggregator:
         parsed = counted(fact)
         if parsed is None:
             return False
-        if not all(self.owns(s) for s in parsed.slices()):
+        slices = parsed.slices()
+        if not all(self.owns(s) for s in slices):
             return None
-        self._apply((fact.kind, fact.id), parsed)
+        self._apply((fact.kind, fact.id), parsed, slices)
         return True
 
-    def _apply(self, key: FactKey, parsed: Counted) -> None:
+    def _apply(self, key: FactKey, parsed: Counted, slices: list[Slice] | None = None
+               ) -> None:
         old = self.store.get(key)
         if old == parsed:
             return
-        touched = set(parsed.slices())
+        touched = set(parsed.slices() if slices is None else slices)
         if old is not None:
             touched.update(old.slices())
         self.store.write(key, parsed, old, touched)

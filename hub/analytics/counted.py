@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from hub.analytics.facts import EventFact, Fact, HandoverFact, Outcome
+from hub.analytics.facts import OUTCOME_OF, EventFact, Fact, HandoverFact, Outcome
 from hub.analytics.records import (
     MONTHLY_HANDOVERS,
     WEEKLY_ACTIVITY,
@@ -172,7 +172,7 @@ def decode_counted(data: bytes) -> Counted:
     kind, *values = orjson.loads(data)
     if kind == "event":
         values[3] = date.fromordinal(values[3])
-        values[11] = _OUTCOMES[values[11]]
+        values[11] = OUTCOME_OF[values[11]]
         cls, names = CountedEvent, _EVENT_FIELDS
     else:
         cls, names = CountedHandover, _HANDOVER_FIELDS
@@ -182,6 +182,5 @@ def decode_counted(data: bytes) -> Counted:
 
 
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 _EVENT_FIELDS = tuple(f.name for f in fields(CountedEvent))
 _HANDOVER_FIELDS = tuple(f.name for f in fields(CountedHandover))

@@ -45,6 +45,10 @@ class Outcome(StrEnum):
     REFUSED_NO_CONSENT = "refused_no_consent"
 
 
+OUTCOME_OF = {outcome.value: outcome for outcome in Outcome}
+"""Each outcome by its value (a fact's ``outcome``)."""
+
+
 class FactError(ValueError):
     """A record of ``hub.facts`` that is not a fact (the message names no pseudonym)."""
 
@@ -82,7 +86,7 @@ class EventFact:
             offer_category=_text(data, "offer_category", optional=True),
             source=_text(data, "source"), source_kind=_text(data, "source_kind"),
             source_municipality=_one_of(data, "source_municipality", MUNICIPALITIES),
-            outcome=Outcome(_one_of(data, "outcome", frozenset(Outcome))))
+            outcome=OUTCOME_OF[_one_of(data, "outcome", OUTCOME_OF.keys())])
 
 
 @dataclass(frozen=True)
