@@ -83,6 +83,8 @@ class RocksStore:
         self._live: rocksdict.WriteBatch | None = None
         self._live_facts: dict[bytes, bytes | None] = {}
         """The facts in ``_live`` not written yet (key -> value; None: removed)."""
+        self._live_dirty: set[Slice] = set()  # the slices they change, marked when written
+        self._live_counted = False  # they change the count
         self._open()
 
     # -- the database ------------------------------------------------------------------
@@ -120,7 +122,7 @@ class RocksStore:
 
     def clear(self) -> None:
         """Forget everything: the database is deleted and made anew."""
-        self._live, self._live_facts = None, {}
+        self._live, self._live_facts, self._live_dirty = None, {}, set()
         self.db.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._open()
@@ -155,6 +157,11 @@ class RocksStore:
         """Write the live stream's facts gathered so far (see the module docs)."""
         if self._live is not None:
             batch, self._live, self._live_facts = self._live, None, {}
+            for s in self._live_dirty:
+                batch.put(DIRTY + _slice_key(s), b"")
+            if self._live_counted:
+                batch.put(META + COUNT, str(self._count).encode())
+            self._live_dirty, self._live_counted = set(), False
             self.db.write(batch, self._write_options)
 
     def _write(self, batch: rocksdict.WriteBatch) -> None:
@@ -205,11 +212,9 @@ class RocksStore:
                 batch.put(INDEX + _slice_key(s) + name, data)
         count = self._count + (fact is not None) - (old is not None)
         counted, self._count = count != self._count, count
-        if bulk is None:
-            for s in dirty:
-                batch.put(DIRTY + _slice_key(s), b"")
-            if counted:
-                batch.put(META + COUNT, str(count).encode())
+        if bulk is None:  # the marks and the count go in when the batch is written
+            self._live_dirty.update(dirty)
+            self._live_counted |= counted
             self._live_facts[FACT + name] = None if fact is None else data
             if len(self._live_facts) >= LIVE_FACTS:
                 self._flush_live()
