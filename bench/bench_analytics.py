@@ -18,6 +18,13 @@ read on from the store's offset, the published cells compared with the store's, 
 recompute):
 
     python bench/bench_analytics.py --stores [--n N] [--repeat R]
+
+``--live`` measures the live stream instead: each fact decoded from the bytes the router
+writes and applied, as the worker's agent does (no publish), in memory, in RocksDB with a
+write of its own per fact, and in RocksDB in the worker's batches
+(:data:`hub.analytics.rocks.LIVE_FACTS`), the best of ``--repeat`` rounds in turns:
+
+    python bench/bench_analytics.py --live [--n N] [--repeat R]
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.analytics.aggregate import Aggregator  # noqa: E402
-from hub.analytics.facts import encode_fact, fact_from_json, fact_key  # noqa: E402
+from hub.analytics.facts import decode_fact, encode_fact, fact_from_json, fact_key  # noqa: E402
 from hub.analytics.records import encode_record  # noqa: E402
 from hub.analytics.store import MemoryStore  # noqa: E402
 from hub.analytics.takeover import replay  # noqa: E402
@@ -206,6 +213,39 @@ def compare_stores(n: int, repeat: int) -> None:
     print(f"published cells: {rows[0]['cells']} (the same for every n: 12 weeks, 9 towns)")
 
 
+def live_cost(n: int, repeat: int) -> None:
+    """The live stream's cost per fact: each fact decoded from the bytes the router writes
+    and applied, as the agent does (no publish), in memory, in RocksDB with a write of its
+    own per fact (``LIVE_FACTS`` 1), and in RocksDB as the worker writes (batches of
+    ``LIVE_FACTS``); CPU time of this process, the best of ``repeat`` rounds in turns."""
+    from hub.analytics import rocks
+
+    data = [encode_fact(fact_from_json(f)) for f in make_facts(n)]
+    batch = rocks.LIVE_FACTS
+    shapes = {"memory": None, "rocksdb, a write per fact": 1,
+              f"rocksdb, batches of {batch}": batch}
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for name, size in shapes.items():
+            with tempfile.TemporaryDirectory() as folder:
+                rocks.LIVE_FACTS = size or batch
+                store = MemoryStore() if size is None else rocks.RocksStore(Path(folder) / "db")
+                aggregator = Aggregator(5, store)
+                started = time.process_time()
+                for value in data:
+                    aggregator.apply_owned(decode_fact(value))
+                took = (time.process_time() - started) / n
+                if size is not None:
+                    store.close()
+                best[name] = min(took, best.get(name, took))
+    rocks.LIVE_FACTS = batch
+    print(f"{n} facts decoded and applied (a fifth handovers), best of {repeat}:")
+    for name, took in best.items():
+        print(f"  {name:28} {took * 1e6:6.1f} us a fact")
+    each, batched = best["rocksdb, a write per fact"], best[f"rocksdb, batches of {batch}"]
+    print(f"ratio batches / a write per fact: {batched / each:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="facts (default 100000)")
@@ -214,7 +254,10 @@ def main() -> None:
     parser.add_argument("--stores", action="store_true",
                         help="compare the stores (memory, RocksDB) instead")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="with --stores: runs of each store, the fastest shown")
+                        help="with --stores or --live: runs of each, the fastest shown")
+    parser.add_argument("--live", action="store_true",
+                        help="the live stream's cost per fact instead: decoded and applied "
+                        "in memory, in RocksDB a write per fact, and in batches")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -223,6 +266,9 @@ def main() -> None:
         return
     if args.stores:
         compare_stores(args.n, args.repeat)
+        return
+    if args.live:
+        live_cost(args.n, args.repeat)
         return
     facts = make_facts(args.n)
     baseline = run_baseline(facts)
