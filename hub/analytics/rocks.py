@@ -123,6 +123,7 @@ class RocksStore:
     def clear(self) -> None:
         """Forget everything: the database is deleted and made anew."""
         self._live, self._live_facts, self._live_dirty = None, {}, set()
+        self._live_counted = False
         self.db.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._open()

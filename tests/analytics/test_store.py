@@ -127,6 +127,18 @@ def test_the_live_facts_are_gathered_and_read_back_before_they_are_written(tmp_p
     store.close()
 
 
+def test_live_facts_not_written_yet_are_forgotten_by_a_clear(tmp_path):
+    store = RocksStore(tmp_path / "hub.facts-0")
+    fact = counted(event(1))
+    store.write(("event", fact.id), fact, None, fact.slices())
+    store.clear()
+    store.close()
+    again = RocksStore(tmp_path / "hub.facts-0")
+    assert again.get(("event", fact.id)) is None and len(again) == 0
+    assert again.dirty_marks() == set() and list(again.slices()) == []
+    again.close()
+
+
 def test_a_full_batch_of_live_facts_is_written(tmp_path):
     from hub.analytics.rocks import LIVE_FACTS
 
