@@ -52,12 +52,13 @@ def needles() -> set[bytes]:
 DAY_MS = 86_400_000
 
 
-def inside_a_timestamp(blob: bytes, at: int, length: int) -> bool:
+def inside_a_timestamp(blob: bytes, at: int, length: int, now: int | None = None) -> bool:
     """Whether the bytes blob[at:at + length] lie inside a big-endian 64-bit number that
-    reads as a time of the last day in milliseconds: Kafka's own records (the group
-    coordinator's offset commits) carry such timestamps, and three of their bytes can
-    spell a short name by chance, for a quarter of a second at a time."""
-    now = int(time.time() * 1000)
+    reads as a time within a day of ``now`` (default: the clock's) in milliseconds:
+    Kafka's own records (the group coordinator's offset commits) carry such timestamps,
+    and three of their bytes can spell a short name by chance, for a quarter of a second
+    at a time."""
+    now = int(time.time() * 1000) if now is None else now
     for start in range(max(0, at + length - 8), min(at, len(blob) - 8) + 1):
         if now - DAY_MS <= int.from_bytes(blob[start:start + 8], "big") <= now + DAY_MS:
             return True
@@ -65,13 +66,16 @@ def inside_a_timestamp(blob: bytes, at: int, length: int) -> bool:
 
 
 def test_a_name_spelled_by_a_timestamp_is_not_a_leak():
-    now = int(time.time() * 1000)
-    spelled = (now & ~0xFFFFFF00) | (int.from_bytes(b"Mia", "big") << 8)
+    # the time of day that spells "Mia" in bytes 5-7 of the clock's milliseconds, once
+    # every 50 days: judged from 3 hours later, and from 3 days later (no time of the day)
+    spelled = (int(time.time() * 1000) & ~0xFFFFFF00) | (int.from_bytes(b"Mia", "big") << 8)
     record = b"\x00\x03" + spelled.to_bytes(8, "big") + b"\x00\x06Mia"
     hits = [m.start() for m in re.finditer(b"Mia", record)]
     assert len(hits) == 2
-    assert inside_a_timestamp(record, hits[0], 3)
-    assert not inside_a_timestamp(record, hits[1], 3)
+    hours_later, days_later = spelled + 3 * 3_600_000, spelled + 3 * DAY_MS
+    assert inside_a_timestamp(record, hits[0], 3, now=hours_later)
+    assert not inside_a_timestamp(record, hits[1], 3, now=hours_later)
+    assert not inside_a_timestamp(record, hits[0], 3, now=days_later)
 
 
 def every_record(bootstrap: str):
