@@ -207,6 +207,25 @@ Later still, apart (router worker's CPU; the faster runs of a pair are not the r
 | stream without four tasks           | 2,471; 2,263  |               | 0.34; 0.35   |          |
 | (the same without it, alternately)  | 2,040; 2,153  |               | 0.37; 0.37   | 66/9/25  |
 
+On a slower machine (``faust-batched`` 2,450-3,500 events/s, against 4,600-4,800 where
+the rows above were measured), ``--only faust-batched --only router --rounds 3``; each
+cell lists the three rounds, then the median of the ratios:
+
+| tree                          | router events/s | /faust-b (median) | CPU ms/ev   | CPU/faust-b |
+|-------------------------------|-----------------|-------------------|-------------|-------------|
+| inside, the analytics' facts  | 1,305; 804; 993 | 0.45; 0.27; 0.36  | 0.69; 1.10; | 2.6x; 4.0x; |
+| written in batches of 200     |                 | (0.36)            | 0.93        | 4.0x (4.0x) |
+| apart, the same tree          | 1,127; 1,044;   | 0.39; 0.43; 0.34  | 0.68; 0.77; | 2.6x; 2.9x; |
+|                               | 993             | (0.39)            | 0.79        | 3.1x (2.9x) |
+| inside, + outcome map, slices | 926; 934; 1,131 | 0.35; 0.27; 0.45  | 0.96; 0.98; | 3.6x; 4.7x; |
+| once, marks once a batch      |                 | (0.35)            | 0.79        | 3.0x (3.6x) |
+
+The analytics worker apart took 0.36-0.37 ms per routed event there: the router's events
+wrote 2.46 facts each (the event's, its handover's, and the earlier handovers whose bounce
+or ping-pong flags changed), each through Faust's per-record path (about 40 µs, measured
+with an agent that dropped every fact) and the aggregator's decode and apply
+(``python bench/bench_analytics.py --live``).
+
 Run apart, the router's worker spends a quarter less CPU per event and routes about a third
 faster; the two workers together spend what one did. With the analytics apart the loop
 takes 480-660 messages a batch: ``take_events`` hands a batch over after 50 ms, full
