@@ -79,12 +79,11 @@ class RocksStore:
     def __init__(self, path: Path, memory: tuple | None = None) -> None:
         self.path = Path(path)
         self._memory = memory
-        self._bulk: rocksdict.WriteBatch | None = None
-        self._live: rocksdict.WriteBatch | None = None
-        self._live_facts: dict[bytes, bytes | None] = {}
-        """The facts in ``_live`` not written yet (key -> value; None: removed)."""
-        self._live_dirty: set[Slice] = set()  # the slices they change, marked when written
-        self._live_counted = False  # they change the count
+        self._bulk_size: int | None = None  # facts a batch while rebuilt (None: live)
+        self._batch: rocksdict.WriteBatch | None = None
+        self._pending: dict[bytes, bytes | None] = {}
+        """The facts in ``_batch``, not written yet (key -> value; None: removed)."""
+        self._pending_dirty: set[Slice] = set()  # the slices they change, marked when written
         self._open()
 
     # -- the database ------------------------------------------------------------------
@@ -117,13 +116,12 @@ class RocksStore:
         return options
 
     def close(self) -> None:
-        self._flush_live()
+        self._flush()
         self.db.close()
 
     def clear(self) -> None:
         """Forget everything: the database is deleted and made anew."""
-        self._live, self._live_facts, self._live_dirty = None, {}, set()
-        self._live_counted = False
+        self._batch, self._pending, self._pending_dirty = None, {}, set()
         self.db.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._open()
@@ -133,45 +131,38 @@ class RocksStore:
         """Writes without the write-ahead log (a rebuild from the topic), ``facts_per_batch``
         facts in one batch: written and flushed at the end; the caller writes the offset
         read up to afterwards."""
-        self._flush_live()
+        self._flush()
         self._write_options = rocksdict.WriteOptions()
         self._write_options.disable_wal = True
-        self._bulk = rocksdict.WriteBatch(raw_mode=True)
-        self._bulk_facts: dict[bytes, bytes | None] = {}  # written into the batch
         self._bulk_size = facts_per_batch
         try:
             yield self
         finally:
-            self._flush_bulk()
-            self._bulk = None
+            self._flush()
+            self._bulk_size = None
             self._write_options = rocksdict.WriteOptions()
             self.db.flush()
 
-    def _flush_bulk(self) -> None:
-        if self._bulk is not None and self._bulk_facts:
-            self._bulk.put(META + COUNT, str(self._count).encode())
-            self.db.write(self._bulk, self._write_options)
-            self._bulk = rocksdict.WriteBatch(raw_mode=True)
-            self._bulk_facts.clear()
-
-    def _flush_live(self) -> None:
-        """Write the live stream's facts gathered so far (see the module docs)."""
-        if self._live is not None:
-            batch, self._live, self._live_facts = self._live, None, {}
-            for s in self._live_dirty:
-                batch.put(DIRTY + _slice_key(s), b"")
-            if self._live_counted:
-                batch.put(META + COUNT, str(self._count).encode())
-            self._live_dirty, self._live_counted = set(), False
-            self.db.write(batch, self._write_options)
+    def _flush(self) -> None:
+        """Write the facts gathered so far (see the module docs), with the marks of the
+        slices they change (none while rebuilt: every slice is marked changed after it,
+        ``Aggregator.mark_all_dirty``) and the count."""
+        batch = self._batch
+        if batch is None:
+            return
+        for s in self._pending_dirty:
+            batch.put(DIRTY + _slice_key(s), b"")
+        batch.put(META + COUNT, str(self._count).encode())
+        self._batch, self._pending, self._pending_dirty = None, {}, set()
+        self.db.write(batch, self._write_options)
 
     def _write(self, batch: rocksdict.WriteBatch) -> None:
-        self._flush_live()
+        self._flush()
         self.db.write(batch, self._write_options)
 
     def _range(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """(key without ``prefix``, value) of every key that starts with ``prefix``."""
-        self._flush_live()
+        self._flush()
         it = self.db.iter()
         it.seek(prefix)
         size = len(prefix)
@@ -186,21 +177,16 @@ class RocksStore:
 
     def get(self, key: FactKey) -> Counted | None:
         name = FACT + _fact_key(key)
-        if self._bulk is not None and name in self._bulk_facts:
-            data = self._bulk_facts[name]
-        elif name in self._live_facts:
-            data = self._live_facts[name]
-        else:
-            data = self.db.get(name)
+        pending = self._pending
+        data = pending[name] if name in pending else self.db.get(name)
         return None if data is None else decode_counted(data)
 
     def write(self, key: FactKey, fact: Counted | None, old: Counted | None,
               dirty: Iterable[Slice]) -> None:
         name = _fact_key(key)
-        bulk = self._bulk
-        if bulk is None and self._live is None:
-            self._live = rocksdict.WriteBatch(raw_mode=True)
-        batch = bulk if bulk is not None else self._live
+        if self._batch is None:
+            self._batch = rocksdict.WriteBatch(raw_mode=True)
+        batch = self._batch
         if old is not None:
             for s in old.slices():
                 batch.delete(INDEX + _slice_key(s) + name)
@@ -211,26 +197,18 @@ class RocksStore:
             batch.put(FACT + name, data)
             for s in fact.slices():
                 batch.put(INDEX + _slice_key(s) + name, data)
-        count = self._count + (fact is not None) - (old is not None)
-        counted, self._count = count != self._count, count
-        if bulk is None:  # the marks and the count go in when the batch is written
-            self._live_dirty.update(dirty)
-            self._live_counted |= counted
-            self._live_facts[FACT + name] = None if fact is None else data
-            if len(self._live_facts) >= LIVE_FACTS:
-                self._flush_live()
-            return
-        # a rebuild: every slice is marked changed after it (Aggregator.mark_all_dirty),
-        # and the count is written with each batch
-        self._bulk_facts[FACT + name] = None if fact is None else data
-        if len(self._bulk_facts) >= self._bulk_size:
-            self._flush_bulk()
+        self._count += (fact is not None) - (old is not None)
+        self._pending[FACT + name] = None if fact is None else data
+        if self._bulk_size is None:
+            self._pending_dirty.update(dirty)
+        if len(self._pending) >= (self._bulk_size or LIVE_FACTS):
+            self._flush()
 
     def facts_of(self, s: Slice) -> list[Counted]:
         return [decode_counted(data) for _, data in self._range(INDEX + _slice_key(s))]
 
     def slices(self) -> Iterator[Slice]:
-        self._flush_live()
+        self._flush()
         it = self.db.iter()
         it.seek(INDEX)
         while it.valid() and it.key().startswith(INDEX):
@@ -247,7 +225,7 @@ class RocksStore:
         return dict(self._range(PUBLISHED + _slice_key(s)))
 
     def published_cell(self, s: Slice, key: bytes) -> bytes | None:
-        self._flush_live()
+        self._flush()
         return self.db.get(PUBLISHED + _slice_key(s) + key)
 
     def published_keys(self) -> Iterator[tuple[Slice, bytes]]:
@@ -286,7 +264,7 @@ class RocksStore:
                 for key, value in self._range(MARKER)}
 
     def keep_marker(self, key: bytes, marker: tuple[int, bytes] | None) -> None:
-        self._flush_live()
+        self._flush()
         if marker is None:
             self.db.delete(MARKER + key, self._write_options)
         else:
@@ -302,12 +280,12 @@ class RocksStore:
         self.set_meta(READ_UP_TO.decode(), str(offset))
 
     def meta(self, name: str) -> str | None:
-        self._flush_live()
+        self._flush()
         value = self.db.get(META + name.encode())
         return None if value is None else value.decode()
 
     def set_meta(self, name: str, value: str | None) -> None:
-        self._flush_live()  # the facts first: the offset read up to covers them
+        self._flush()  # the facts first: the offset read up to covers them
         if value is None:
             self.db.delete(META + name.encode())
         else:
