@@ -21,10 +21,10 @@ a third of applying it); the batch is written before anything else is read from 
 database or written to it, and before the store is closed. The offset read up to is
 written after the facts it covers, so a crash that loses a batch leaves the offset before
 it, and the takeover reads those facts again (a fact read again is an upsert and changes
-nothing). While a partition is rebuilt from the
-topic (:meth:`RocksStore.bulk`) the writes go in large batches past RocksDB's write-ahead
-log, and the offset is written once everything is flushed: a rebuild that stops halfway
-leaves a store without an offset, which the next takeover rebuilds.
+nothing). While a partition is rebuilt from the topic (:meth:`RocksStore.bulk`) the same
+batch takes :data:`BULK_FACTS` facts and goes past RocksDB's write-ahead log, and the
+offset is written once everything is flushed: a rebuild that stops halfway leaves a store
+without an offset, which the next takeover rebuilds.
 """
 
 from __future__ import annotations
