@@ -110,8 +110,15 @@ def format_history(records: Iterable[dict]) -> list[str]:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    partition: int
     offset: int
     record: dict
+
+    @property
+    def number(self) -> str:
+        """How ``hub dlq`` names the letter: ``<partition>@<offset>`` of hub.dlq (an offset
+        alone names one letter on each partition)."""
+        return f"{self.partition}@{self.offset}"
 
     @property
     def replayable(self) -> bool:
@@ -121,12 +128,12 @@ class DeadLetter:
         r = self.record
         where = (f"{r['file']} row {r['row']} ({r['agency']})" if r.get("stage") == "connector"
                  else f"{r.get('topic')}[{r.get('partition')}]@{r.get('offset')}")
-        return (f"#{self.offset}  {r.get('at', '')[:19]}  {r.get('stage'):<9} {where}: "
+        return (f"#{self.number}  {r.get('at', '')[:19]}  {r.get('stage'):<9} {where}: "
                 + "; ".join(r.get("reasons", [])))
 
 
 def dead_letters(bootstrap: Kafka, timeout: float = 3.0) -> list[DeadLetter]:
-    return [DeadLetter(r.offset, r.value) for r in Tail(bootstrap, [DLQ_TOPIC],
+    return [DeadLetter(r.partition, r.offset, r.value) for r in Tail(bootstrap, [DLQ_TOPIC],
                                                         from_beginning=True, timeout=timeout)
             if r.value]
 

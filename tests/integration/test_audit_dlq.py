@@ -95,10 +95,12 @@ def test_dead_letters_are_listed_and_replayed_once(worker, topics, tmp_path, pse
                                 key=request.subject.encode())
     kp = producer(topics.bootstrap, "test-dlq")
     try:
-        offset = kp.send(DLQ_TOPIC, key=b"test", value=letter).get(30).offset
+        sent = kp.send(DLQ_TOPIC, key=b"test", value=letter).get(30)
     finally:
         kp.close()
-    listed = topics.hub("dlq", "list", "--offset", str(offset), "--timeout", "1")
+    number = f"{sent.partition}@{sent.offset}"  # hub.dlq has several partitions
+    listed = topics.hub("dlq", "list", "--letter", number, "--timeout", "1")
+    assert f"#{number} " in listed.stdout
     assert "lost in a bug that is fixed now" in listed.stdout
     assert "1 dead letters (1 replayable" in listed.stdout
 
@@ -107,7 +109,7 @@ def test_dead_letters_are_listed_and_replayed_once(worker, topics, tmp_path, pse
                 if r.value and r.value["id"] == request.id]
 
     for _ in range(2):  # replaying twice delivers once
-        replayed = topics.hub("dlq", "replay", "--offset", str(offset), "--timeout", "1")
+        replayed = topics.hub("dlq", "replay", "--letter", number, "--timeout", "1")
         assert "1 dead letters replayed" in replayed.stdout, replayed.stderr
         wait_for(delivered, 60, "the replayed event")
 
