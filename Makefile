@@ -7,6 +7,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the suite runs in this many processes (pytest-xdist, a test file at a time), each with a
+# broker of its own; 0: in this process only
+TEST_JOBS ?= 2
 
 .PHONY: demo test install lint bench clean
 
@@ -24,7 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	echo "test suite took $$(( $$(date +%s) - start )) s"; exit $$rc
 
 lint: $(STAMP)

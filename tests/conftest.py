@@ -1,5 +1,7 @@
 """Shared fixtures. Tests marked ``kafka`` run against one real local broker per session,
 started on free ports in a temporary HUB_HOME (a developer's own broker is never touched).
+``make test`` runs the suite in two processes (pytest-xdist, a test file at a time in one of
+them): each is a session of its own, with its own broker and worker.
 The helpers the tests share live in tests/support/; this file holds fixtures and hooks only."""
 
 from __future__ import annotations
@@ -14,10 +16,22 @@ from pathlib import Path
 import pytest
 
 from hub.broker.local import LocalBroker, free_port
+from hub.errors import BrokerError
 from hub.settings import PseudonymKey
 from tests.support.faust_patches import faust_restored
 from tests.support.paths import REPO
 from tests.support.session import SESSION_WORKERS, KafkaEnv, Worker
+
+
+def pytest_sessionstart(session) -> None:
+    """Resolve the broker's jars once, before the test processes start (they would each
+    resolve them into the same folder at the same time); nothing to do once resolved."""
+    if hasattr(session.config, "workerinput"):  # a test process of pytest-xdist
+        return
+    try:
+        LocalBroker(REPO).ensure_jars(progress=lambda message: print(message, flush=True))
+    except BrokerError:
+        pass  # no Maven: the broker fixture says so to the tests that need it, if any run
 
 
 @pytest.fixture(scope="session")
