@@ -107,7 +107,28 @@ def wait_port_free(port: int, timeout: float) -> None:
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nobody listens on right now (for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that nobody listens on right now (for tests and benches).
+
+    Test processes of pytest-xdist (``PYTEST_XDIST_WORKER=gw<k>`` of
+    ``PYTEST_XDIST_WORKER_COUNT=n``) each take only the ports ``p // 2 % n == k``: a port
+    picked here is bound a little later (by a broker, a worker), and two processes must not
+    pick the same one meanwhile. (Halved: Linux gives ``bind`` odd ports, ``connect`` even.)"""
+    slot, slots = _port_slot()
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port // 2 % slots == slot:
+            return port
+    raise OSError(f"no free port p with p // 2 % {slots} == {slot} after 1000 tries")
+
+
+def _port_slot() -> tuple[int, int]:
+    """(k, n): this process takes the ports ``p // 2 % n == k`` (see :func:`free_port`)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    try:
+        slots = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        slot = int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
+    except ValueError:
+        return 0, 1
+    return (slot % slots, slots) if slots > 1 else (0, 1)

@@ -14,7 +14,7 @@ import pytest
 from hub.agencies import load_agencies
 from hub.broker.cluster import LocalCluster
 from hub.broker.local import LocalBroker
-from hub.broker.nodes import running_cluster
+from hub.broker.nodes import free_port, running_cluster
 from hub.errors import BrokerError, ConfigError
 from hub.settings import Settings
 from hub.topics import (
@@ -184,3 +184,14 @@ def test_node_options_without_a_cluster(tmp_path):
     assert result.returncode == 1 and "--nodes goes with `start`" in result.stderr
     result = hub(tmp_path, "broker", "start", "--nodes", "2")
     assert result.returncode == 2 and "invalid choice: 2" in result.stderr
+
+
+def test_test_processes_of_xdist_take_ports_of_their_own(monkeypatch):
+    """Two test processes never pick the same free port before one of them binds it."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    for k in (0, 1):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{k}")
+        assert {free_port() // 2 % 2 for _ in range(20)} == {k}
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT")
+    assert len({free_port() // 2 % 2 for _ in range(40)}) == 2  # one process: any free port
