@@ -219,6 +219,20 @@ cell lists the three rounds, then the median of the ratios:
 |                               | 993             | (0.39)            | 0.79        | 3.1x (2.9x) |
 | inside, + outcome map, slices | 926; 934; 1,131 | 0.35; 0.27; 0.45  | 0.96; 0.98; | 3.6x; 4.7x; |
 | once, marks once a batch      |                 | (0.35)            | 0.79        | 3.0x (3.6x) |
+| inside, the same tree, later  | 945; 1,105;     | 0.33; 0.41; 0.35  | 0.97; 0.84; | 3.6x; 3.2x; |
+|                               | 1,392           | (0.35)            | 0.67        | 3.7x (3.6x) |
+| + batches of 2,000 within     | 938; 1,304; 984 | 0.28; 0.51; 0.33  | 0.99; 0.71; | 4.3x; 2.9x; |
+| 200 ms (not kept: batches of  |                 | (0.33)            | 0.95        | 3.8x (3.8x) |
+| 1,040-1,228 against 358-581)  |                 |                   |             |             |
+
+Between rounds the router's CPU per event moves with the machine: where it did most (0.97
+ms) the batched loop did 0.27, where it did least (0.67) 0.18; the ratio of the two stays
+at 3.2-3.7x. Bigger batches did not lower it.
+
+``--only router --workers 1,2`` (inside) there, three runs: one worker 902, 860 and 849
+events/s, two 1,262, 1,015 and 1,165 (**1.40x, 1.18x and 1.37x**). With two workers the
+machine was 3-4 % idle: the workers took 65-66 % of it, the broker 15-16 %, the bench's
+clients 8 %.
 
 The analytics worker apart took 0.36-0.37 ms per routed event there: the router's events
 wrote 2.46 facts each (the event's, its handover's, and the earlier handovers whose bounce
