@@ -231,7 +231,7 @@ at 3.2-3.7x. Bigger batches did not lower it.
 
 ``--only router --workers 1,2`` (inside) there, three runs: one worker 902, 860 and 849
 events/s, two 1,262, 1,015 and 1,165 (**1.40x, 1.18x and 1.37x**). With two workers the
-machine was 3-4 % idle: the workers took 65-66 % of it, the broker 15-16 %, the bench's
+machine was 3-4 % idle: the workers took 63-66 % of it, the broker 15-24 %, the bench's
 clients 8 %.
 
 The analytics worker apart took 0.36-0.37 ms per routed event there: the router's events
