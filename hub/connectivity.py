@@ -169,15 +169,17 @@ class KafkaPythonNoise(logging.Filter):
 
     - a task that waited on a connection closed under it (the client closing while a read
       or write was still being set up) ends with ``Unhandled exception in task`` and a
-      traceback through ``register_event``. The client goes on, so this filter keeps the
-      line and drops the traceback;
+      traceback through ``register_event``; a read of a connection closed under it finds
+      no socket (``_sock_recv``: ``'NoneType' object has no attribute 'recv'``, logged by
+      its transport). The client goes on, so this filter keeps the line and drops the
+      traceback;
     - ``Task ... ran for 0.1s``, which in the worker means the router held the interpreter
       while the client's thread waited: dropped unless the client logs at DEBUG.
 
     Any other exception keeps its traceback. Install with :func:`quiet_kafka_python`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and _raised_in(record.exc_info[1], "register_event"):
+        if record.exc_info and _on_closed_connection(record.exc_info[1]):
             exc = record.exc_info[1]
             record.msg = ("Kafka client (kafka-python): a task ended on a connection closed "
                           "under it (%s: %s); the client opens a new one when it needs it")
@@ -187,6 +189,14 @@ class KafkaPythonNoise(logging.Filter):
         if isinstance(record.msg, str) and SLOW_STEP.match(record.msg):
             return logging.getLogger("kafka").isEnabledFor(logging.DEBUG)
         return True
+
+
+def _on_closed_connection(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is kafka-python's on a connection closed under a pending task."""
+    if _raised_in(exc, "register_event"):
+        return True
+    return (isinstance(exc, AttributeError) and "'NoneType'" in str(exc)
+            and (_raised_in(exc, "_sock_recv") or _raised_in(exc, "_sock_send")))
 
 
 def _raised_in(exc: BaseException | None, function: str) -> bool:
@@ -206,8 +216,10 @@ def _raised_in(exc: BaseException | None, function: str) -> bool:
 
 def quiet_kafka_python() -> None:
     """kafka-python's loggers for a worker: warnings and errors only (its connection chatter
-    is not for operators), with :class:`KafkaPythonNoise` on its event loop's logger."""
+    is not for operators), with :class:`KafkaPythonNoise` on its event loop's and its
+    transports' loggers."""
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    selector = logging.getLogger("kafka.net.selector")
-    if not any(isinstance(f, KafkaPythonNoise) for f in selector.filters):
-        selector.addFilter(KafkaPythonNoise())
+    for name in ("kafka.net.selector", "kafka.net.transport"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, KafkaPythonNoise) for f in logger.filters):
+            logger.addFilter(KafkaPythonNoise())

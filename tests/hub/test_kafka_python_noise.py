@@ -18,7 +18,9 @@ def selector_log():
     from kafka.net.selector import NetworkSelector
 
     logger, selector = logging.getLogger("kafka"), logging.getLogger("kafka.net.selector")
-    level, filters = logger.level, list(selector.filters)
+    transport = logging.getLogger("kafka.net.transport")
+    level, filters, transport_filters = logger.level, list(selector.filters), \
+        list(transport.filters)
     quiet_kafka_python()
     out = io.StringIO()
     handler = logging.StreamHandler(out)
@@ -38,6 +40,7 @@ def selector_log():
         logger.removeHandler(handler)
         logger.setLevel(level)
         selector.filters[:] = filters
+        transport.filters[:] = transport_filters
         net.close()
 
 
@@ -56,6 +59,25 @@ def test_a_wait_on_a_closed_connection_is_one_line(selector_log):
     assert len(lines) == 1, text
     assert "connection closed under it (ValueError: Invalid file descriptor: -1)" in lines[0]
     assert lines[0].startswith("ERROR")
+
+
+def test_a_read_of_a_connection_closed_under_it_is_one_line(selector_log):
+    """The transport reads after its socket was closed (kafka-python checks for that before
+    a send, not before a receive): its error line stays, without the traceback."""
+    from kafka.net.transport import KafkaTCPTransport
+
+    def task(net):
+        async def read():
+            data, error = KafkaTCPTransport(net, None, host="127.0.0.1")._sock_recv()
+            assert data == b"" and error is not None  # the client goes on
+        return read
+
+    text = selector_log(task)
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert "connection closed under it (AttributeError: 'NoneType' object has no attribute " \
+           "'recv')" in lines[0]
 
 
 def test_any_other_failure_keeps_its_traceback(selector_log):

@@ -52,8 +52,11 @@ def test_the_worker_serves_what_it_processed(worker):
     assert child not in text  # no pseudonyms as labels
     # consents in force and open handovers, counted every 30 s, one series per purpose and
     # town; the lag of every partition the worker reads, every 5 s
-    text = wait_for(lambda: (lambda t: t if "hub_consents_active{" in t else None)(
-        scrape(port)), 90, "the consent gauge")
+    # (a count reads the consents, then the handovers a chunk at a time: on the first count
+    # a scrape can come between the two)
+    text = wait_for(lambda: (lambda t: t if "hub_consents_active{" in t
+                             and "hub_handovers_overdue{" in t else None)(
+        scrape(port)), 90, "the consent and handover gauges")
     assert re.search(r'hub_consents_active\{purpose="fruehe_hilfen"\} \d', text)
     assert re.search(r'hub_handovers_open\{municipality="selm"\} \d', text)
     assert re.search(r'hub_handovers_overdue\{municipality="selm"\} \d', text)
