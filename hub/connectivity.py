@@ -196,7 +196,7 @@ def _on_closed_connection(exc: BaseException | None) -> bool:
     if _raised_in(exc, "register_event"):
         return True
     return (isinstance(exc, AttributeError) and "'NoneType'" in str(exc)
-            and (_raised_in(exc, "_sock_recv") or _raised_in(exc, "_sock_send")))
+            and _raised_in(exc, "_sock_recv"))
 
 
 def _raised_in(exc: BaseException | None, function: str) -> bool:

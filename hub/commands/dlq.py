@@ -52,9 +52,9 @@ def ambiguous(letters: list, numbers: list[tuple[int | None, int]]) -> list[str]
     """For each bare offset among ``numbers`` that names letters on more than one
     partition: a line that says which."""
     lines = []
-    for partition, offset in numbers:
+    for offset in sorted({o for p, o in numbers if p is None}):
         named = [d.number for d in letters if d.offset == offset]
-        if partition is None and len(named) > 1:
+        if len(named) > 1:
             lines.append(f"offset {offset} names {len(named)} dead letters "
                          f"({', '.join(named)}): give the one you mean as <partition>@<offset>")
     return lines

@@ -9,8 +9,8 @@ from hub.commands.dlq import ambiguous, chosen, letter_number
 from hub.operator_views import DeadLetter
 
 
-def letter(partition, offset, stage="router"):
-    return DeadLetter(partition, offset, {"stage": stage, "value_base64": "eA==",
+def letter(partition, offset):
+    return DeadLetter(partition, offset, {"stage": "router", "value_base64": "eA==",
                                           "topic": "agency.jugendamt-kamen.outbox",
                                           "partition": 0, "offset": 5, "reasons": ["why"]})
 
